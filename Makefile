@@ -1,0 +1,84 @@
+# rt-image-kit: build, test and install the tools.
+#   make                build the tools into build/bin
+#   make check          install missing packages (as root), build with
+#                       ASan/UBSan into build/check/bin, run the bats suites
+#   make install        PREFIX=/usr/local DESTDIR=
+#   make clean
+
+VERSION := 0.1.0
+
+PREFIX ?= /usr/local
+BINDIR ?= $(PREFIX)/bin
+MANDIR ?= $(PREFIX)/share/man
+DATADIR ?= $(PREFIX)/share/rt-image-kit
+DESTDIR ?=
+
+# Where the objects go; `make check` builds a sanitizer variant elsewhere.
+O ?= build
+SANITIZE ?=
+
+CC ?= cc
+PKG_CONFIG ?= pkg-config
+CFLAGS ?= -O2 -g
+CPPFLAGS += -D_GNU_SOURCE -DVERSION='"$(VERSION)"' -Itools/lib
+XCFLAGS := -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wformat=2 -fno-strict-aliasing -pthread
+ifneq ($(SANITIZE),)
+XCFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+LDFLAGS += -fsanitize=address,undefined
+endif
+
+TOOLS := img-fetch img-extract
+
+# Libraries per tool, from pkg-config.
+pc = $(shell $(PKG_CONFIG) --libs $(1))
+pc_cflags = $(shell $(PKG_CONFIG) --cflags $(1))
+LIBS_img-fetch := $(call pc,libcurl libcrypto)
+LIBS_img-extract := $(call pc,libarchive liblzma)
+LIB_CFLAGS := $(call pc_cflags,libcurl libcrypto libarchive liblzma)
+
+LIB_SRC := $(wildcard tools/lib/*.c)
+LIB_OBJ := $(LIB_SRC:tools/lib/%.c=$(O)/obj/lib/%.o)
+MAN_SRC := $(wildcard man/*.scd)
+MANS := $(MAN_SRC:man/%.scd=$(O)/man/%)
+
+all: $(TOOLS:%=$(O)/bin/%) man
+
+$(O)/obj/lib/%.o: tools/lib/%.c $(wildcard tools/lib/*.h) | $(O)/obj/lib
+	$(CC) $(CPPFLAGS) $(LIB_CFLAGS) $(XCFLAGS) $(CFLAGS) -c -o $@ $<
+
+$(O)/obj/%.o: tools/%.c $(wildcard tools/lib/*.h) | $(O)/obj/lib
+	$(CC) $(CPPFLAGS) $(LIB_CFLAGS) $(XCFLAGS) $(CFLAGS) -c -o $@ $<
+
+$(O)/lib/librtik.a: $(LIB_OBJ) | $(O)/lib
+	$(AR) rcs $@ $^
+
+$(O)/bin/%: $(O)/obj/%.o $(O)/lib/librtik.a | $(O)/bin
+	$(CC) $(XCFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS_$*)
+
+man: $(MANS)
+$(O)/man/%: man/%.scd | $(O)/man
+	scdoc < $< > $@
+
+$(O)/obj/lib $(O)/lib $(O)/bin $(O)/man:
+	mkdir -p $@
+
+deps:
+	scripts/deps install all
+
+check:
+	@if [ "$$(id -u)" = 0 ]; then scripts/deps install test; else scripts/deps missing test | sed 's/^/missing package: /'; fi
+	$(MAKE) --no-print-directory O=build/check SANITIZE=1
+	RTIK_BIN=$(CURDIR)/build/check/bin bats --print-output-on-failure tests
+
+install: all
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(DATADIR)/mk
+	install -m 0755 $(TOOLS:%=$(O)/bin/%) $(DESTDIR)$(BINDIR)/
+	install -m 0644 $(MANS) $(DESTDIR)$(MANDIR)/man1/
+	$(if $(wildcard mk/*.mk),install -m 0644 $(wildcard mk/*.mk) $(DESTDIR)$(DATADIR)/mk/)
+
+clean:
+	rm -rf build
+
+.PHONY: all man deps check install clean
+.DELETE_ON_ERROR:
+.SECONDARY:

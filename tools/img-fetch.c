@@ -1,0 +1,614 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * img-fetch: download a file, verified by SHA-256, resumable, with mirrors.
+ *
+ * The data goes to FILE.part and is hashed as it arrives; on resume the part
+ * already on disk is hashed first, so the finished file is never read twice.
+ * FILE appears (by rename) only once the hash matches, which makes an
+ * existing FILE a valid cache entry.
+ */
+#include <curl/curl.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common.h"
+#include "format.h"
+#include "hash.h"
+#include "log.h"
+#include "progress.h"
+
+#define SUMS_MAX (1u << 20)
+
+static const char *arg_output;
+static char arg_sha256[SHA256_HEX_LEN + 1];
+static const char *arg_sha256sums;
+static unsigned arg_retries = 3;
+static bool arg_no_verify;
+static char **arg_urls;
+static unsigned arg_n_urls;
+
+/* How one attempt at one URL ended. */
+enum outcome {
+	DONE,
+	TRANSIENT, /* worth retrying: timeouts, dropped connections, 5xx */
+	PERMANENT, /* this URL will not work: 404, bad host, TLS failure */
+	FATAL,     /* no URL will: a local write error */
+	NOT_SATISFIABLE, /* 416: the .part may already be complete */
+};
+
+struct transfer {
+	CURL *curl;
+	char errbuf[CURL_ERROR_SIZE];
+	char reason[256]; /* why an attempt failed, for one message line */
+	int64_t range_start; /* from Content-Range; -1 if none */
+	bool failed_locally; /* the write callback aborted */
+};
+
+/* ---- the file being downloaded ---- */
+
+struct download {
+	struct transfer t;
+	const char *part;
+	int fd;
+	uint64_t have;  /* bytes in .part, all of them hashed */
+	uint64_t start; /* have when this attempt began */
+	bool started;   /* the first data of this attempt arrived */
+	struct sha256 hash;
+	struct progress bar;
+};
+
+static size_t on_header(char *line, size_t size, size_t n, void *userdata)
+{
+	struct transfer *t = userdata;
+	size_t len = size * n;
+	unsigned long long first;
+
+	/* A new status line (after a redirect) starts a new response. */
+	if (len >= 5 && strncmp(line, "HTTP/", 5) == 0)
+		t->range_start = -1;
+	else if (len > 14 && strncasecmp(line, "Content-Range:", 14) == 0 &&
+		 sscanf(line + 14, " bytes %llu-", &first) == 1)
+		t->range_start = (int64_t)first;
+	return len;
+}
+
+static bool is_http(CURL *c)
+{
+	char *scheme = NULL;
+
+	curl_easy_getinfo(c, CURLINFO_SCHEME, &scheme);
+	return scheme && strncasecmp(scheme, "http", 4) == 0;
+}
+
+/* Called when the first data of an attempt arrives: settles where it goes. */
+static int download_begin(struct download *d)
+{
+	long code = 0;
+	curl_off_t len = -1;
+
+	curl_easy_getinfo(d->t.curl, CURLINFO_RESPONSE_CODE, &code);
+	curl_easy_getinfo(d->t.curl, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &len);
+	if (d->start > 0 && is_http(d->t.curl)) {
+		if (code != 206) {
+			/* The server ignored our Range and sends everything. */
+			log_info("the server ignores Range; starting over from byte 0");
+			if (ftruncate(d->fd, 0) < 0)
+				return -errno;
+			sha256_free(&d->hash);
+			if (sha256_init(&d->hash) < 0)
+				return -ENOMEM;
+			d->have = d->start = 0;
+		} else if (d->t.range_start != (int64_t)d->start) {
+			snprintf(d->t.reason, sizeof(d->t.reason),
+				 "the server sent a range starting at %" PRId64 ", not %" PRIu64,
+				 d->t.range_start, d->start);
+			return -EPROTO;
+		}
+	}
+	progress_start(&d->bar, arg_output, len >= 0 ? d->start + (uint64_t)len : 0, d->start);
+	d->started = true;
+	return 0;
+}
+
+static size_t on_data(char *buf, size_t size, size_t n, void *userdata)
+{
+	struct download *d = userdata;
+	size_t len = size * n, done = 0;
+	int r;
+
+	if (!d->started && (r = download_begin(d)) < 0) {
+		if (!d->t.reason[0])
+			snprintf(d->t.reason, sizeof(d->t.reason), "cannot write '%s': %s", d->part, strerror(-r));
+		d->t.failed_locally = r != -EPROTO;
+		return 0;
+	}
+	while (done < len) {
+		ssize_t w = pwrite(d->fd, buf + done, len - done, (off_t)(d->have + done));
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0) {
+			snprintf(d->t.reason, sizeof(d->t.reason), "cannot write '%s': %s", d->part, strerror(errno));
+			d->t.failed_locally = true;
+			return 0;
+		}
+		done += (size_t)w;
+	}
+	sha256_update(&d->hash, buf, len);
+	d->have += len;
+	progress_update(&d->bar, d->have);
+	return len;
+}
+
+/* ---- one attempt, classified ---- */
+
+static enum outcome transfer_run(struct transfer *t, const char *url)
+{
+	CURLcode res;
+	long code = 0;
+
+	t->errbuf[0] = t->reason[0] = 0;
+	t->range_start = -1;
+	t->failed_locally = false;
+	curl_easy_setopt(t->curl, CURLOPT_URL, url);
+	res = curl_easy_perform(t->curl);
+	if (res == CURLE_OK)
+		return DONE;
+	if (res == CURLE_WRITE_ERROR && t->reason[0])
+		return t->failed_locally ? FATAL : PERMANENT;
+
+	curl_easy_getinfo(t->curl, CURLINFO_RESPONSE_CODE, &code);
+	if (res == CURLE_HTTP_RETURNED_ERROR) {
+		snprintf(t->reason, sizeof(t->reason), "HTTP error %ld", code);
+		if (code == 416)
+			return NOT_SATISFIABLE;
+		return code == 408 || code == 429 || code >= 500 ? TRANSIENT : PERMANENT;
+	}
+	snprintf(t->reason, sizeof(t->reason), "%s", t->errbuf[0] ? t->errbuf : curl_easy_strerror(res));
+	switch (res) {
+	case CURLE_BAD_DOWNLOAD_RESUME: /* file:// asked to resume at its end */
+		return NOT_SATISFIABLE;
+	case CURLE_COULDNT_CONNECT:
+	case CURLE_OPERATION_TIMEDOUT:
+	case CURLE_PARTIAL_FILE:
+	case CURLE_RECV_ERROR:
+	case CURLE_SEND_ERROR:
+	case CURLE_GOT_NOTHING:
+	case CURLE_HTTP2:
+	case CURLE_HTTP2_STREAM:
+	case CURLE_SSL_CONNECT_ERROR:
+		return TRANSIENT;
+	default:
+		return PERMANENT;
+	}
+}
+
+static int transfer_init(struct transfer *t, curl_write_callback on_write, void *userdata)
+{
+	CURL *c = curl_easy_init();
+
+	if (!c)
+		return -ENOMEM;
+	t->curl = c;
+	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, t->errbuf);
+	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https,file");
+	curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 1L);
+	curl_easy_setopt(c, CURLOPT_MAXREDIRS, 10L);
+	curl_easy_setopt(c, CURLOPT_FAILONERROR, 1L);
+	curl_easy_setopt(c, CURLOPT_USERAGENT, "img-fetch/" VERSION);
+	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 30L);
+	/* A stalled transfer is a transient error, not a hang. */
+	curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1024L);
+	curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, 60L);
+	curl_easy_setopt(c, CURLOPT_BUFFERSIZE, 512L * 1024);
+	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+	curl_easy_setopt(c, CURLOPT_HEADERDATA, t);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_write);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, userdata);
+	return 0;
+}
+
+static void backoff(unsigned attempt)
+{
+	unsigned s = attempt < 5 ? 1u << attempt : 30;
+	struct timespec ts = { .tv_sec = s > 30 ? 30 : s };
+
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+}
+
+/* ---- the SHA256SUMS file ---- */
+
+struct membuf {
+	struct transfer t;
+	char *data;
+	size_t len;
+};
+
+static size_t on_sums_data(char *buf, size_t size, size_t n, void *userdata)
+{
+	struct membuf *m = userdata;
+	size_t len = size * n;
+	char *p;
+
+	if (m->len + len > SUMS_MAX) {
+		snprintf(m->t.reason, sizeof(m->t.reason), "larger than %u bytes; not a checksum list", SUMS_MAX);
+		return 0;
+	}
+	p = realloc(m->data, m->len + len + 1);
+	if (!p) {
+		snprintf(m->t.reason, sizeof(m->t.reason), "out of memory");
+		return 0;
+	}
+	m->data = p;
+	memcpy(m->data + m->len, buf, len);
+	m->len += len;
+	m->data[m->len] = 0;
+	return len;
+}
+
+/* The last path component of a URL, without query or fragment. */
+static char *url_basename(const char *url)
+{
+	const char *path = strstr(url, "://");
+	const char *p, *end;
+
+	path = path ? strchr(path + 3, '/') : url;
+	if (!path)
+		return NULL;
+	end = path + strcspn(path, "?#");
+	for (p = end; p > path && p[-1] != '/'; p--)
+		;
+	return p < end ? strndup(p, (size_t)(end - p)) : NULL;
+}
+
+/* Finds "HEX [ *]NAME" (GNU sha256sum format) for name. */
+static bool sums_lookup(char *text, const char *name, char out[static SHA256_HEX_LEN + 1])
+{
+	for (char *line = strtok(text, "\r\n"); line; line = strtok(NULL, "\r\n")) {
+		char *file = line + SHA256_HEX_LEN + 2;
+
+		if (strlen(line) < SHA256_HEX_LEN + 3 || line[SHA256_HEX_LEN] != ' ' ||
+		    (line[SHA256_HEX_LEN + 1] != ' ' && line[SHA256_HEX_LEN + 1] != '*'))
+			continue;
+		if (strncmp(file, "./", 2) == 0)
+			file += 2;
+		line[SHA256_HEX_LEN] = 0;
+		if (strcmp(file, name) == 0 && sha256_hex_valid(line)) {
+			memcpy(out, line, SHA256_HEX_LEN + 1);
+			return true;
+		}
+	}
+	return false;
+}
+
+static int sums_fetch(const char *name)
+{
+	struct membuf m = { 0 };
+	enum outcome o = PERMANENT;
+	int r = -EIO;
+
+	if (transfer_init(&m.t, on_sums_data, &m) < 0)
+		return log_errno(ENOMEM, "cannot set up a transfer");
+	for (unsigned attempt = 0; attempt <= arg_retries; attempt++) {
+		free(m.data);
+		m.data = NULL;
+		m.len = 0;
+		o = transfer_run(&m.t, arg_sha256sums);
+		if (o != TRANSIENT)
+			break;
+		if (attempt < arg_retries) {
+			log_info("%s: %s; retrying", arg_sha256sums, m.t.reason);
+			backoff(attempt);
+		}
+	}
+	if (o != DONE)
+		log_error("%s: %s", arg_sha256sums, m.t.reason);
+	else if (!m.data || !sums_lookup(m.data, name, arg_sha256))
+		log_error("%s has no line for '%s'", arg_sha256sums, name);
+	else {
+		log_debug("%s: sha256 of '%s' is %s", arg_sha256sums, name, arg_sha256);
+		r = 0;
+	}
+	free(m.data);
+	curl_easy_cleanup(m.t.curl);
+	return r;
+}
+
+/* ---- the download ---- */
+
+/* Fills got with the hash so far; true if it is the expected one (or none
+ * is expected). */
+static bool hash_matches(struct sha256 *h, char got[static SHA256_HEX_LEN + 1])
+{
+	return sha256_peek_hex(h, got) == 0 && (!arg_sha256[0] || strcasecmp(got, arg_sha256) == 0);
+}
+
+/* 1 if FILE exists and has the expected hash. */
+static int cache_check(void)
+{
+	_cleanup_(closep) int fd = open(arg_output, O_RDONLY | O_CLOEXEC);
+	struct sha256 h;
+	struct stat st;
+	char got[SHA256_HEX_LEN + 1];
+	bool ok;
+
+	if (fd < 0 || !arg_sha256[0])
+		return 0;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || sha256_init(&h) < 0)
+		return 0;
+	ok = sha256_add_fd(&h, fd, (uint64_t)st.st_size) == 0 && hash_matches(&h, got);
+	sha256_free(&h);
+	if (!ok)
+		log_info("'%s' exists but does not match; downloading it again", arg_output);
+	return ok;
+}
+
+/* Tries every URL in turn; returns 0 once one delivered the whole file. */
+static int download_from_urls(struct download *d)
+{
+	enum outcome o = PERMANENT;
+
+	for (unsigned u = 0; u < arg_n_urls; u++) {
+		const char *url = arg_urls[u];
+
+		for (unsigned attempt = 0; attempt <= arg_retries; attempt++) {
+			char range[32];
+
+			d->start = d->have;
+			d->started = false;
+			snprintf(range, sizeof(range), "%" PRIu64 "-", d->have);
+			curl_easy_setopt(d->t.curl, CURLOPT_RANGE, d->have ? range : NULL);
+			if (d->have)
+				log_info("resuming '%s' at %" PRIu64 " bytes from %s", d->part, d->have, url);
+			else
+				log_debug("downloading %s", url);
+
+			o = transfer_run(&d->t, url);
+			progress_end(&d->bar);
+			if (o == NOT_SATISFIABLE && d->have > 0) {
+				char got[SHA256_HEX_LEN + 1];
+				/* The .part holds all there is; keep it if it is right. */
+				if (arg_sha256[0] && hash_matches(&d->hash, got))
+					return 0;
+				log_info("'%s' is longer than the file on the server; starting over", d->part);
+				if (ftruncate(d->fd, 0) < 0)
+					return log_errno(errno, "cannot truncate '%s'", d->part);
+				sha256_free(&d->hash);
+				if (sha256_init(&d->hash) < 0)
+					return log_errno(ENOMEM, "cannot hash");
+				d->have = 0;
+				continue;
+			}
+			if (o == DONE)
+				return 0;
+			if (o == FATAL) {
+				log_error("%s", d->t.reason);
+				return -EIO;
+			}
+			if (o != TRANSIENT || attempt == arg_retries)
+				break;
+			log_info("%s: %s; retry %u of %u", url, d->t.reason, attempt + 1, arg_retries);
+			backoff(attempt);
+		}
+		log_error("%s: %s", url, d->t.reason);
+	}
+	if (arg_n_urls > 1)
+		log_error("could not download '%s' from any of %u URLs", arg_output, arg_n_urls);
+	return -EIO;
+}
+
+static int run(void)
+{
+	_cleanup_(freep) char *name = url_basename(arg_urls[0]);
+	_cleanup_(freep) char *part = NULL;
+	struct download d = { .fd = -1 };
+	char got[SHA256_HEX_LEN + 1], b1[16], b2[16];
+	double t0 = now_seconds();
+	struct stat st;
+	int r, ret = EXIT_FAILED;
+
+	if (!arg_output)
+		arg_output = name;
+	if (!arg_output || !*arg_output) {
+		log_error("cannot name the file from '%s'; give one with -o", arg_urls[0]);
+		return EXIT_USAGE;
+	}
+	if (arg_sha256sums && sums_fetch(name ? name : arg_output) < 0)
+		return EXIT_FAILED;
+	if (cache_check() > 0) {
+		log_notice("%s: up to date (sha256 %s)", arg_output, arg_sha256);
+		return EXIT_DONE;
+	}
+
+	if (asprintf(&part, "%s.part", arg_output) < 0) {
+		part = NULL;
+		log_errno(ENOMEM, "cannot download");
+		return EXIT_FAILED;
+	}
+	d.part = part;
+	d.fd = open(part, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	if (d.fd < 0) {
+		log_errno(errno, "cannot open '%s'", part);
+		return EXIT_FAILED;
+	}
+	/* Two downloads into one .part would interleave their bytes. */
+	if (flock(d.fd, LOCK_EX | LOCK_NB) < 0) {
+		log_error("'%s' is being written by another process", part);
+		close(d.fd);
+		return EXIT_FAILED;
+	}
+	if (fstat(d.fd, &st) < 0 || sha256_init(&d.hash) < 0 || transfer_init(&d.t, on_data, &d) < 0) {
+		log_errno(errno ? errno : ENOMEM, "cannot set up the download");
+		goto out;
+	}
+	d.have = (uint64_t)st.st_size;
+	if (d.have > 0 && (r = sha256_add_fd(&d.hash, d.fd, d.have)) < 0) {
+		log_errno(r, "cannot read '%s'", part);
+		goto out;
+	}
+
+	if (download_from_urls(&d) < 0)
+		goto out; /* the .part stays, to be resumed */
+
+	if (!hash_matches(&d.hash, got)) {
+		log_error("'%s' does not match: expected sha256 %s, got %s; removed '%s'", arg_output,
+			  arg_sha256, got, part);
+		unlink(part);
+		goto out;
+	}
+	if (rename(part, arg_output) < 0) {
+		log_errno(errno, "cannot rename '%s' to '%s'", part, arg_output);
+		goto out;
+	}
+	double dt = now_seconds() - t0;
+	log_notice("%s: %s in %.1fs (%s/s), sha256 %s", arg_output, format_bytes(b1, d.have), dt,
+		   format_bytes(b2, dt > 0 ? (uint64_t)((double)d.have / dt) : 0),
+		   arg_no_verify ? "not verified" : "verified");
+	if (arg_no_verify)
+		printf("%s  %s\n", got, arg_output);
+	ret = EXIT_DONE;
+out:
+	if (d.t.curl)
+		curl_easy_cleanup(d.t.curl);
+	if (d.hash.ctx)
+		sha256_free(&d.hash);
+	close(d.fd);
+	return ret;
+}
+
+static void help(void)
+{
+	printf("Usage: %s [OPTION]... URL [MIRROR_URL]...\n"
+	       "Download URL to FILE, verified by its SHA-256, resuming FILE.part if there is\n"
+	       "one. The URLs are tried in order. An existing FILE with the right hash is used\n"
+	       "as it is, without network.\n\n"
+	       "  -o, --output=FILE      write FILE (default: the URL's last path component)\n"
+	       "      --sha256=HEX       the expected SHA-256\n"
+	       "      --sha256sums=URL   take it from the line for the file's name in URL,\n"
+	       "                         a SHA256SUMS file\n"
+	       "      --no-verify        accept any content; print its SHA-256 to pin it\n"
+	       "      --retries=N        retry transient errors N times per URL (default 3)\n"
+	       "  -q, --quiet            no progress, only the summary and errors\n"
+	       "  -v, --verbose          say more\n"
+	       "  -h, --help             show this help\n"
+	       "  -V, --version          show the version\n\n"
+	       "Exit status: 0 done, 1 failed, 2 bad usage.\n",
+	       log_program());
+}
+
+static int parse_argv(int argc, char **argv)
+{
+	enum { ARG_SHA256 = 0x100, ARG_SUMS, ARG_NO_VERIFY, ARG_RETRIES };
+	static const struct option options[] = {
+		{ "output", required_argument, NULL, 'o' },
+		{ "sha256", required_argument, NULL, ARG_SHA256 },
+		{ "sha256sums", required_argument, NULL, ARG_SUMS },
+		{ "no-verify", no_argument, NULL, ARG_NO_VERIFY },
+		{ "retries", required_argument, NULL, ARG_RETRIES },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{}
+	};
+	char *end;
+	unsigned long n;
+	int c;
+
+	while ((c = getopt_long(argc, argv, "o:qvhV", options, NULL)) >= 0) {
+		switch (c) {
+		case 'o':
+			arg_output = optarg;
+			break;
+		case ARG_SHA256:
+			if (!sha256_hex_valid(optarg)) {
+				log_error("--sha256 wants 64 hex digits, not '%s'", optarg);
+				return -EINVAL;
+			}
+			memcpy(arg_sha256, optarg, SHA256_HEX_LEN + 1);
+			break;
+		case ARG_SUMS:
+			arg_sha256sums = optarg;
+			break;
+		case ARG_NO_VERIFY:
+			arg_no_verify = true;
+			break;
+		case ARG_RETRIES:
+			errno = 0;
+			n = strtoul(optarg, &end, 10);
+			if (errno || end == optarg || *end || n > 100 || optarg[0] == '-') {
+				log_error("--retries wants a number from 0 to 100, not '%s'", optarg);
+				return -EINVAL;
+			}
+			arg_retries = (unsigned)n;
+			break;
+		case 'q':
+			log_set_level(LOG_NOTICE);
+			break;
+		case 'v':
+			log_set_level(LOG_DEBUG);
+			break;
+		case 'h':
+			help();
+			return 0;
+		case 'V':
+			printf("%s %s\n", log_program(), VERSION);
+			return 0;
+		default:
+			fprintf(stderr, "Try '%s --help'.\n", log_program());
+			return -EINVAL;
+		}
+	}
+	if (optind >= argc) {
+		log_error("no URL given");
+		return -EINVAL;
+	}
+	if (arg_sha256[0] && arg_sha256sums) {
+		log_error("--sha256 and --sha256sums exclude each other");
+		return -EINVAL;
+	}
+	if (arg_no_verify && (arg_sha256[0] || arg_sha256sums)) {
+		log_error("--no-verify contradicts --sha256 and --sha256sums");
+		return -EINVAL;
+	}
+	if (!arg_no_verify && !arg_sha256[0] && !arg_sha256sums) {
+		log_error("no checksum: give --sha256 HEX or --sha256sums URL (or --no-verify)");
+		return -EINVAL;
+	}
+	if (arg_output && !*arg_output) {
+		log_error("empty output name");
+		return -EINVAL;
+	}
+	arg_urls = argv + optind;
+	arg_n_urls = (unsigned)(argc - optind);
+	return 1;
+}
+
+int main(int argc, char **argv)
+{
+	int r;
+
+	log_setup(argv[0]);
+	r = parse_argv(argc, argv);
+	if (r <= 0)
+		return r < 0 ? EXIT_USAGE : EXIT_DONE;
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+		log_error("cannot initialise libcurl");
+		return EXIT_FAILED;
+	}
+	r = run();
+	curl_global_cleanup();
+	return r;
+}

@@ -1,0 +1,126 @@
+/* SPDX-License-Identifier: MIT */
+#include "outfile.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+bool mem_is_zero(const void *buf, size_t len)
+{
+	const unsigned char *p = buf;
+	static const unsigned char zero[16];
+
+	/* Check a head, then compare the buffer with itself shifted by 16:
+	 * memcmp is vectorised, a byte loop is not. */
+	if (len <= 16)
+		return memcmp(p, zero, len) == 0;
+	return memcmp(p, zero, 16) == 0 && memcmp(p, p + 16, len - 16) == 0;
+}
+
+int outfile_open(struct outfile *o, const char *path, bool overwrite)
+{
+	struct stat st;
+
+	*o = (struct outfile)OUTFILE_INIT;
+	if (!overwrite && lstat(path, &st) == 0)
+		return -EEXIST;
+	o->path = strdup(path);
+	if (!o->path || asprintf(&o->part, "%s.part", path) < 0) {
+		o->part = NULL;
+		outfile_abort(o);
+		return -ENOMEM;
+	}
+	o->fd = open(o->part, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (o->fd < 0) {
+		int r = -errno;
+		free(o->part);
+		o->part = NULL; /* nothing of ours to remove */
+		outfile_abort(o);
+		return r;
+	}
+	return 0;
+}
+
+static int pwrite_all(int fd, const unsigned char *p, size_t len, uint64_t off)
+{
+	while (len > 0) {
+		ssize_t n = pwrite(fd, p, len, (off_t)off);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		p += n;
+		len -= (size_t)n;
+		off += (uint64_t)n;
+	}
+	return 0;
+}
+
+int outfile_pwrite(struct outfile *o, const void *buf, size_t len, uint64_t off)
+{
+	const unsigned char *p = buf;
+	size_t i = 0, run = 0; /* pending data run: [i - run, i) */
+
+	/* Walk blocks aligned to the file offset; coalesce non-zero blocks into
+	 * one write, skip zero ones. The file is new, so skipped blocks read back
+	 * as zeros. */
+	while (i < len) {
+		size_t blk = OUTFILE_BLOCK - (size_t)((off + i) % OUTFILE_BLOCK);
+		if (blk > len - i)
+			blk = len - i;
+		if (mem_is_zero(p + i, blk)) {
+			if (run) {
+				int r = pwrite_all(o->fd, p + i - run, run, off + i - run);
+				if (r < 0)
+					return r;
+				o->allocated += run;
+				run = 0;
+			}
+		} else
+			run += blk;
+		i += blk;
+	}
+	if (run) {
+		int r = pwrite_all(o->fd, p + len - run, run, off + len - run);
+		if (r < 0)
+			return r;
+		o->allocated += run;
+	}
+	if (off + len > o->size)
+		o->size = off + len;
+	return 0;
+}
+
+int outfile_commit(struct outfile *o)
+{
+	int fd = o->fd;
+
+	if (ftruncate(fd, (off_t)o->size) < 0)
+		return -errno;
+	o->fd = -1;
+	if (close(fd) < 0)
+		return -errno;
+	if (rename(o->part, o->path) < 0)
+		return -errno;
+	free(o->part);
+	o->part = NULL;
+	outfile_abort(o); /* frees the rest; nothing left to remove */
+	return 0;
+}
+
+void outfile_abort(struct outfile *o)
+{
+	if (o->fd >= 0)
+		close(o->fd);
+	o->fd = -1;
+	if (o->part)
+		unlink(o->part);
+	free(o->part);
+	free(o->path);
+	o->part = o->path = NULL;
+}

@@ -1,0 +1,45 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * An output file that appears under its final name only when complete:
+ * data goes to NAME.part, all-zero blocks become holes, and commit renames
+ * it into place. Anything else (an error, a forgotten commit) removes the
+ * .part again, so a failure never leaves a half-written NAME.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define OUTFILE_BLOCK 4096
+
+struct outfile {
+	char *path; /* final name */
+	char *part; /* NAME.part */
+	int fd;
+	uint64_t size;      /* logical size: the end of the furthest write */
+	uint64_t allocated; /* bytes actually written (not holes) */
+};
+
+#define OUTFILE_INIT { .fd = -1 }
+
+/* -EEXIST if path exists and !overwrite. */
+int outfile_open(struct outfile *o, const char *path, bool overwrite);
+/* Writes at off; whole zero blocks are skipped and stay holes. */
+int outfile_pwrite(struct outfile *o, const void *buf, size_t len, uint64_t off);
+static inline int outfile_write(struct outfile *o, const void *buf, size_t len)
+{
+	return outfile_pwrite(o, buf, len, o->size);
+}
+/* Sets the final size (trailing holes), closes and renames into place. */
+int outfile_commit(struct outfile *o);
+/* Removes the .part; safe to call on a committed or unopened outfile. */
+void outfile_abort(struct outfile *o);
+static inline void outfile_abortp(struct outfile *o)
+{
+	outfile_abort(o);
+}
+
+/* True if the whole buffer is zero. */
+bool mem_is_zero(const void *buf, size_t len);
