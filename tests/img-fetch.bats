@@ -1,0 +1,356 @@
+#!/usr/bin/env bats
+# img-fetch against a real HTTP server on 127.0.0.1: verification, resume,
+# mirrors, retries, the cache, and every error path.
+
+bats_require_minimum_version 1.5.0
+load test_helper
+
+setup_file() {
+	WWW=$BATS_FILE_TMPDIR/www
+	mkdir -p "$WWW"
+	head -c $((3 * 1024 * 1024 + 123)) /dev/urandom >"$WWW/payload.img.xz"
+	head -c 1000 /dev/urandom >"$WWW/other.bin"
+	SUM=$(sha256sum "$WWW/payload.img.xz" | cut -d' ' -f1)
+	(cd "$WWW" && sha256sum --binary payload.img.xz other.bin >SHA256SUMS)
+	export WWW SUM
+	http_start "$WWW"
+}
+
+teardown_file() {
+	http_stop
+}
+
+teardown() {
+	if [ -n "${TLS_PID-}" ]; then
+		kill "$TLS_PID" 2>/dev/null || true
+		wait "$TLS_PID" 2>/dev/null || true
+	fi
+}
+
+setup() {
+	common_setup
+	cd "$T"
+	# A wrong hash: the real one with its first digit changed.
+	BAD=$( [ "${SUM:0:1}" = 0 ] && echo 1 || echo 0)${SUM:1}
+}
+
+@test "--help prints usage on stdout and exits 0" {
+	run --separate-stderr img-fetch --help
+	[ "$status" -eq 0 ]
+	[[ $output == "Usage: img-fetch "* ]]
+	[ -z "$stderr" ]
+}
+
+@test "--version prints the version" {
+	run --separate-stderr img-fetch --version
+	[ "$status" -eq 0 ]
+	[[ $output =~ ^img-fetch\ [0-9]+\.[0-9]+ ]]
+}
+
+@test "usage errors exit 2 with one line and no network" {
+	run --separate-stderr img-fetch --sha256 "$SUM"
+	[ "$status" -eq 2 ]
+	[ "$stderr" = "img-fetch: no URL given" ]
+
+	run --separate-stderr img-fetch "$HTTP_URL/files/payload.img.xz"
+	[ "$status" -eq 2 ]
+	[ "$stderr" = "img-fetch: no checksum: give --sha256 HEX or --sha256sums URL (or --no-verify)" ]
+
+	run --separate-stderr img-fetch --sha256 abc "$HTTP_URL/files/payload.img.xz"
+	[ "$status" -eq 2 ]
+	[ "$stderr" = "img-fetch: --sha256 wants 64 hex digits, not 'abc'" ]
+
+	run --separate-stderr img-fetch --sha256 "$SUM" --sha256sums "$HTTP_URL/files/SHA256SUMS" x
+	[ "$status" -eq 2 ]
+	[ "$stderr" = "img-fetch: --sha256 and --sha256sums exclude each other" ]
+
+	run --separate-stderr img-fetch --no-verify --sha256 "$SUM" x
+	[ "$status" -eq 2 ]
+
+	run --separate-stderr img-fetch --retries -1 --sha256 "$SUM" x
+	[ "$status" -eq 2 ]
+	[ "$stderr" = "img-fetch: --retries wants a number from 0 to 100, not '-1'" ]
+
+	run --separate-stderr img-fetch --sha256 "$SUM" http://127.0.0.1:9/
+	[ "$status" -eq 2 ]
+	[ "$stderr" = "img-fetch: cannot name the file from 'http://127.0.0.1:9/'; give one with -o" ]
+	# Nothing written (bats keeps its own separate-stderr-* files here).
+	[ -z "$(ls -A "$T" | grep -v '^separate-stderr-')" ]
+}
+
+@test "a verified download lands under its name, with no .part" {
+	run --separate-stderr img-fetch -o out.img.xz --sha256 "$SUM" "$HTTP_URL/files/payload.img.xz"
+	[ "$status" -eq 0 ]
+	cmp out.img.xz "$WWW/payload.img.xz"
+	[ ! -e out.img.xz.part ]
+	[ -z "$output" ]
+	[ "${#stderr_lines[@]}" -eq 1 ]
+	[[ $stderr == "img-fetch: out.img.xz: 3.00 MiB in "*", sha256 verified" ]]
+}
+
+@test "the default name is the URL's last path component" {
+	img-fetch -q --sha256 "$SUM" "$HTTP_URL/files/payload.img.xz?x=1"
+	cmp payload.img.xz "$WWW/payload.img.xz"
+}
+
+@test "the hash is case-insensitive" {
+	img-fetch -q -o out --sha256 "${SUM^^}" "$HTTP_URL/files/payload.img.xz"
+	cmp out "$WWW/payload.img.xz"
+}
+
+@test "a wrong hash: both hashes, exit 1, no .part, FILE untouched" {
+	echo precious >out.img.xz
+	run --separate-stderr img-fetch -o out.img.xz --sha256 "$BAD" "$HTTP_URL/files/payload.img.xz"
+	[ "$status" -eq 1 ]
+	[ "${#stderr_lines[@]}" -eq 2 ]
+	[ "${stderr_lines[0]}" = "img-fetch: 'out.img.xz' exists but does not match; downloading it again" ]
+	[ "${stderr_lines[1]}" = "img-fetch: 'out.img.xz' does not match: expected sha256 $BAD, got $SUM; removed 'out.img.xz.part'" ]
+	[ "$(cat out.img.xz)" = precious ]
+	[ ! -e out.img.xz.part ]
+}
+
+@test "a 404, then a mirror that works" {
+	run --separate-stderr img-fetch -o out --sha256 "$SUM" \
+		"$HTTP_URL/files/missing.img.xz" "$HTTP_URL/files/payload.img.xz"
+	[ "$status" -eq 0 ]
+	[ "${stderr_lines[0]}" = "img-fetch: $HTTP_URL/files/missing.img.xz: HTTP error 404" ]
+	cmp out "$WWW/payload.img.xz"
+}
+
+@test "every URL failing: one line each, then a summary" {
+	run --separate-stderr img-fetch -o out --sha256 "$SUM" \
+		"$HTTP_URL/files/missing" "$HTTP_URL/nothing-here"
+	[ "$status" -eq 1 ]
+	[ "${#stderr_lines[@]}" -eq 3 ]
+	[ "${stderr_lines[1]}" = "img-fetch: $HTTP_URL/nothing-here: HTTP error 404" ]
+	[ "${stderr_lines[2]}" = "img-fetch: could not download 'out' from any of 2 URLs" ]
+	[ ! -e out ]
+}
+
+@test "a connection dropped mid-transfer, then a resume with Range" {
+	run --separate-stderr img-fetch --retries 0 -o out --sha256 "$SUM" "$HTTP_URL/broken/payload.img.xz"
+	[ "$status" -eq 1 ]
+	[ "${#stderr_lines[@]}" -eq 1 ]
+	[[ $stderr == "img-fetch: $HTTP_URL/broken/payload.img.xz: transfer closed with "*" bytes remaining"* ]]
+	[ ! -e out ]
+	local have
+	have=$(stat -c %s out.part)
+	[ "$have" -gt 0 ] && [ "$have" -lt "$(stat -c %s "$WWW/payload.img.xz")" ]
+
+	run --separate-stderr img-fetch -o out --sha256 "$SUM" "$HTTP_URL/files/payload.img.xz"
+	[ "$status" -eq 0 ]
+	[[ $stderr == *"resuming 'out.part' at $have bytes"* ]]
+	http_log_wait "GET /files/payload.img.xz HTTP/1.1\" 206 [0-9]+ \"Range: bytes=$have-\""
+	cmp out "$WWW/payload.img.xz"
+	[ ! -e out.part ]
+}
+
+@test "a dropped connection falls through to the mirror, which resumes" {
+	run --separate-stderr img-fetch --retries 0 -o out --sha256 "$SUM" \
+		"$HTTP_URL/broken/payload.img.xz" "$HTTP_URL/files/payload.img.xz"
+	[ "$status" -eq 0 ]
+	[[ $stderr == *"resuming 'out.part' at "*" bytes from $HTTP_URL/files/payload.img.xz"* ]]
+	cmp out "$WWW/payload.img.xz"
+}
+
+@test "a dropped connection is retried, resuming each time" {
+	# The broken URL always breaks; the retries resume and break again.
+	run --separate-stderr img-fetch --retries 1 -o out --sha256 "$SUM" "$HTTP_URL/broken/payload.img.xz"
+	[ "$status" -eq 1 ]
+	[[ ${stderr_lines[0]} == *"transfer closed with"*"retry 1 of 1" ]]
+	[[ $stderr == *"resuming 'out.part' at "* ]]
+}
+
+@test "a server without Range support: a clean restart" {
+	head -c 1000000 "$WWW/payload.img.xz" >out.part
+	run --separate-stderr img-fetch -o out --sha256 "$SUM" "$HTTP_URL/norange/payload.img.xz"
+	[ "$status" -eq 0 ]
+	[[ $stderr == *"the server ignores Range; starting over from byte 0"* ]]
+	cmp out "$WWW/payload.img.xz"
+}
+
+@test "a .part that does not belong: mismatch, removed, and the next run succeeds" {
+	head -c 1000000 /dev/urandom >out.part
+	run --separate-stderr img-fetch -o out --sha256 "$SUM" "$HTTP_URL/files/payload.img.xz"
+	[ "$status" -eq 1 ]
+	[[ $stderr == *"does not match"* ]]
+	[ ! -e out.part ] && [ ! -e out ]
+	img-fetch -q -o out --sha256 "$SUM" "$HTTP_URL/files/payload.img.xz"
+	cmp out "$WWW/payload.img.xz"
+}
+
+@test "a .part that is already complete is accepted" {
+	cp "$WWW/payload.img.xz" out.part
+	run --separate-stderr img-fetch -o out --sha256 "$SUM" "$HTTP_URL/files/payload.img.xz"
+	[ "$status" -eq 0 ]
+	cmp out "$WWW/payload.img.xz"
+}
+
+@test "a .part longer than the file starts over" {
+	cat "$WWW/payload.img.xz" "$WWW/other.bin" >out.part
+	run --separate-stderr img-fetch -o out --sha256 "$SUM" "$HTTP_URL/files/payload.img.xz"
+	[ "$status" -eq 0 ]
+	[[ $stderr == *"longer than the file on the server; starting over"* ]]
+	cmp out "$WWW/payload.img.xz"
+}
+
+@test "a transient 503 is retried with backoff, then reported" {
+	run --separate-stderr img-fetch --retries 1 -o out --sha256 "$SUM" "$HTTP_URL/status/503"
+	[ "$status" -eq 1 ]
+	[ "${#stderr_lines[@]}" -eq 2 ]
+	[ "${stderr_lines[0]}" = "img-fetch: $HTTP_URL/status/503: HTTP error 503; retry 1 of 1" ]
+	[ "${stderr_lines[1]}" = "img-fetch: $HTTP_URL/status/503: HTTP error 503" ]
+}
+
+@test "a refused connection fails in one line" {
+	run --separate-stderr img-fetch --retries 0 -o out --sha256 "$SUM" "http://127.0.0.1:9/x"
+	[ "$status" -eq 1 ]
+	[ "${#stderr_lines[@]}" -eq 1 ]
+	[[ $stderr == "img-fetch: http://127.0.0.1:9/x: "*"onnect"* ]]
+	[ ! -e out ]
+}
+
+@test "the cache: a matching FILE exits 0 without network" {
+	cp "$WWW/payload.img.xz" out
+	# Port 9 has nothing: any network use would fail.
+	run --separate-stderr img-fetch -o out --sha256 "$SUM" "http://127.0.0.1:9/payload.img.xz"
+	[ "$status" -eq 0 ]
+	[ "$stderr" = "img-fetch: out: up to date (sha256 $SUM)" ]
+	[ ! -e out.part ]
+}
+
+@test "a FILE that does not match is downloaded again" {
+	echo stale >out
+	run --separate-stderr img-fetch -o out --sha256 "$SUM" "$HTTP_URL/files/payload.img.xz"
+	[ "$status" -eq 0 ]
+	[[ $stderr == *"'out' exists but does not match; downloading it again"* ]]
+	cmp out "$WWW/payload.img.xz"
+}
+
+@test "--sha256sums takes the line for the URL's file name" {
+	run --separate-stderr img-fetch -o out --sha256sums "$HTTP_URL/files/SHA256SUMS" "$HTTP_URL/files/payload.img.xz"
+	[ "$status" -eq 0 ]
+	cmp out "$WWW/payload.img.xz"
+}
+
+@test "--sha256sums with no line for the file fails in one line" {
+	cp "$WWW/other.bin" "$WWW/unlisted.bin"
+	run --separate-stderr img-fetch -o out --sha256sums "$HTTP_URL/files/SHA256SUMS" "$HTTP_URL/files/unlisted.bin"
+	rm -f "$WWW/unlisted.bin"
+	[ "$status" -eq 1 ]
+	[ "$stderr" = "img-fetch: $HTTP_URL/files/SHA256SUMS has no line for 'unlisted.bin'" ]
+	[ ! -e out ] && [ ! -e out.part ]
+}
+
+@test "--sha256sums that cannot be fetched fails in one line" {
+	run --separate-stderr img-fetch -o out --sha256sums "$HTTP_URL/files/NOSUMS" "$HTTP_URL/files/payload.img.xz"
+	[ "$status" -eq 1 ]
+	[ "$stderr" = "img-fetch: $HTTP_URL/files/NOSUMS: HTTP error 404" ]
+}
+
+@test "--sha256sums catches a wrong file" {
+	# The list says payload.img.xz, the server sends other.bin under that name.
+	mkdir -p "$WWW/swap"
+	cp "$WWW/other.bin" "$WWW/swap/payload.img.xz"
+	run --separate-stderr img-fetch -o out --sha256sums "$HTTP_URL/files/SHA256SUMS" "$HTTP_URL/files/swap/payload.img.xz"
+	rm -rf "$WWW/swap"
+	[ "$status" -eq 1 ]
+	[[ $stderr == *"does not match: expected sha256 $SUM"* ]]
+}
+
+@test "--no-verify prints the hash on stdout to pin it" {
+	run --separate-stderr img-fetch --no-verify -o out "$HTTP_URL/files/payload.img.xz"
+	[ "$status" -eq 0 ]
+	[ "$output" = "$SUM  out" ]
+	[[ $stderr == *"sha256 not verified"* ]]
+}
+
+@test "a file:// URL works" {
+	run --separate-stderr img-fetch -o out --sha256 "$SUM" "file://$WWW/payload.img.xz"
+	[ "$status" -eq 0 ]
+	cmp out "$WWW/payload.img.xz"
+}
+
+@test "a file:// URL resumes too" {
+	head -c 12345 "$WWW/payload.img.xz" >out.part
+	run --separate-stderr img-fetch -o out --sha256 "$SUM" "file://$WWW/payload.img.xz"
+	[ "$status" -eq 0 ]
+	[[ $stderr == *"resuming 'out.part' at 12345 bytes"* ]]
+	cmp out "$WWW/payload.img.xz"
+}
+
+@test "a missing file:// fails in one line" {
+	run --separate-stderr img-fetch -o out --sha256 "$SUM" "file://$WWW/nope"
+	[ "$status" -eq 1 ]
+	[ "${#stderr_lines[@]}" -eq 1 ]
+	[ ! -e out ]
+}
+
+@test "unsupported schemes are refused" {
+	run --separate-stderr img-fetch -o out --sha256 "$SUM" "ftp://127.0.0.1/x"
+	[ "$status" -eq 1 ]
+	[ "${#stderr_lines[@]}" -eq 1 ]
+	[[ $stderr == *"ftp"* ]]
+}
+
+@test "a .part locked by another download is refused" {
+	: >out.part
+	flock out.part sleep 5 &
+	local locker=$!
+	sleep 0.2
+	run --separate-stderr img-fetch -o out --sha256 "$SUM" "$HTTP_URL/files/payload.img.xz"
+	kill "$locker" 2>/dev/null || true
+	wait "$locker" 2>/dev/null || true
+	[ "$status" -eq 1 ]
+	[ "$stderr" = "img-fetch: 'out.part' is being written by another process" ]
+	[ ! -e out ]
+}
+
+@test "an output directory that does not exist fails in one line" {
+	run --separate-stderr img-fetch -o no/dir/out --sha256 "$SUM" "$HTTP_URL/files/payload.img.xz"
+	[ "$status" -eq 1 ]
+	[ "$stderr" = "img-fetch: cannot open 'no/dir/out.part': No such file or directory" ]
+}
+
+@test "-q prints only the summary; without a terminal there is no progress" {
+	run --separate-stderr img-fetch -q -o out --sha256 "$SUM" "$HTTP_URL/files/payload.img.xz"
+	[ "$status" -eq 0 ]
+	[ "${#stderr_lines[@]}" -eq 1 ]
+	[[ $stderr != *ETA* ]]
+}
+
+@test "on a terminal a progress line shows bytes, percent, rate and ETA" {
+	run script -qec "img-fetch -o '$T/out' --sha256 '$SUM' '$HTTP_URL/files/payload.img.xz'" /dev/null
+	[ "$status" -eq 0 ]
+	[[ $output == *"%"*"/s"*"ETA"* ]]
+	cmp out "$WWW/payload.img.xz"
+}
+
+@test "TLS certificates are verified" {
+	local dir=$T/tls
+	mkdir -p "$dir"
+	openssl req -x509 -newkey rsa:2048 -nodes -subj /CN=127.0.0.1 -days 1 \
+		-keyout "$dir/key.pem" -out "$dir/cert.pem" 2>/dev/null
+	cat "$dir/key.pem" "$dir/cert.pem" >"$dir/server.pem"
+	local port=$((33000 + RANDOM % 2000))
+	cat >"$dir/lighttpd.conf" <<CONF
+server.modules = ("mod_openssl")
+server.bind = "127.0.0.1"
+server.port = $port
+server.document-root = "$WWW"
+server.errorlog = "$dir/error.log"
+ssl.engine = "enable"
+ssl.pemfile = "$dir/server.pem"
+CONF
+	lighttpd -D -f "$dir/lighttpd.conf" </dev/null >/dev/null 2>&1 3>&- &
+	TLS_PID=$!
+	for _ in $(seq 50); do
+		curl -sk -o /dev/null "https://127.0.0.1:$port/" && break
+		sleep 0.1
+	done
+	run --separate-stderr img-fetch --retries 0 -o out --sha256 "$SUM" "https://127.0.0.1:$port/payload.img.xz"
+	[ "$status" -eq 1 ]
+	[ "${#stderr_lines[@]}" -eq 1 ]
+	[[ $stderr == *"certificate"* ]]
+	[ ! -e out ]
+}
