@@ -1,7 +1,8 @@
 # rt-image-kit: build, test and install the tools.
 #   make                build the tools into build/bin
-#   make check          install missing packages (as root), build with
-#                       ASan/UBSan into build/check/bin, run the bats suites
+#   make check          install missing packages (as root), build, build
+#                       again with ASan/UBSan into build/check/bin, and run
+#                       the bats suites with those
 #   make install        PREFIX=/usr/local DESTDIR=
 #   make clean
 
@@ -67,14 +68,15 @@ deps:
 
 check:
 	@if [ "$$(id -u)" = 0 ]; then scripts/deps install test; else scripts/deps missing test | sed 's/^/missing package: /'; fi
-	$(MAKE) --no-print-directory O=build/check SANITIZE=1
+	$(MAKE) --no-print-directory all
+	$(MAKE) --no-print-directory O=build/check SANITIZE=1 all
 	RTIK_BIN=$(CURDIR)/build/check/bin bats --print-output-on-failure tests
 
 install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(DATADIR)/mk
 	install -m 0755 $(TOOLS:%=$(O)/bin/%) $(DESTDIR)$(BINDIR)/
 	install -m 0644 $(MANS) $(DESTDIR)$(MANDIR)/man1/
-	$(if $(wildcard mk/*.mk),install -m 0644 $(wildcard mk/*.mk) $(DESTDIR)$(DATADIR)/mk/)
+	install -m 0644 mk/*.mk $(DESTDIR)$(DATADIR)/mk/
 
 clean:
 	rm -rf build

@@ -14,7 +14,7 @@ best_of() {
 		if declare -F prepare >/dev/null; then prepare; fi
 		sync
 		s=$(date +%s.%N)
-		bash -c "$1" >/dev/null
+		bash -c "$1" >/dev/null 2>>"$BENCH_DIR/bench.log"
 		e=$(date +%s.%N)
 		t=$(awk -v s="$s" -v e="$e" 'BEGIN { printf "%.3f", e - s }')
 		if [ -z "$best" ] || awk -v t="$t" -v b="$best" 'BEGIN { exit !(t < b) }'; then best=$t; fi

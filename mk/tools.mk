@@ -1,0 +1,14 @@
+# rt-image-kit: where the tools are, for Makefiles that compose them.
+#
+#   include /usr/local/share/rt-image-kit/mk/tools.mk    (installed)
+#   include path/to/rt-image-kit/mk/tools.mk             (source tree)
+#
+# Then use $(IMG_FETCH), $(IMG_EXTRACT), ... in recipes. In a source tree
+# the tools built in build/bin are used; installed, the ones on PATH.
+# Set RTIK_BIN (with a trailing slash) to pick another directory.
+
+RTIK_MK_DIR := $(dir $(lastword $(MAKEFILE_LIST)))
+RTIK_BIN ?= $(if $(wildcard $(RTIK_MK_DIR)../build/bin/img-fetch),$(abspath $(RTIK_MK_DIR)../build/bin)/)
+
+IMG_FETCH ?= $(RTIK_BIN)img-fetch
+IMG_EXTRACT ?= $(RTIK_BIN)img-extract
