@@ -70,7 +70,8 @@ check:
 	@if [ "$$(id -u)" = 0 ]; then scripts/deps install test; else scripts/deps missing test | sed 's/^/missing package: /'; fi
 	$(MAKE) --no-print-directory all
 	$(MAKE) --no-print-directory O=build/check SANITIZE=1 all
-	RTIK_BIN=$(CURDIR)/build/check/bin bats --print-output-on-failure tests
+	RTIK_BIN=$(CURDIR)/build/check/bin RTIK_APT_CACHE=$(CURDIR)/cache/apt \
+		bats --print-output-on-failure tests
 
 install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(DATADIR)/mk

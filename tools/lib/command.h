@@ -1,0 +1,15 @@
+/* SPDX-License-Identifier: MIT */
+/* Running helper programs (e2fsck, resize2fs, fusefat, ...). */
+#pragma once
+
+#include <stdbool.h>
+
+enum {
+	COMMAND_QUIET = 1 << 0, /* their stdout to /dev/null (stderr stays) */
+	COMMAND_SILENT = 1 << 1, /* stdout and stderr to /dev/null */
+};
+
+/* Runs argv[0] (looked up in PATH) and waits. Returns its exit status
+ * (0-255), 128+N if killed by signal N, or -errno if it could not be
+ * started (-ENOENT: not installed). */
+int command_run(char *const argv[], unsigned flags);
