@@ -82,6 +82,10 @@ install: all
 clean:
 	rm -rf build
 
-.PHONY: all man deps check install clean
+# Also the download cache (and the test fixtures' packages).
+distclean: clean
+	rm -rf cache
+
+.PHONY: all man deps check install clean distclean
 .DELETE_ON_ERROR:
 .SECONDARY:
