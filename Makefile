@@ -28,14 +28,18 @@ XCFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-re
 LDFLAGS += -fsanitize=address,undefined
 endif
 
-TOOLS := img-fetch img-extract
+TOOLS := $(patsubst tools/%.c,%,$(wildcard tools/img-*.c))
 
 # Libraries per tool, from pkg-config.
 pc = $(shell $(PKG_CONFIG) --libs $(1))
 pc_cflags = $(shell $(PKG_CONFIG) --cflags $(1))
 LIBS_img-fetch := $(call pc,libcurl libcrypto)
 LIBS_img-extract := $(call pc,libarchive liblzma)
-LIB_CFLAGS := $(call pc_cflags,libcurl libcrypto libarchive liblzma)
+LIBS_img-grow := $(call pc,fdisk blkid)
+LIBS_img-loop := $(call pc,blkid)
+LIBS_img-mount := $(call pc,mount blkid)
+LIBS_img-umount := $(call pc,mount)
+LIB_CFLAGS := $(call pc_cflags,libcurl libcrypto libarchive liblzma fdisk blkid mount)
 
 LIB_SRC := $(wildcard tools/lib/*.c)
 LIB_OBJ := $(LIB_SRC:tools/lib/%.c=$(O)/obj/lib/%.o)
