@@ -1,0 +1,474 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * img-umount: undo img-mount and img-loop.
+ *
+ * --state FILE unmounts what FILE records, newest first, then detaches its
+ * loop device. --all DIR is the recovery tool: it needs no state file and
+ * takes everything from the kernel's own tables, every mount at or under DIR
+ * (/proc/self/mountinfo, deepest first) and every loop device whose backing
+ * file lies under DIR (/sys/block/loop*), and nothing else. A busy mount is
+ * not detached behind the user's back: the processes using it are named,
+ * and only --lazy detaches it anyway.
+ */
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+#include "common.h"
+#include "log.h"
+#include "loop.h"
+#include "mounts.h"
+#include "state.h"
+
+static const char *arg_state;
+static const char *arg_all;
+static bool arg_lazy;
+
+/* ---- who uses a mount (as fuser -m does) ---- */
+
+static bool proc_link_on(int pid, const char *what, dev_t dev)
+{
+	char path[400];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "/proc/%d/%s", pid, what);
+	return stat(path, &st) == 0 && st.st_dev == dev;
+}
+
+static bool proc_uses(int pid, dev_t dev)
+{
+	char path[64];
+	struct dirent *de;
+	DIR *d;
+	bool found = false;
+
+	if (proc_link_on(pid, "cwd", dev) || proc_link_on(pid, "root", dev) || proc_link_on(pid, "exe", dev))
+		return true;
+	snprintf(path, sizeof(path), "/proc/%d/fd", pid);
+	d = opendir(path);
+	if (!d)
+		return false;
+	while (!found && (de = readdir(d))) {
+		char fd[300];
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(fd, sizeof(fd), "fd/%s", de->d_name);
+		found = proc_link_on(pid, fd, dev);
+	}
+	closedir(d);
+	return found;
+}
+
+/* "123 (sleep), 456 (bash)" for the processes using filesystem dev. */
+static void users_describe(dev_t dev, char *buf, size_t size)
+{
+	DIR *d = opendir("/proc");
+	struct dirent *de;
+	unsigned n = 0;
+
+	buf[0] = 0;
+	if (!d)
+		return;
+	while ((de = readdir(d))) {
+		char comm[64] = "?", path[64];
+		int pid;
+		size_t len = strlen(buf);
+
+		if (!isdigit((unsigned char)de->d_name[0]) || (pid = atoi(de->d_name)) == getpid())
+			continue;
+		if (!proc_uses(pid, dev))
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/comm", pid);
+		FILE *f = fopen(path, "re");
+		if (f) {
+			if (fgets(comm, sizeof(comm), f))
+				comm[strcspn(comm, "\n")] = 0;
+			fclose(f);
+		}
+		if (++n <= 8)
+			snprintf(buf + len, size - len, "%s%d (%s)", len ? ", " : "", pid, comm);
+	}
+	closedir(d);
+}
+
+/* ---- unmounting a tree ---- */
+
+struct mnt {
+	int id;
+	unsigned depth;
+	dev_t devno;
+	char *target;
+};
+
+struct tree {
+	const char *top;
+	struct mnt *v;
+	size_t n;
+};
+
+static bool path_under(const char *path, const char *top)
+{
+	size_t len = strlen(top);
+
+	if (strcmp(top, "/") == 0)
+		return true;
+	return strncmp(path, top, len) == 0 && (path[len] == 0 || path[len] == '/');
+}
+
+static int collect(const struct mount_entry *m, void *userdata)
+{
+	struct tree *t = userdata;
+	struct mnt *v;
+	unsigned depth = 0;
+
+	if (!path_under(m->target, t->top))
+		return 0;
+	v = realloc(t->v, (t->n + 1) * sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	t->v = v;
+	for (const char *p = m->target; *p; p++)
+		depth += *p == '/';
+	v[t->n] = (struct mnt){ .id = m->id, .depth = depth, .devno = m->devno, .target = strdup(m->target) };
+	if (!v[t->n].target)
+		return -ENOMEM;
+	t->n++;
+	return 0;
+}
+
+/* Deepest first; on one target, the one mounted last first. */
+static int mnt_cmp(const void *a, const void *b)
+{
+	const struct mnt *x = a, *y = b;
+
+	if (x->depth != y->depth)
+		return x->depth > y->depth ? -1 : 1;
+	return y->id - x->id;
+}
+
+/* Unmounts everything at or under top. Stops at the first mount that will
+ * not go. */
+static int tree_unmount(const char *top)
+{
+	struct tree t = { .top = top };
+	int r = mounts_foreach(collect, &t);
+
+	if (r < 0) {
+		log_errno(r, "cannot read the mount table");
+		goto out;
+	}
+	qsort(t.v, t.n, sizeof(*t.v), mnt_cmp);
+	for (size_t i = 0; i < t.n; i++) {
+		const char *target = t.v[i].target;
+
+		if (umount2(target, UMOUNT_NOFOLLOW) == 0) {
+			log_debug("unmounted '%s'", target);
+			continue;
+		}
+		if (errno == EINVAL || errno == ENOENT)
+			continue; /* gone meanwhile */
+		if (errno != EBUSY) {
+			r = log_errno(errno, "cannot unmount '%s'", target);
+			goto out;
+		}
+		char users[512];
+		users_describe(t.v[i].devno, users, sizeof(users));
+		if (!arg_lazy) {
+			if (users[0])
+				log_error("cannot unmount '%s': in use by %s; stop them, or use --lazy", target, users);
+			else
+				log_error("cannot unmount '%s': busy; use --lazy to detach it anyway", target);
+			r = -EBUSY;
+			goto out;
+		}
+		if (umount2(target, UMOUNT_NOFOLLOW | MNT_DETACH) < 0) {
+			r = log_errno(errno, "cannot detach '%s'", target);
+			goto out;
+		}
+		log_info("detached '%s' lazily%s%s", target, users[0] ? "; still in use by " : "", users);
+	}
+out:
+	for (size_t i = 0; i < t.n; i++)
+		free(t.v[i].target);
+	free(t.v);
+	return r;
+}
+
+/* ---- loop devices ---- */
+
+struct devset {
+	int nr;
+	dev_t devs[130];
+	size_t n;
+	char where[PATH_MAX];
+};
+
+/* Is loopN, or one of its partitions, mounted anywhere? */
+static int find_use(const struct mount_entry *m, void *userdata)
+{
+	struct devset *d = userdata;
+	char name[32];
+	size_t len;
+
+	snprintf(name, sizeof(name), "/dev/loop%d", d->nr);
+	len = strlen(name);
+	for (size_t i = 0; i < d->n; i++)
+		if (m->devno == d->devs[i])
+			goto used;
+	/* A FUSE mount names its device only as its source. */
+	if (m->source && strncmp(m->source, name, len) == 0 && (m->source[len] == 0 || m->source[len] == 'p'))
+		goto used;
+	return 0;
+used:
+	snprintf(d->where, sizeof(d->where), "%s", m->target);
+	return 1;
+}
+
+static void devset_fill(struct devset *d, int nr)
+{
+	char path[300], dev[32];
+	unsigned maj, min;
+	struct dirent *de;
+	DIR *dir;
+
+	d->nr = nr;
+	d->devs[d->n++] = makedev(7, (unsigned)nr);
+	snprintf(path, sizeof(path), "/sys/block/loop%d", nr);
+	dir = opendir(path);
+	if (!dir)
+		return;
+	while ((de = readdir(dir)) && d->n < ARRAY_SIZE(d->devs)) {
+		FILE *f;
+		if (strncmp(de->d_name, "loop", 4) != 0)
+			continue;
+		snprintf(path, sizeof(path), "/sys/block/loop%d/%s/dev", nr, de->d_name);
+		f = fopen(path, "re");
+		if (!f)
+			continue;
+		if (fgets(dev, sizeof(dev), f) && sscanf(dev, "%u:%u", &maj, &min) == 2)
+			d->devs[d->n++] = makedev(maj, min);
+		fclose(f);
+	}
+	closedir(dir);
+}
+
+static int detach_nr(int nr)
+{
+	struct devset d = { 0 };
+	int r;
+
+	devset_fill(&d, nr);
+	if (mounts_foreach(find_use, &d) > 0) {
+		log_error("/dev/loop%d is still mounted on '%s'; not detaching it", nr, d.where);
+		return -EBUSY;
+	}
+	r = loop_detach_nr(nr);
+	if (r < 0 && r != -ENXIO)
+		return log_errno(r, "cannot detach /dev/loop%d", nr);
+	log_debug("detached /dev/loop%d", nr);
+	return 0;
+}
+
+struct under {
+	const char *top;
+	int failed;
+};
+
+static int detach_under(int nr, const char *backing, void *userdata)
+{
+	struct under *u = userdata;
+
+	if (path_under(backing, u->top) && detach_nr(nr) < 0)
+		u->failed++;
+	return 0;
+}
+
+/* ---- the two modes ---- */
+
+static int all(void)
+{
+	_cleanup_(freep) char *top = realpath(arg_all, NULL);
+	struct under u = { 0 };
+	int r;
+
+	if (!top) {
+		if (errno != ENOENT) {
+			log_errno(errno, "cannot open '%s'", arg_all);
+			return EXIT_FAILED;
+		}
+		/* Nothing can be mounted there; a loop device's backing file
+		 * may still have been there (and been deleted). */
+		top = strdup(arg_all);
+		if (!top) {
+			log_errno(ENOMEM, "cannot clean up '%s'", arg_all);
+			return EXIT_FAILED;
+		}
+	} else if (strcmp(top, "/") == 0) {
+		log_error("'%s' is the root directory; --all wants a build directory", arg_all);
+		return EXIT_USAGE;
+	} else if ((r = tree_unmount(top)) < 0)
+		return EXIT_FAILED;
+	u.top = top;
+	r = loop_foreach(detach_under, &u);
+	if (r < 0) {
+		log_errno(r, "cannot list loop devices");
+		return EXIT_FAILED;
+	}
+	return u.failed ? EXIT_FAILED : EXIT_DONE;
+}
+
+static void state_freep(struct state *s)
+{
+	state_free(s);
+}
+
+static int from_state(void)
+{
+	_cleanup_(state_freep) struct state s = STATE_INIT;
+	const char *loop;
+	int r = state_read(&s, arg_state), nr;
+
+	if (r == -ENOENT) {
+		log_info("nothing to undo: '%s' does not exist", arg_state);
+		return EXIT_DONE;
+	}
+	if (r < 0) {
+		log_errno(r, "cannot read '%s'", arg_state);
+		return EXIT_FAILED;
+	}
+	for (size_t i = s.n; i-- > 0;) {
+		const char *target;
+		if (strcmp(s.items[i].key, "mount") != 0)
+			continue;
+		target = strchr(s.items[i].value, ':');
+		if (!target || target[1] != '/') {
+			log_error("'%s': bad mount line '%s'", arg_state, s.items[i].value);
+			return EXIT_FAILED;
+		}
+		if (tree_unmount(target + 1) < 0)
+			return EXIT_FAILED;
+	}
+	state_unset(&s, "mount");
+
+	loop = state_get(&s, "loop");
+	if (loop && sscanf(loop, "/dev/loop%d", &nr) == 1) {
+		/* Only if it still backs our image: the number may have been
+		 * reused by someone else since. */
+		_cleanup_(closep) int fd = open(loop, O_RDONLY | O_CLOEXEC);
+		uintmax_t dev, ino;
+		struct stat st = { 0 };
+		const char *id = state_get(&s, "image_id");
+
+		if (fd >= 0 && id && sscanf(id, "%ju:%ju", &dev, &ino) == 2) {
+			st.st_dev = (dev_t)dev;
+			st.st_ino = (ino_t)ino;
+			if (loop_backs(fd, &st, 0) && detach_nr(nr) < 0)
+				return EXIT_FAILED;
+		}
+	}
+	r = state_remove(&s);
+	if (r < 0) {
+		log_errno(r, "cannot remove '%s'", arg_state);
+		return EXIT_FAILED;
+	}
+	return EXIT_DONE;
+}
+
+static void help(void)
+{
+	printf("Usage: %s [OPTION]... --state FILE\n"
+	       "       %s [OPTION]... --all DIR\n"
+	       "Unmount and detach what img-mount and img-loop set up.\n\n"
+	       "  -s, --state=FILE  unmount the mounts FILE records (newest first, with\n"
+	       "                    anything mounted below them), detach its loop\n"
+	       "                    device, and remove FILE\n"
+	       "  -a, --all=DIR     unmount everything at or under DIR, deepest first,\n"
+	       "                    and detach every loop device whose backing file is\n"
+	       "                    under DIR; needs no state file\n"
+	       "  -l, --lazy        detach busy mounts lazily instead of failing\n"
+	       "  -q, --quiet       only errors\n"
+	       "  -v, --verbose     say more\n"
+	       "  -h, --help        show this help\n"
+	       "  -V, --version     show the version\n\n"
+	       "Exit status: 0 done (also: nothing to do), 1 failed, 2 bad usage.\n",
+	       log_program(), log_program());
+}
+
+static int parse_argv(int argc, char **argv)
+{
+	static const struct option options[] = {
+		{ "state", required_argument, NULL, 's' },
+		{ "all", required_argument, NULL, 'a' },
+		{ "lazy", no_argument, NULL, 'l' },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{}
+	};
+	int c;
+
+	while ((c = getopt_long(argc, argv, "s:a:lqvhV", options, NULL)) >= 0) {
+		switch (c) {
+		case 's':
+			arg_state = optarg;
+			break;
+		case 'a':
+			arg_all = optarg;
+			break;
+		case 'l':
+			arg_lazy = true;
+			break;
+		case 'q':
+			log_set_level(LOG_NOTICE);
+			break;
+		case 'v':
+			log_set_level(LOG_DEBUG);
+			break;
+		case 'h':
+			help();
+			return 0;
+		case 'V':
+			printf("%s %s\n", log_program(), VERSION);
+			return 0;
+		default:
+			fprintf(stderr, "Try '%s --help'.\n", log_program());
+			return -EINVAL;
+		}
+	}
+	if (optind != argc) {
+		log_error("unexpected argument '%s'", argv[optind]);
+		return -EINVAL;
+	}
+	if (!!arg_state == !!arg_all) {
+		log_error("give one of --state FILE and --all DIR");
+		return -EINVAL;
+	}
+	if (arg_all && (!*arg_all || strcmp(arg_all, "/") == 0)) {
+		log_error("--all wants a build directory, not '%s'", arg_all);
+		return -EINVAL;
+	}
+	return 1;
+}
+
+int main(int argc, char **argv)
+{
+	int r;
+
+	log_setup(argv[0]);
+	r = parse_argv(argc, argv);
+	if (r <= 0)
+		return r < 0 ? EXIT_USAGE : EXIT_DONE;
+	return arg_all ? all() : from_state();
+}

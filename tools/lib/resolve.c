@@ -1,0 +1,90 @@
+/* SPDX-License-Identifier: MIT */
+#include "resolve.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <linux/openat2.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#define SYMLINK_MAX_DEPTH 40
+
+int resolve_open(int rootfd, const char *path, int flags, unsigned mode)
+{
+	struct open_how how = {
+		.flags = (unsigned long long)(flags | O_CLOEXEC),
+		.mode = (flags & O_CREAT) ? mode : 0,
+		.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
+	};
+	long fd;
+
+	do
+		fd = syscall(SYS_openat2, rootfd, *path ? path : ".", &how, sizeof(how));
+	while (fd < 0 && errno == EAGAIN); /* a rename raced the lookup */
+	return fd < 0 ? -errno : (int)fd;
+}
+
+static int mkdir_p(int rootfd, const char *path, int depth)
+{
+	char prefix[PATH_MAX] = "";
+	const char *p = path;
+
+	if (depth > SYMLINK_MAX_DEPTH)
+		return -ELOOP;
+	for (;;) {
+		size_t len;
+		char cand[PATH_MAX], target[PATH_MAX], next[PATH_MAX];
+		int fd, parent;
+		ssize_t n;
+
+		while (*p == '/')
+			p++;
+		if (!*p)
+			return resolve_open(rootfd, prefix, O_PATH | O_DIRECTORY, 0);
+		len = strcspn(p, "/");
+		if ((size_t)snprintf(cand, sizeof(cand), "%s/%.*s", prefix, (int)len, p) >= sizeof(cand))
+			return -ENAMETOOLONG;
+		p += len;
+
+		fd = resolve_open(rootfd, cand, O_PATH | O_DIRECTORY, 0);
+		if (fd >= 0) {
+			close(fd);
+			memcpy(prefix, cand, sizeof(prefix));
+			continue;
+		}
+		if (fd != -ENOENT)
+			return fd;
+
+		/* The last component is missing, or a symlink to something
+		 * missing: follow that inside the root. */
+		parent = resolve_open(rootfd, prefix, O_PATH | O_DIRECTORY, 0);
+		if (parent < 0)
+			return parent;
+		const char *name = cand + strlen(prefix) + 1;
+		n = readlinkat(parent, name, target, sizeof(target) - 1);
+		if (n >= 0) {
+			close(parent);
+			target[n] = 0;
+			if ((size_t)snprintf(next, sizeof(next), "%s/%s/%s", target[0] == '/' ? "" : prefix,
+					     target, p) >= sizeof(next))
+				return -ENAMETOOLONG;
+			return mkdir_p(rootfd, next, depth + 1);
+		}
+		if (mkdirat(parent, name, 0755) < 0 && errno != EEXIST) {
+			int r = -errno;
+			close(parent);
+			return r;
+		}
+		close(parent);
+		memcpy(prefix, cand, sizeof(prefix));
+	}
+}
+
+int resolve_mkdir_p(int rootfd, const char *path)
+{
+	return mkdir_p(rootfd, path, 0);
+}

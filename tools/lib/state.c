@@ -1,0 +1,162 @@
+/* SPDX-License-Identifier: MIT */
+#include "state.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common.h"
+
+int state_add(struct state *s, const char *key, const char *value)
+{
+	struct state_item *items = realloc(s->items, (s->n + 1) * sizeof(*items));
+
+	if (!items)
+		return -ENOMEM;
+	s->items = items;
+	items[s->n].key = strdup(key);
+	items[s->n].value = strdup(value);
+	if (!items[s->n].key || !items[s->n].value) {
+		free(items[s->n].key);
+		free(items[s->n].value);
+		return -ENOMEM;
+	}
+	s->n++;
+	return 0;
+}
+
+int state_read(struct state *s, const char *path)
+{
+	FILE *f;
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t len;
+	int r = 0;
+
+	*s = (struct state)STATE_INIT;
+	s->path = strdup(path);
+	if (!s->path)
+		return -ENOMEM;
+	f = fopen(path, "re");
+	if (!f)
+		return -errno;
+	while (r == 0 && (len = getline(&line, &cap, f)) >= 0) {
+		char *eq;
+
+		if (len > 0 && line[len - 1] == '\n')
+			line[--len] = 0;
+		if (len == 0 || line[0] == '#')
+			continue;
+		eq = strchr(line, '=');
+		if (!eq || eq == line) {
+			r = -EBADMSG;
+			break;
+		}
+		*eq = 0;
+		r = state_add(s, line, eq + 1);
+	}
+	free(line);
+	fclose(f);
+	return r;
+}
+
+const char *state_get(const struct state *s, const char *key)
+{
+	for (size_t i = 0; i < s->n; i++)
+		if (strcmp(s->items[i].key, key) == 0)
+			return s->items[i].value;
+	return NULL;
+}
+
+int state_set(struct state *s, const char *key, const char *value)
+{
+	for (size_t i = 0; i < s->n; i++)
+		if (strcmp(s->items[i].key, key) == 0) {
+			char *v = strdup(value);
+			if (!v)
+				return -ENOMEM;
+			free(s->items[i].value);
+			s->items[i].value = v;
+			return 0;
+		}
+	return state_add(s, key, value);
+}
+
+void state_unset(struct state *s, const char *key)
+{
+	size_t j = 0;
+
+	for (size_t i = 0; i < s->n; i++) {
+		if (strcmp(s->items[i].key, key) == 0) {
+			free(s->items[i].key);
+			free(s->items[i].value);
+		} else
+			s->items[j++] = s->items[i];
+	}
+	s->n = j;
+}
+
+void state_truncate(struct state *s, size_t n)
+{
+	while (s->n > n) {
+		s->n--;
+		free(s->items[s->n].key);
+		free(s->items[s->n].value);
+	}
+}
+
+int state_write(const struct state *s)
+{
+	_cleanup_(freep) char *tmp = NULL;
+	FILE *f;
+	int fd, r = 0;
+
+	if (asprintf(&tmp, "%s.XXXXXX", s->path) < 0) {
+		tmp = NULL;
+		return -ENOMEM;
+	}
+	fd = mkostemp(tmp, O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	f = fdopen(fd, "w");
+	if (!f) {
+		r = -errno;
+		close(fd);
+		unlink(tmp);
+		return r;
+	}
+	fputs("# rt-image-kit state: written by img-loop and img-mount, read by img-umount\n", f);
+	for (size_t i = 0; i < s->n; i++)
+		fprintf(f, "%s=%s\n", s->items[i].key, s->items[i].value);
+	if (fflush(f) != 0 || fsync(fd) < 0)
+		r = -errno;
+	if (fclose(f) != 0 && r == 0)
+		r = -errno;
+	if (r == 0 && fchmodat(AT_FDCWD, tmp, 0644, 0) < 0)
+		r = -errno;
+	if (r == 0 && rename(tmp, s->path) < 0)
+		r = -errno;
+	if (r < 0)
+		unlink(tmp);
+	return r;
+}
+
+int state_remove(const struct state *s)
+{
+	return unlink(s->path) < 0 && errno != ENOENT ? -errno : 0;
+}
+
+void state_free(struct state *s)
+{
+	for (size_t i = 0; i < s->n; i++) {
+		free(s->items[i].key);
+		free(s->items[i].value);
+	}
+	free(s->items);
+	free(s->path);
+	*s = (struct state)STATE_INIT;
+}
