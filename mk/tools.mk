@@ -5,10 +5,10 @@
 #
 # Then use $(IMG_FETCH), $(IMG_EXTRACT), ... in recipes. In a source tree
 # the tools built in build/bin are used; installed, the ones on PATH.
-# Set RTIK_BIN (with a trailing slash) to pick another directory.
+# Set RTIK_TOOLDIR (with a trailing slash) to pick another directory.
 
 RTIK_MK_DIR := $(dir $(lastword $(MAKEFILE_LIST)))
-RTIK_BIN ?= $(if $(wildcard $(RTIK_MK_DIR)../build/bin/img-fetch),$(abspath $(RTIK_MK_DIR)../build/bin)/)
+RTIK_TOOLDIR ?= $(if $(wildcard $(RTIK_MK_DIR)../build/bin/img-fetch),$(abspath $(RTIK_MK_DIR)../build/bin)/)
 
-IMG_FETCH ?= $(RTIK_BIN)img-fetch
-IMG_EXTRACT ?= $(RTIK_BIN)img-extract
+IMG_FETCH ?= $(RTIK_TOOLDIR)img-fetch
+IMG_EXTRACT ?= $(RTIK_TOOLDIR)img-extract

@@ -1,0 +1,44 @@
+/* SPDX-License-Identifier: MIT */
+#include "parttable.h"
+
+#include <blkid.h>
+#include <errno.h>
+#include <stdlib.h>
+
+static int part_cmp(const void *a, const void *b)
+{
+	return ((const struct part *)a)->nr - ((const struct part *)b)->nr;
+}
+
+int parttable_read(const char *path, struct part parts[static PARTTABLE_MAX])
+{
+	blkid_probe pr = blkid_new_probe_from_filename(path);
+	blkid_partlist ls;
+	int n = 0, count;
+
+	if (!pr)
+		return errno ? -errno : -EIO;
+	blkid_probe_enable_superblocks(pr, 0);
+	blkid_probe_enable_partitions(pr, 1);
+	blkid_probe_set_partitions_flags(pr, BLKID_PARTS_ENTRY_DETAILS);
+	ls = blkid_probe_get_partitions(pr);
+	count = ls ? blkid_partlist_numof_partitions(ls) : 0;
+	if (!ls || count <= 0) {
+		blkid_free_probe(pr);
+		return -ENOMEDIUM;
+	}
+	for (int i = 0; i < count && n < PARTTABLE_MAX; i++) {
+		blkid_partition p = blkid_partlist_get_partition(ls, i);
+
+		if (blkid_partition_is_extended(p))
+			continue;
+		parts[n++] = (struct part){
+			.nr = blkid_partition_get_partno(p),
+			.start = (uint64_t)blkid_partition_get_start(p) * 512,
+			.size = (uint64_t)blkid_partition_get_size(p) * 512,
+		};
+	}
+	blkid_free_probe(pr);
+	qsort(parts, (size_t)n, sizeof(*parts), part_cmp);
+	return n;
+}
