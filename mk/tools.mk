@@ -12,3 +12,7 @@ RTIK_TOOLDIR ?= $(if $(wildcard $(RTIK_MK_DIR)../build/bin/img-fetch),$(abspath 
 
 IMG_FETCH ?= $(RTIK_TOOLDIR)img-fetch
 IMG_EXTRACT ?= $(RTIK_TOOLDIR)img-extract
+IMG_GROW ?= $(RTIK_TOOLDIR)img-grow
+IMG_LOOP ?= $(RTIK_TOOLDIR)img-loop
+IMG_MOUNT ?= $(RTIK_TOOLDIR)img-mount
+IMG_UMOUNT ?= $(RTIK_TOOLDIR)img-umount
