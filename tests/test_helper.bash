@@ -52,3 +52,28 @@ fixture() {
 
 # shellcheck source-path=SCRIPTDIR source=http_helper.bash disable=SC1091
 source "$TOP/tests/http_helper.bash"
+
+# For tests that attach loop devices or mount: call from teardown(), which
+# bats runs even when the test failed. Undoes everything under $T with
+# img-umount --all, then with util-linux directly in case img-umount itself
+# is what broke, so a failing test never leaves kernel state behind.
+block_cleanup() {
+	local dir=${1:-${T-}} m l
+	[ -n "$dir" ] || return 0
+	img-umount --all "$dir" >/dev/null 2>&1 || true
+	# Deepest first.
+	while read -r m; do
+		umount -l "$m" 2>/dev/null || true
+	done < <(awk -v d="$dir" '$5 == d || index($5, d "/") == 1 { print $5 }' /proc/self/mountinfo | sort -r)
+	while read -r l; do
+		losetup -d "$l" 2>/dev/null || true
+	done < <(losetup -nO NAME,BACK-FILE 2>/dev/null | awk -v d="$dir" 'index($2, d "/") == 1 { print $1 }')
+}
+
+# Fails if anything under DIR (default $T) is still mounted or attached.
+assert_nothing_left() {
+	local dir=${1:-$T} left
+	left=$(awk -v d="$dir" '$5 == d || index($5, d "/") == 1 { print "mount: " $5 }' /proc/self/mountinfo
+		losetup -nO NAME,BACK-FILE 2>/dev/null | awk -v d="$dir" 'index($2, d "/") == 1 { print "loop: " $0 }')
+	[ -z "$left" ] || { echo "left behind:" >&2; echo "$left" >&2; return 1; }
+}
