@@ -259,6 +259,24 @@ static int mount_one(struct state *s, const char *root, const struct mount_req *
 	return 0;
 }
 
+/* mkdir -p for DIR itself, which is the user's path on the host. */
+static int mkdir_host(const char *path)
+{
+	_cleanup_(freep) char *p = strdup(path);
+
+	if (!p)
+		return -ENOMEM;
+	for (char *s = p + 1; *s; s++) {
+		if (*s != '/')
+			continue;
+		*s = 0;
+		if (mkdir(p, 0755) < 0 && errno != EEXIST)
+			return -errno;
+		*s = '/';
+	}
+	return mkdir(p, 0755) < 0 && errno != EEXIST ? -errno : 0;
+}
+
 static int run(void)
 {
 	_cleanup_(state_freep) struct state s = STATE_INIT;
@@ -281,8 +299,9 @@ static int run(void)
 		log_error("'%s' records no loop device", arg_state);
 		return EXIT_FAILED;
 	}
-	if (mkdir(arg_root, 0755) < 0 && errno != EEXIST) {
-		log_errno(errno, "cannot create '%s'", arg_root);
+	r = mkdir_host(arg_root);
+	if (r < 0) {
+		log_errno(r, "cannot create '%s'", arg_root);
 		return EXIT_FAILED;
 	}
 	root = realpath(arg_root, NULL);

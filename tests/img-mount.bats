@@ -1,0 +1,139 @@
+#!/usr/bin/env bats
+# img-mount: order, FUSE fallback, idempotence, read-only, and errors.
+# (Symlink escapes and round trips are in block.bats.)
+
+bats_require_minimum_version 1.5.0
+load test_helper
+
+setup() {
+	common_setup
+	cp --sparse=always "$(fixture vendor-mbr.img)" "$T/mbr.img"
+}
+
+teardown() {
+	block_cleanup
+}
+
+attach() {
+	require_root
+	img-loop -q --state "$T/s" "$T/mbr.img" >/dev/null
+}
+
+source_of() { awk -v t="$1" '$5 == t { for (i = 7; $i != "-"; i++); print $(i + 2) }' /proc/self/mountinfo | tail -n 1; }
+fstype_of() { awk -v t="$1" '$5 == t { for (i = 7; $i != "-"; i++); print $(i + 1) }' /proc/self/mountinfo | tail -n 1; }
+
+@test "--help and --version" {
+	run --separate-stderr img-mount --help
+	[ "$status" -eq 0 ]
+	[[ $output == "Usage: img-mount "* ]]
+	run --separate-stderr img-mount -V
+	[[ $output =~ ^img-mount\ [0-9] ]]
+}
+
+@test "usage errors exit 2" {
+	run --separate-stderr img-mount --state "$T/s" --root "$T/root"
+	[ "$status" -eq 2 ]
+	[ "$stderr" = "img-mount: --state, --root and at least one --mount are needed" ]
+	run --separate-stderr img-mount --state "$T/s" --root "$T/root" --mount x:/
+	[ "$status" -eq 2 ]
+	[ "$stderr" = "img-mount: --mount wants N:PATH (e.g. 2:/), not 'x:/'" ]
+	run --separate-stderr img-mount --state "$T/s" --root "$T/root" --mount 2
+	[ "$status" -eq 2 ]
+	run --separate-stderr img-mount --state "$T/s" --root "$T/root" --mount 0:/
+	[ "$status" -eq 2 ]
+	run --separate-stderr img-mount --state "$T/s" --root "$T/root" --mount 2:/ extra
+	[ "$status" -eq 2 ]
+}
+
+@test "without a state file: one line pointing at img-loop" {
+	run --separate-stderr img-mount --state "$T/s" --root "$T/root" --mount 2:/
+	[ "$status" -eq 1 ]
+	[ "$stderr" = "img-mount: '$T/s' does not exist; attach the image with img-loop first" ]
+}
+
+@test "mounts root then boot, prints the root, records both in order" {
+	attach
+	run --separate-stderr img-mount --state "$T/s" --root "$T/root" --mount 2:/ --mount 1:/boot/firmware
+	[ "$status" -eq 0 ]
+	[ "$output" = "$T/root" ]
+	[ "$(fstype_of "$T/root")" = ext4 ]
+	[ -x "$T/root/bin/busybox" ] || [ -e "$T/root/usr/bin/busybox" ]
+	[ -n "$(source_of "$T/root/boot/firmware")" ]
+	mapfile -t mounts < <(sed -n 's/^mount=//p' "$T/s")
+	[ "${mounts[0]}" = "2:$T/root" ]
+	[ "${mounts[1]}" = "1:$T/root/boot/firmware" ]
+}
+
+@test "vfat without a kernel driver goes through fusefat, said in one line" {
+	attach
+	grep -qw vfat /proc/filesystems && skip "this kernel has vfat"
+	run --separate-stderr img-mount --state "$T/s" --root "$T/root" --mount 2:/ --mount 1:/boot/firmware
+	[ "$status" -eq 0 ]
+	[ "${#stderr_lines[@]}" -eq 1 ]
+	[ "$stderr" = "img-mount: the kernel has no vfat driver; mounted '$(sed -n 's/^part1=//p' "$T/s")' with fusefat" ]
+	[ "$(fstype_of "$T/root/boot/firmware")" = fuse ]
+	# Writable (fusefat's rw+), and the source is the partition device.
+	echo hello >"$T/root/boot/firmware/note.txt"
+	[ "$(cat "$T/root/boot/firmware/note.txt")" = hello ]
+	[ "$(source_of "$T/root/boot/firmware")" = "$(sed -n 's/^part1=//p' "$T/s")" ]
+}
+
+@test "a second run with the same mounts changes nothing and exits 0" {
+	attach
+	img-mount -q --state "$T/s" --root "$T/root" --mount 2:/ --mount 1:/boot/firmware >/dev/null
+	local before
+	before=$(grep -c "$T/root" /proc/self/mountinfo)
+	run --separate-stderr img-mount --state "$T/s" --root "$T/root" --mount 2:/ --mount 1:/boot/firmware
+	[ "$status" -eq 0 ]
+	[[ ${stderr_lines[0]} == "img-mount: '"*"' is already mounted on '$T/root'" ]]
+	[ "$(grep -c "$T/root" /proc/self/mountinfo)" -eq "$before" ]
+	[ "$(grep -c '^mount=' "$T/s")" -eq 2 ]
+}
+
+@test "--read-only mounts read-only" {
+	attach
+	img-mount -q --read-only --state "$T/s" --root "$T/root" --mount 2:/ --mount 1:/boot/firmware >/dev/null
+	run touch "$T/root/etc/x"
+	[ "$status" -ne 0 ]
+	run touch "$T/root/boot/firmware/x"
+	[ "$status" -ne 0 ]
+}
+
+@test "a partition that does not exist fails in one line, nothing mounted" {
+	attach
+	run --separate-stderr img-mount --state "$T/s" --root "$T/root" --mount 2:/ --mount 9:/boot
+	[ "$status" -eq 1 ]
+	[ "$stderr" = "img-mount: '$T/mbr.img' has no partition 9" ]
+	# The root mount of this run was undone, and dropped from the state.
+	[ -z "$(source_of "$T/root")" ]
+	! grep -q '^mount=' "$T/s"
+}
+
+@test "a partition without a filesystem fails in one line" {
+	require_root
+	truncate -s 16M "$T/blank.img"
+	printf 'label: dos\nstart=2048, type=83\n' | sfdisk -q "$T/blank.img"
+	img-loop -q --state "$T/s" "$T/blank.img" >/dev/null
+	run --separate-stderr img-mount --state "$T/s" --root "$T/root" --mount 1:/
+	[ "$status" -eq 1 ]
+	[ "$stderr" = "img-mount: no filesystem found on partition 1 ('$(sed -n 's/^part1=//p' "$T/s")')" ]
+	[ -z "$(source_of "$T/root")" ]
+}
+
+@test "a mount point taken by another filesystem is refused" {
+	attach
+	img-mount -q --state "$T/s" --root "$T/root" --mount 2:/ >/dev/null
+	mkdir -p "$T/root/mnt/x"
+	mount -t tmpfs none "$T/root/mnt/x"
+	run --separate-stderr img-mount --state "$T/s" --root "$T/root" --mount 1:/mnt/x
+	[ "$status" -eq 1 ]
+	[ "$stderr" = "img-mount: '$T/root/mnt/x' already has another filesystem mounted" ]
+	umount "$T/root/mnt/x"
+}
+
+@test "img-mount creates the root directory and missing mount points" {
+	attach
+	img-mount -q --state "$T/s" --root "$T/new/root" --mount 2:/ --mount 1:/srv/deep/boot >/dev/null
+	[ -d "$T/new/root/srv/deep/boot" ]
+	[ -n "$(source_of "$T/new/root/srv/deep/boot")" ]
+}
