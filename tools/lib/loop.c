@@ -97,7 +97,8 @@ static int loop_configure(int lfd, int ffd, const char *file, uint64_t offset, u
 			.lo_offset = offset,
 			.lo_sizelimit = size,
 			.lo_flags = (flags & LOOP_ATTACH_READ_ONLY ? LO_FLAGS_READ_ONLY : 0) |
-				    (flags & LOOP_ATTACH_PARTSCAN ? LO_FLAGS_PARTSCAN : 0),
+				    (flags & LOOP_ATTACH_PARTSCAN ? LO_FLAGS_PARTSCAN : 0) |
+				    (flags & LOOP_ATTACH_AUTOCLEAR ? LO_FLAGS_AUTOCLEAR : 0),
 		},
 	};
 

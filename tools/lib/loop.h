@@ -22,6 +22,7 @@ struct loop_device {
 enum {
 	LOOP_ATTACH_READ_ONLY = 1 << 0,
 	LOOP_ATTACH_PARTSCAN = 1 << 1,
+	LOOP_ATTACH_AUTOCLEAR = 1 << 2, /* detached by the kernel on last close */
 };
 
 /* Attaches file at offset, size bytes long (0: to its end). A lost race

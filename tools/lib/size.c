@@ -10,8 +10,8 @@
 int size_parse(const char *s, uint64_t *bytes, bool *relative)
 {
 	static const char units[] = "KMGTPE";
+	const char *p, *u;
 	double mult = 1, v;
-	char *end;
 
 	if (relative)
 		*relative = false;
@@ -21,20 +21,27 @@ int size_parse(const char *s, uint64_t *bytes, bool *relative)
 		*relative = true;
 		s++;
 	}
-	if (!isdigit((unsigned char)*s))
+	/* Digits with an optional fraction, nothing else: strtod alone would
+	 * also take hex, exponents, "inf" and "nan". */
+	p = s;
+	while (isdigit((unsigned char)*p))
+		p++;
+	if (p == s)
 		return -EINVAL;
-	errno = 0;
-	v = strtod(s, &end);
-	if (errno || end == s)
-		return -EINVAL;
-	if (*end) {
-		const char *u = strchr(units, toupper((unsigned char)*end));
-		if (!u)
+	if (*p == '.') {
+		p++;
+		while (isdigit((unsigned char)*p))
+			p++;
+	}
+	v = strtod(s, NULL);
+	if (*p) {
+		u = strchr(units, toupper((unsigned char)*p));
+		if (!u || !*u)
 			return -EINVAL;
 		for (const char *q = units; q <= u; q++)
 			mult *= 1024;
-		end++;
-		if (strcasecmp(end, "iB") != 0 && strcasecmp(end, "B") != 0 && *end)
+		p++;
+		if (*p && strcasecmp(p, "iB") != 0 && strcasecmp(p, "B") != 0)
 			return -EINVAL;
 	}
 	v *= mult;
