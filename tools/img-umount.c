@@ -168,7 +168,8 @@ static int tree_unmount(const char *top)
 		log_errno(r, "cannot read the mount table");
 		goto out;
 	}
-	qsort(t.v, t.n, sizeof(*t.v), mnt_cmp);
+	if (t.n > 0) /* qsort wants a non-null array even for none */
+		qsort(t.v, t.n, sizeof(*t.v), mnt_cmp);
 	for (size_t i = 0; i < t.n; i++) {
 		const char *target = t.v[i].target;
 
