@@ -16,3 +16,5 @@ IMG_GROW ?= $(RTIK_TOOLDIR)img-grow
 IMG_LOOP ?= $(RTIK_TOOLDIR)img-loop
 IMG_MOUNT ?= $(RTIK_TOOLDIR)img-mount
 IMG_UMOUNT ?= $(RTIK_TOOLDIR)img-umount
+IMG_OVERLAY ?= $(RTIK_TOOLDIR)img-overlay
+IMG_NSPAWN_RUN ?= $(RTIK_TOOLDIR)img-nspawn-run

@@ -16,10 +16,15 @@ int command_run(char *const argv[], unsigned flags)
 	int status, r;
 
 	posix_spawn_file_actions_init(&fa);
+	/* Only 0-2: a daemon (fusefat) that kept some other inherited pipe
+	 * open would keep whoever reads that pipe waiting for ever. */
+	posix_spawn_file_actions_addclosefrom_np(&fa, 3);
 	if (flags & (COMMAND_QUIET | COMMAND_SILENT))
 		posix_spawn_file_actions_addopen(&fa, STDOUT_FILENO, "/dev/null", O_WRONLY, 0);
-	if (flags & COMMAND_SILENT)
+	if (flags & COMMAND_SILENT) {
+		posix_spawn_file_actions_addopen(&fa, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
 		posix_spawn_file_actions_addopen(&fa, STDERR_FILENO, "/dev/null", O_WRONLY, 0);
+	}
 	else if (flags & COMMAND_STDOUT_TO_STDERR)
 		posix_spawn_file_actions_adddup2(&fa, STDERR_FILENO, STDOUT_FILENO);
 	r = posix_spawnp(&pid, argv[0], &fa, NULL, argv, environ);

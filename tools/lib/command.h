@@ -6,7 +6,7 @@
 
 enum {
 	COMMAND_QUIET = 1 << 0, /* their stdout to /dev/null (stderr stays) */
-	COMMAND_SILENT = 1 << 1, /* stdout and stderr to /dev/null */
+	COMMAND_SILENT = 1 << 1, /* stdin, stdout and stderr on /dev/null */
 	COMMAND_STDOUT_TO_STDERR = 1 << 2, /* keep our stdout for results */
 };
 

@@ -1,0 +1,175 @@
+# rt-image-kit: the image pipeline. An image's Makefile sets variables, then
+#
+#     include ../../mk/image.mk                               (in this tree)
+#     include /usr/local/share/rt-image-kit/mk/image.mk       (installed)
+#
+# Variables (set before the include):
+#   IMAGE_URL, IMAGE_MIRRORS   where the vendor image comes from
+#   IMAGE_SHA256 or IMAGE_SHA256SUMS
+#                              a pinned hash, or the URL of a SHA256SUMS file
+#   IMAGE_SIZE                 the final size, e.g. 4G (empty: keep the size)
+#   IMAGE_PARTITIONS           mounts, root first (default: 2:/ 1:/boot/firmware)
+#   OVERLAYS                   directories copied into the image, in order
+#   PHASE1_HOST PHASE1_TARGET PHASE2_HOST PHASE2_TARGET
+#                              scripts; any may be empty. Target scripts must
+#                              be in the recipe directory.
+#   IMAGE_ENV                  names of variables passed to every phase script
+#   OUTPUT                     the finished image ($(BUILD_DIR)/$(IMAGE_NAME).img)
+#   BUILD_DIR                  build/$(IMAGE_NAME) at the top of the tree
+#   CACHE_DIR                  downloads, shared by all images (cache/ at the top)
+#   IMAGE_NAME                 the recipe directory's name
+#
+# Stages, in order, each with a stamp $(BUILD_DIR)/.stamp_STAGE and a target
+# of the same name: fetch extract grow attach mount overlay phase1-host
+# phase1-target phase2-host phase2-target finish; phase1 and phase2 run both
+# halves. `make` does what is missing or out of date; `make STAGE` reruns
+# STAGE on the current image (earlier stages run only if they never did) and
+# stops there, leaving the image mounted. Also: shell, clean-mounts, clean,
+# distclean. See README.md.
+
+RTIK_MK_DIR := $(abspath $(dir $(lastword $(MAKEFILE_LIST))))
+include $(RTIK_MK_DIR)/tools.mk
+
+# In this tree the top is beside mk/; for an installed copy, the directory
+# of the Makefile that includes it.
+RTIK_TOP ?= $(if $(wildcard $(RTIK_MK_DIR)/../tools/img-loop.c),$(abspath $(RTIK_MK_DIR)/..),$(CURDIR))
+
+IMAGE_NAME ?= $(notdir $(CURDIR))
+BUILD_DIR ?= $(RTIK_TOP)/build/$(IMAGE_NAME)
+CACHE_DIR ?= $(RTIK_TOP)/cache
+OUTPUT ?= $(BUILD_DIR)/$(IMAGE_NAME).img
+IMAGE_PARTITIONS ?= 2:/ 1:/boot/firmware
+IMAGE_MIRRORS ?=
+IMAGE_SHA256 ?=
+IMAGE_SHA256SUMS ?=
+IMAGE_SIZE ?=
+OVERLAYS ?=
+PHASE1_HOST ?=
+PHASE1_TARGET ?=
+PHASE2_HOST ?=
+PHASE2_TARGET ?=
+IMAGE_ENV ?=
+
+override BUILD_DIR := $(abspath $(BUILD_DIR))
+override CACHE_DIR := $(abspath $(CACHE_DIR))
+override OUTPUT := $(abspath $(OUTPUT))
+override OVERLAYS := $(abspath $(OVERLAYS))
+RECIPE_DIR := $(CURDIR)
+DOWNLOAD := $(CACHE_DIR)/$(notdir $(firstword $(subst ?, ,$(IMAGE_URL))))
+WORK := $(BUILD_DIR)/work.img
+STATE := $(BUILD_DIR)/loop.state
+ROOT := $(BUILD_DIR)/root
+SCRATCH := $(BUILD_DIR)/scratch
+
+export IMAGE_NAME IMAGE_URL IMAGE_MIRRORS IMAGE_SHA256 IMAGE_SHA256SUMS IMAGE_SIZE \
+	IMAGE_PARTITIONS OVERLAYS PHASE1_HOST PHASE1_TARGET PHASE2_HOST PHASE2_TARGET \
+	IMAGE_ENV OUTPUT BUILD_DIR CACHE_DIR RECIPE_DIR DOWNLOAD WORK STATE ROOT SCRATCH \
+	IMG_FETCH IMG_EXTRACT IMG_GROW IMG_LOOP IMG_MOUNT IMG_UMOUNT IMG_OVERLAY IMG_NSPAWN_RUN
+ifneq ($(strip $(IMAGE_ENV)),)
+export $(IMAGE_ENV)
+endif
+export RTIK_CONTINUE = make -C $(RECIPE_DIR)
+
+STAGE := $(RTIK_MK_DIR)/rtik-stage
+S := $(BUILD_DIR)/.stamp_
+V := $(BUILD_DIR)/.vars_
+RTIK_STAGES := fetch extract grow attach mount overlay phase1-host phase1-target \
+	phase2-host phase2-target finish
+
+# ---- what each stage depends on ----
+
+# $(V)STAGE holds the values of the variables that matter to STAGE. It is
+# rewritten, and so becomes newer than the stamp, only when one changes.
+rtik_dump = $(foreach v,$(1),$(v)=$($(v)))
+rtik_differ = $(subst x$(1),,x$(2))$(subst x$(2),,x$(1))
+rtik_track = $(if $(call rtik_differ,$(file <$(V)$(1)),$(call rtik_dump,$(2))),$(file >$(V)$(1),$(call rtik_dump,$(2))))
+
+ifeq ($(filter clean clean-mounts distclean,$(MAKECMDGOALS)),)
+$(if $(wildcard $(BUILD_DIR)/.),,$(shell mkdir -p $(BUILD_DIR)))
+$(call rtik_track,fetch,IMAGE_URL IMAGE_MIRRORS IMAGE_SHA256 IMAGE_SHA256SUMS CACHE_DIR)
+$(call rtik_track,extract,DOWNLOAD)
+$(call rtik_track,grow,IMAGE_SIZE)
+$(call rtik_track,overlay,OVERLAYS IMAGE_PARTITIONS)
+$(call rtik_track,phase1-host,PHASE1_HOST IMAGE_ENV $(IMAGE_ENV))
+$(call rtik_track,phase1-target,PHASE1_TARGET IMAGE_ENV $(IMAGE_ENV))
+$(call rtik_track,phase2-host,PHASE2_HOST IMAGE_ENV $(IMAGE_ENV))
+$(call rtik_track,phase2-target,PHASE2_TARGET IMAGE_ENV $(IMAGE_ENV))
+$(call rtik_track,finish,OUTPUT)
+endif
+
+# Every file and directory of the overlays (a directory's mtime tells of a
+# file removed from it).
+RTIK_OVERLAY_FILES := $(if $(OVERLAYS),$(shell find $(OVERLAYS) 2>/dev/null))
+
+$(S)fetch: $(V)fetch
+$(S)extract: $(S)fetch $(V)extract
+$(S)grow: $(S)extract $(V)grow
+$(S)overlay: $(S)grow $(V)overlay $(RTIK_OVERLAY_FILES)
+$(S)phase1-host: $(S)overlay $(V)phase1-host $(PHASE1_HOST)
+$(S)phase1-target: $(S)phase1-host $(V)phase1-target $(PHASE1_TARGET)
+$(S)phase2-host: $(S)phase1-target $(V)phase2-host $(PHASE2_HOST)
+$(S)phase2-target: $(S)phase2-host $(V)phase2-target $(PHASE2_TARGET)
+$(S)finish: $(S)phase2-target $(V)finish
+
+# A script that does not exist: say so, instead of make's "No rule to make
+# target". (An existing file with no prerequisites is never remade.)
+RTIK_SCRIPTS := $(sort $(PHASE1_HOST) $(PHASE1_TARGET) $(PHASE2_HOST) $(PHASE2_TARGET))
+ifneq ($(RTIK_SCRIPTS),)
+$(RTIK_SCRIPTS):
+	@echo "image.mk: $(IMAGE_NAME): script '$@' does not exist" >&2; exit 1
+endif
+
+# A stamp is touched as the last step of its stage, so a failed stage leaves
+# none. Attach and mount are live state, kept by the stages that need them.
+rtik_nn = $(if $(filter $(1),$(word 1,$(2))),$(words $(3) x),$(call rtik_nn,$(1),$(wordlist 2,99,$(2)),$(3) x))
+rtik_num = $(shell printf %02d $(call rtik_nn,$(1),$(RTIK_STAGES)))
+
+$(foreach s,fetch extract grow overlay phase1-host phase1-target phase2-host phase2-target finish,$(S)$(s)):
+	@$(STAGE) $(call rtik_num,$(patsubst $(S)%,%,$@)) $(patsubst $(S)%,%,$@)
+	@touch $@
+
+$(V)%:
+	@:
+
+# ---- targets for people ----
+
+all: $(S)finish
+.DEFAULT_GOAL := all
+
+# `make STAGE`: run STAGE now on the current image. The stage before it is
+# built only if it never ran.
+define rtik_stage_target
+$(1):
+	@$$(if $$(filter-out x attach mount,$(call rtik_before,$(1))),test -e $(S)$(call rtik_before,$(1)) || $$(MAKE) --no-print-directory $(S)$(call rtik_before,$(1)))
+	@rm -f $(S)$(1)
+	@$(STAGE) $(call rtik_num,$(1)) $(1)
+	@$(if $(filter attach mount,$(1)),:,touch $(S)$(1))
+endef
+# The stage before STAGE that has a stamp of history (attach and mount are
+# live state and are skipped).
+rtik_before = $(lastword $(filter-out attach mount,$(wordlist 1,$(words $(call rtik_upto,$(1))),x $(RTIK_STAGES))))
+rtik_upto = $(wordlist 1,$(call rtik_nn,$(1),$(RTIK_STAGES)),$(RTIK_STAGES))
+$(foreach s,$(RTIK_STAGES),$(eval $(call rtik_stage_target,$(s))))
+
+phase1: phase1-host
+	@$(MAKE) --no-print-directory phase1-target
+phase2: phase2-host
+	@$(MAKE) --no-print-directory phase2-target
+
+# An interactive shell in the image, mounted as needed.
+shell:
+	@test -e $(S)grow || $(MAKE) --no-print-directory $(S)grow
+	@$(STAGE) live mount
+	$(IMG_NSPAWN_RUN) --root $(ROOT) --shell
+
+clean-mounts:
+	$(IMG_UMOUNT) --all $(BUILD_DIR)
+	@rm -f $(S)attach $(S)mount
+
+clean: clean-mounts
+	rm -rf $(BUILD_DIR)
+
+distclean: clean
+	rm -rf $(CACHE_DIR)
+
+.PHONY: all $(RTIK_STAGES) phase1 phase2 shell clean-mounts clean distclean

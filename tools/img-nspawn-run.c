@@ -1,0 +1,1184 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * img-nspawn-run: run a command inside an image's root directory with
+ * systemd-nspawn, without interaction, and leave the image as it was.
+ *
+ * The command's status becomes ours, and ours are 125/126/127 as in env(1).
+ * systemd-nspawn exits 1 for its own failures too, so it is given a socket
+ * of ours as $NOTIFY_SOCKET: it says READY=1 there when it hands over to the
+ * command, and a status that comes without that message is nspawn's own.
+ *
+ * Foreign programs run through binfmt_misc with qemu-user-static's entry
+ * registered with the F flag (the kernel keeps the emulator open), so no
+ * emulator is copied into the image. Name resolution comes from the host's
+ * resolv.conf, bound read-only where the image's /etc/resolv.conf leads:
+ * on Ubuntu that is under /run, a tmpfs of the container's own, so the
+ * image's symlink is never replaced.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <linux/magic.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/uio.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "binfmt.h"
+#include "common.h"
+#include "log.h"
+#include "resolve.h"
+
+/* As in env(1): the statuses that are ours rather than the command's. */
+enum {
+	EXIT_CANCELED = 125,      /* we failed, or systemd-nspawn did, or bad usage */
+	EXIT_CANNOT_INVOKE = 126, /* CMD is there but cannot be executed */
+	EXIT_ENOENT = 127,        /* CMD is not there */
+};
+
+/* systemd-nspawn's PATH in the container, unless --setenv sets one. */
+#define DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+#define BINDS_MAX 64
+#define SETENV_MAX 128
+/* A longer line without a newline goes to the log in pieces. */
+#define LOG_LINE_MAX 65536
+
+struct bind {
+	const char *arg; /* SRC:DST */
+	size_t src_len;
+	bool read_only;
+};
+
+static const char *arg_root;
+static struct bind arg_binds[BINDS_MAX];
+static unsigned arg_n_binds;
+static const char *arg_setenv[SETENV_MAX];
+static unsigned arg_n_setenv;
+static const char *arg_workdir = "/";
+static const char *arg_log;
+static bool arg_shell;
+static char **arg_command;
+
+extern char **environ;
+
+/* A NULL-terminated, growing list of strings. */
+struct strv {
+	char **v;
+	size_t n;
+};
+
+static int strv_add(struct strv *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int strv_add(struct strv *s, const char *fmt, ...)
+{
+	char **v = realloc(s->v, (s->n + 2) * sizeof(*v));
+	va_list ap;
+	int r;
+
+	if (!v)
+		return -ENOMEM;
+	s->v = v;
+	va_start(ap, fmt);
+	r = vasprintf(&v[s->n], fmt, ap);
+	va_end(ap);
+	if (r < 0)
+		return -ENOMEM;
+	v[++s->n] = NULL;
+	return 0;
+}
+
+static void strv_freep(struct strv *s)
+{
+	for (size_t i = 0; i < s->n; i++)
+		free(s->v[i]);
+	free(s->v);
+}
+
+/* What run() works out before it starts systemd-nspawn. */
+struct plan {
+	char *root; /* --root, resolved */
+	int rootfd;
+	char *src[BINDS_MAX]; /* each bind's SRC, resolved on the host */
+	const char *dst[BINDS_MAX];
+	const char *path; /* PATH in the container */
+	const char *shell;
+	char resolv_host[PATH_MAX]; /* the host's resolv.conf ... */
+	char resolv_place[PATH_MAX]; /* ... bound here in the container; "" for none */
+};
+
+#define PLAN_INIT { .rootfd = -1, .path = DEFAULT_PATH }
+
+static void plan_done(struct plan *p)
+{
+	free(p->root);
+	closep(&p->rootfd);
+	for (unsigned i = 0; i < arg_n_binds; i++)
+		free(p->src[i]);
+}
+
+/* True if path is dir or lies below it. */
+static bool path_under(const char *path, const char *dir)
+{
+	size_t len = strlen(dir);
+
+	return strncmp(path, dir, len) == 0 && (path[len] == 0 || path[len] == '/');
+}
+
+/* The container has a tmpfs of its own on these: what systemd-nspawn
+ * makes there never reaches the image. */
+static bool path_on_tmpfs(const char *path)
+{
+	return path_under(path, "/run") || path_under(path, "/tmp");
+}
+
+/* Absolute, without "." or ".." components. */
+static bool path_plain(const char *p)
+{
+	if (p[0] != '/')
+		return false;
+	for (const char *s = p; (s = strchr(s, '/')); s++)
+		if ((s[1] == '.' && (s[2] == 0 || s[2] == '/')) ||
+		    (s[1] == '.' && s[2] == '.' && (s[3] == 0 || s[3] == '/')))
+			return false;
+	return true;
+}
+
+/* Resolves "." and ".." in an absolute path by its text alone. */
+static void path_normalize(const char *in, char out[static PATH_MAX])
+{
+	size_t n = 0;
+
+	for (const char *s = in; *s;) {
+		size_t len;
+		while (*s == '/')
+			s++;
+		len = strcspn(s, "/");
+		if (len == 2 && s[0] == '.' && s[1] == '.') {
+			while (n > 0 && out[n - 1] != '/')
+				n--;
+			if (n > 0)
+				n--;
+		} else if (len > 0 && !(len == 1 && s[0] == '.') && n + 1 + len < PATH_MAX) {
+			out[n++] = '/';
+			memcpy(out + n, s, len);
+			n += len;
+		}
+		s += len;
+	}
+	if (n == 0)
+		out[n++] = '/';
+	out[n] = 0;
+}
+
+/* Where fd lies inside the image, as a path from the image's "/". */
+static int fd_image_path(const struct plan *p, int fd, char out[static PATH_MAX])
+{
+	char link[64], host[PATH_MAX];
+	size_t rl = strcmp(p->root, "/") == 0 ? 0 : strlen(p->root);
+	ssize_t n;
+
+	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+	n = readlink(link, host, sizeof(host) - 1);
+	if (n < 0)
+		return -errno;
+	host[n] = 0;
+	if (strncmp(host, p->root, rl) != 0 || (host[rl] != 0 && host[rl] != '/'))
+		return -EXDEV; /* cannot happen with RESOLVE_IN_ROOT; never trust it blindly */
+	snprintf(out, PATH_MAX, "%s", host[rl] ? host + rl : "/");
+	return 0;
+}
+
+/* Opens path as the container will see it: through the binds (the last
+ * one given lies on top), on the container's empty tmpfs, or in the image. */
+static int container_open(const struct plan *p, const char *path, int flags)
+{
+	for (unsigned i = arg_n_binds; i-- > 0;)
+		if (path_under(path, p->dst[i])) {
+			char host[PATH_MAX];
+			int fd;
+			snprintf(host, sizeof(host), "%s%s", p->src[i], path + strlen(p->dst[i]));
+			fd = open(host, flags | O_CLOEXEC);
+			return fd < 0 ? -errno : fd;
+		}
+	if (path_on_tmpfs(path))
+		return -ENOENT;
+	return resolve_open(p->rootfd, path, flags, 0);
+}
+
+/* 0 if path (relative to --workdir) is a file the container can execute,
+ * -EACCES if it is there but cannot be executed, -ENOENT if it is not. */
+static int program_check(const struct plan *p, const char *path, char out[static PATH_MAX])
+{
+	_cleanup_(closep) int fd = -1;
+	struct stat st;
+
+	if (path[0] == '/')
+		snprintf(out, PATH_MAX, "%s", path);
+	else
+		snprintf(out, PATH_MAX, "%s/%s", strcmp(arg_workdir, "/") == 0 ? "" : arg_workdir, path);
+	fd = container_open(p, out, O_PATH);
+	if (fd < 0)
+		return fd == -EACCES ? -EACCES : -ENOENT;
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	return S_ISREG(st.st_mode) && (st.st_mode & 0111) ? 0 : -EACCES;
+}
+
+/* CMD looked up as execvp(3) in the container will: a name along PATH. */
+static int command_find(const struct plan *p, const char *cmd, char out[static PATH_MAX])
+{
+	const char *dir = p->path;
+	int r = -ENOENT;
+
+	if (!*cmd)
+		return -ENOENT;
+	if (strchr(cmd, '/'))
+		return program_check(p, cmd, out);
+	for (;;) {
+		size_t len = strcspn(dir, ":");
+		char cand[PATH_MAX];
+		int q;
+
+		/* An empty entry is the working directory, as for execvp(3). */
+		snprintf(cand, sizeof(cand), "%.*s%s%s", (int)len, dir, len ? "/" : "", cmd);
+		q = program_check(p, cand, out);
+		if (q == 0)
+			return 0;
+		if (q == -EACCES)
+			r = -EACCES;
+		if (!dir[len])
+			return r;
+		dir += len + 1;
+	}
+}
+
+/* The image's architecture, from its shell (or env, for a root without
+ * one), opened inside the image: bin -> usr/bin, or a hostile absolute
+ * link, resolve there and not on the host. */
+static int image_arch(const struct plan *p, struct elf_arch *a)
+{
+	static const char *const progs[] = { "/bin/sh", "/usr/bin/env" };
+	bool found = false;
+
+	for (size_t i = 0; i < ARRAY_SIZE(progs); i++) {
+		_cleanup_(closep) int fd = resolve_open(p->rootfd, progs[i], O_RDONLY, 0);
+		if (fd < 0)
+			continue;
+		found = true;
+		if (elf_arch_read(fd, a) == 0)
+			return 0;
+	}
+	if (found)
+		log_error("'%s': neither /bin/sh nor /usr/bin/env is an ELF program", p->root);
+	else
+		log_error("'%s' has no /bin/sh or /usr/bin/env; is it the root directory of an image?", p->root);
+	return -ENOEXEC;
+}
+
+struct handler_search {
+	const struct plan *p;
+	const struct elf_arch *a;
+	char name[NAME_MAX + 1];
+};
+
+/* An enabled entry for a's programs whose emulator the container can
+ * reach: held open by the kernel (F), or inside the image itself. */
+static int entry_handles(const struct binfmt_entry *e, void *userdata)
+{
+	struct handler_search *h = userdata;
+
+	if (!e->enabled || !binfmt_matches(e, h->a))
+		return 0;
+	if (!strchr(e->flags, 'F')) {
+		_cleanup_(closep) int fd = resolve_open(h->p->rootfd, e->interpreter, O_PATH, 0);
+		if (fd < 0)
+			return 0;
+	}
+	snprintf(h->name, sizeof(h->name), "%s", e->name);
+	return 1;
+}
+
+/* Makes sure this host can run the image's programs. */
+static int arch_provide(const struct plan *p, const struct elf_arch *image)
+{
+	struct handler_search h = { .p = p, .a = image };
+	struct elf_arch host;
+	struct binfmt_entry qemu;
+	char b1[32], b2[32];
+	const char *iname = elf_arch_name(image, b1), *hname;
+	_cleanup_(closep) int self = open("/proc/self/exe", O_RDONLY | O_CLOEXEC), emu = -1;
+	int r;
+
+	r = self < 0 ? -errno : elf_arch_read(self, &host);
+	if (r < 0)
+		return log_errno(r, "cannot read this host's architecture from /proc/self/exe");
+	hname = elf_arch_name(&host, b2);
+	if (elf_arch_native(&host, image)) {
+		log_debug("'%s' holds %s programs, which this %s host runs itself", p->root, iname, hname);
+		return 0;
+	}
+
+	r = binfmt_mount();
+	if (r < 0)
+		return log_errno(r, "cannot mount binfmt_misc on %s", BINFMT_DIR);
+	r = binfmt_status();
+	if (r < 0)
+		return log_errno(r, "cannot read %s/status", BINFMT_DIR);
+	if (r == 0) {
+		log_error("binfmt_misc is disabled on this host; 'echo 1 > %s/status' enables it", BINFMT_DIR);
+		return -EPERM;
+	}
+	if (binfmt_foreach(entry_handles, &h) > 0) {
+		log_debug("binfmt_misc entry '%s' runs %s programs", h.name, iname);
+		return 0;
+	}
+
+	r = binfmt_find_qemu(image, &qemu);
+	if (r == -ENOPKG) {
+		log_error("'%s' holds %s programs and this host runs %s; install qemu-user-static to run them",
+			  p->root, iname, hname);
+		return r;
+	}
+	if (r < 0) {
+		log_error("'%s' holds %s programs and this host runs %s; qemu-user-static has no emulator for them",
+			  p->root, iname, hname);
+		return r;
+	}
+	/* The kernel starts the emulator inside the image, where the host's
+	 * shared libraries are not. */
+	emu = open(qemu.interpreter, O_RDONLY | O_CLOEXEC);
+	r = emu < 0 ? -errno : elf_is_static(emu);
+	if (r < 0)
+		return log_errno(r, "cannot use the emulator '%s' named in '%s'", qemu.interpreter, qemu.source);
+	if (r == 0) {
+		log_error("the emulator '%s' named in '%s' is not statically linked; install qemu-user-static",
+			  qemu.interpreter, qemu.source);
+		return -ENOEXEC;
+	}
+	r = binfmt_register(&qemu);
+	/* Another run registered it between our look and our write. */
+	if (r == -EEXIST && binfmt_foreach(entry_handles, &h) > 0)
+		return 0;
+	if (r < 0)
+		return log_errno(r, "cannot register the binfmt_misc entry '%s' from '%s'", qemu.name, qemu.source);
+	log_info("registered binfmt_misc entry '%s' from '%s' to run %s programs", qemu.name, qemu.source, iname);
+	return 0;
+}
+
+/* Where a path of the image leads, as far as it exists: the part that
+ * exists resolved inside the image, the rest appended as it is. */
+static int image_path_settle(const struct plan *p, const char *path, char out[static PATH_MAX])
+{
+	char norm[PATH_MAX], prefix[PATH_MAX], real[PATH_MAX];
+
+	path_normalize(path, norm);
+	memcpy(prefix, norm, sizeof(prefix));
+	for (;;) {
+		_cleanup_(closep) int fd = resolve_open(p->rootfd, prefix, O_PATH, 0);
+		char *slash;
+		if (fd >= 0) {
+			int r = fd_image_path(p, fd, real);
+			if (r < 0)
+				return r;
+			snprintf(out, PATH_MAX, "%s%s", strcmp(real, "/") == 0 ? "" : real, norm + strlen(prefix));
+			if (!*out)
+				snprintf(out, PATH_MAX, "/");
+			return 0;
+		}
+		slash = strrchr(prefix, '/');
+		if (!slash || !*prefix)
+			return -ENOENT;
+		*slash = 0; /* "" is the image's root */
+	}
+}
+
+/* Where the host's resolv.conf goes so that the image's /etc/resolv.conf
+ * shows it without being touched: over the file it resolves to, or, where
+ * it leads to nothing yet (Ubuntu's link to systemd-resolved's stub file),
+ * onto that place if it is on the container's own tmpfs. */
+static void resolv_plan(struct plan *p)
+{
+	_cleanup_(closep) int fd = -1, etc = -1;
+	char link[PATH_MAX], dir[PATH_MAX], target[2 * PATH_MAX];
+	struct stat st;
+	ssize_t n;
+
+	p->resolv_place[0] = 0;
+	if (!realpath("/etc/resolv.conf", p->resolv_host) || stat(p->resolv_host, &st) < 0 ||
+	    !S_ISREG(st.st_mode)) {
+		log_info("this host has no /etc/resolv.conf file; names will not resolve inside the image");
+		return;
+	}
+	fd = resolve_open(p->rootfd, "/etc/resolv.conf", O_PATH, 0);
+	if (fd >= 0) {
+		if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && fd_image_path(p, fd, p->resolv_place) == 0)
+			return;
+		p->resolv_place[0] = 0;
+	} else if ((etc = resolve_open(p->rootfd, "/etc", O_PATH | O_DIRECTORY, 0)) >= 0 &&
+		   (n = readlinkat(etc, "resolv.conf", link, sizeof(link) - 1)) > 0 &&
+		   fd_image_path(p, etc, dir) == 0) {
+		link[n] = 0;
+		snprintf(target, sizeof(target), "%s/%s", link[0] == '/' ? "" : dir, link);
+		if (image_path_settle(p, target, p->resolv_place) == 0 && path_on_tmpfs(p->resolv_place))
+			return;
+		p->resolv_place[0] = 0;
+	}
+	log_info("the image's /etc/resolv.conf leads nowhere the host's can be put without changing the "
+		 "image; names will not resolve inside it");
+}
+
+/* The binds' SRC resolved on the host; a note where nspawn will make a
+ * mount point inside the image. */
+static int binds_plan(struct plan *p)
+{
+	for (unsigned i = 0; i < arg_n_binds; i++) {
+		const struct bind *b = &arg_binds[i];
+		_cleanup_(freep) char *src = strndup(b->arg, b->src_len);
+		bool covered = path_on_tmpfs(b->arg + b->src_len + 1);
+
+		if (!src)
+			return log_errno(ENOMEM, "cannot resolve '%s'", b->arg);
+		p->src[i] = realpath(src, NULL);
+		if (!p->src[i])
+			return log_errno(errno, "cannot bind '%s'", src);
+		p->dst[i] = b->arg + b->src_len + 1;
+		for (unsigned j = 0; j < i && !covered; j++)
+			covered = path_under(p->dst[i], p->dst[j]);
+		if (!covered) {
+			_cleanup_(closep) int fd = resolve_open(p->rootfd, p->dst[i], O_PATH, 0);
+			if (fd == -ENOENT)
+				log_info("'%s' is not in the image; systemd-nspawn creates it there for the bind",
+					 p->dst[i]);
+		}
+	}
+	return 0;
+}
+
+/* True if the init system is systemd and the system bus answers: then
+ * systemd-nspawn registers the container with systemd-machined. */
+static bool system_bus_reachable(void)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX, .sun_path = "/run/dbus/system_bus_socket" };
+	_cleanup_(closep) int fd = -1;
+	struct stat st;
+
+	if (stat("/run/systemd/system", &st) < 0 || !S_ISDIR(st.st_mode))
+		return false;
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	return fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
+}
+
+/* systemd-nspawn keeps a directory per container under /run/systemd/nspawn
+ * and refuses to remove it from a disk filesystem (with an error line
+ * after every run), as on a host without systemd where /run is no tmpfs. */
+static bool nspawn_state_on_disk(void)
+{
+	struct statfs sf;
+
+	return statfs("/run", &sf) == 0 && sf.f_type != TMPFS_MAGIC && sf.f_type != RAMFS_MAGIC;
+}
+
+/* A path for systemd-nspawn's --bind, which takes '\' escapes. */
+static char *bind_escape(const char *s)
+{
+	char *r = malloc(2 * strlen(s) + 1), *o = r;
+
+	if (!r)
+		return NULL;
+	for (; *s; s++) {
+		if (*s == ':' || *s == '\\')
+			*o++ = '\\';
+		*o++ = *s;
+	}
+	*o = 0;
+	return r;
+}
+
+static int nspawn_argv(const struct plan *p, bool registered, struct strv *a)
+{
+	int r = 0;
+
+	r |= strv_add(a, "systemd-nspawn");
+	r |= strv_add(a, "--quiet");
+	r |= strv_add(a, "--settings=no");
+	if (!registered) {
+		r |= strv_add(a, "--register=no");
+		r |= strv_add(a, "--keep-unit");
+	}
+	r |= strv_add(a, "--machine=img-nspawn-run-%d", (int)getpid());
+	r |= strv_add(a, "--directory=%s", p->root);
+	r |= strv_add(a, "--as-pid2");
+	r |= strv_add(a, "--console=%s", arg_shell ? "interactive" : "pipe");
+	r |= strv_add(a, "--resolv-conf=off");
+	r |= strv_add(a, "--timezone=off");
+	r |= strv_add(a, "--link-journal=no");
+	if (p->resolv_place[0]) {
+		_cleanup_(freep) char *s = bind_escape(p->resolv_host), *d = bind_escape(p->resolv_place);
+		r |= s && d ? strv_add(a, "--bind-ro=%s:%s", s, d) : -ENOMEM;
+	}
+	for (unsigned i = 0; i < arg_n_binds; i++) {
+		_cleanup_(freep) char *s = bind_escape(p->src[i]), *d = bind_escape(p->dst[i]);
+		r |= s && d ? strv_add(a, "--bind%s=%s:%s", arg_binds[i].read_only ? "-ro" : "", s, d) : -ENOMEM;
+	}
+	for (unsigned i = 0; i < arg_n_setenv; i++)
+		r |= strv_add(a, "--setenv=%s", arg_setenv[i]);
+	r |= strv_add(a, "--chdir=%s", arg_workdir);
+	r |= strv_add(a, "--");
+	if (arg_shell)
+		r |= strv_add(a, "%s", p->shell);
+	else
+		for (char **c = arg_command; *c; c++)
+			r |= strv_add(a, "%s", *c);
+	return r < 0 ? -ENOMEM : 0;
+}
+
+/* Our environment for systemd-nspawn, with our socket for its READY=1. */
+static int nspawn_env(const char *notify, struct strv *env)
+{
+	int r = 0;
+
+	for (char **e = environ; *e; e++)
+		/* That one would put /tmp back on the image. */
+		if (strncmp(*e, "NOTIFY_SOCKET=", 14) != 0 && strncmp(*e, "SYSTEMD_NSPAWN_TMPFS_TMP=", 25) != 0)
+			r |= strv_add(env, "%s", *e);
+	r |= strv_add(env, "NOTIFY_SOCKET=%s", notify);
+	return r < 0 ? -ENOMEM : 0;
+}
+
+/* A datagram socket with an address of the kernel's choosing, which also
+ * tells who sent each message. */
+static int notify_open(char name[static 128])
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	socklen_t len = sizeof(sa_family_t);
+	int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0), one = 1;
+
+	if (fd < 0)
+		return -errno;
+	if (setsockopt(fd, SOL_SOCKET, SO_PASSCRED, &one, sizeof(one)) < 0 ||
+	    bind(fd, (struct sockaddr *)&sa, len) < 0 ||
+	    (len = sizeof(sa), getsockname(fd, (struct sockaddr *)&sa, &len)) < 0) {
+		int r = -errno;
+		close(fd);
+		return r;
+	}
+	/* An abstract address: a NUL, then the name. */
+	snprintf(name, 128, "@%.*s", (int)(len - offsetof(struct sockaddr_un, sun_path) - 1), sa.sun_path + 1);
+	return fd;
+}
+
+/* Reads what is queued; true once systemd-nspawn (pid) has said READY=1,
+ * which it does as it hands over to the command. */
+static bool notify_ready(int fd, pid_t pid, bool ready)
+{
+	for (;;) {
+		char buf[4096];
+		union {
+			struct cmsghdr align;
+			char buf[CMSG_SPACE(sizeof(struct ucred))];
+		} ctrl;
+		struct iovec iov = { .iov_base = buf, .iov_len = sizeof(buf) - 1 };
+		struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctrl.buf,
+				     .msg_controllen = sizeof(ctrl.buf) };
+		struct cmsghdr *c;
+		struct ucred uc;
+		char *save = NULL;
+		ssize_t n = recvmsg(fd, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+
+		if (n < 0)
+			return ready;
+		buf[n] = 0;
+		c = CMSG_FIRSTHDR(&mh);
+		if (!c || c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_CREDENTIALS)
+			continue;
+		memcpy(&uc, CMSG_DATA(c), sizeof(uc));
+		/* The address is reachable from the container's network. */
+		if (uc.pid != pid)
+			continue;
+		for (char *l = strtok_r(buf, "\n", &save); l; l = strtok_r(NULL, "\n", &save))
+			if (strcmp(l, "READY=1") == 0)
+				ready = true;
+	}
+}
+
+/* "a b c", cut short if it does not fit. */
+static const char *words_join(char **v, char *buf, size_t size)
+{
+	size_t n = 0;
+
+	buf[0] = 0;
+	for (; *v && n < size; v++)
+		n += (size_t)snprintf(buf + n, size - n, "%s%s", n ? " " : "", *v);
+	return buf;
+}
+
+/* "2026-11-25T10:00:00.123Z " */
+static void timestamp(const struct timespec *ts, char buf[static 32])
+{
+	struct tm tm;
+	size_t n;
+
+	gmtime_r(&ts->tv_sec, &tm);
+	n = strftime(buf, 32, "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(buf + n, 32 - n, ".%03ldZ ", ts->tv_nsec / 1000000);
+}
+
+/* One of the command's output streams, with --log. */
+struct stream {
+	int in;  /* our end of its pipe; -1 when closed or not used */
+	int out; /* where it goes on (our stdout or stderr); -1 once that is gone */
+	struct timespec start; /* when the line in line began */
+	size_t len;
+	char line[LOG_LINE_MAX];
+};
+
+/* The command's output with --log: the pipes, the log, and the ends of
+ * the pipes the child writes to (one for both, or one each). */
+struct output {
+	int log;
+	int log_err; /* the first error writing the log */
+	int child[2];
+	struct stream st[2];
+};
+
+static void output_line(struct output *o, const struct timespec *ts, const char *s, size_t len)
+{
+	char t[32];
+	struct iovec iov[] = {
+		{ .iov_base = t, .iov_len = 0 },
+		{ .iov_base = (char *)s, .iov_len = len },
+		{ .iov_base = "\n", .iov_len = 1 },
+	};
+
+	if (o->log < 0 || o->log_err)
+		return;
+	timestamp(ts, t);
+	iov[0].iov_len = strlen(t);
+	/* One write per line, so that a log shared with others stays whole. */
+	if (writev(o->log, iov, ARRAY_SIZE(iov)) < 0)
+		o->log_err = errno;
+}
+
+/* A line of our own in the log, "img-nspawn-run: ..."; one line, whatever
+ * CMD's arguments hold. */
+static void output_note(struct output *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void output_note(struct output *o, const char *fmt, ...)
+{
+	char buf[4096], line[2 * sizeof(buf)];
+	struct timespec now;
+	va_list ap;
+	size_t n;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	n = (size_t)snprintf(line, sizeof(line), "%s: ", log_program());
+	for (const char *s = buf; *s; s++) {
+		if (*s == '\n' || *s == '\r')
+			line[n++] = '\\';
+		line[n++] = *s == '\n' ? 'n' : *s == '\r' ? 'r' : *s;
+	}
+	clock_gettime(CLOCK_REALTIME, &now);
+	output_line(o, &now, line, n);
+}
+
+static void output_close_child(struct output *o)
+{
+	closep(&o->child[0]);
+	if (o->child[1] != o->child[0])
+		closep(&o->child[1]);
+	o->child[0] = o->child[1] = -1;
+}
+
+/* Opens the log and the pipes, with --log; without it the child writes to
+ * our stdout and stderr themselves. */
+static int output_open(struct output *o, const struct plan *p)
+{
+	char cmd[4096];
+	struct stat out, err;
+	bool same;
+
+	if (!arg_log)
+		return 0;
+	/* One pipe for both, when they go to the same place, keeps their
+	 * order exactly. */
+	same = fstat(STDOUT_FILENO, &out) == 0 && fstat(STDERR_FILENO, &err) == 0 && out.st_dev == err.st_dev &&
+	       out.st_ino == err.st_ino;
+	o->log = open(arg_log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOCTTY, 0644);
+	if (o->log < 0)
+		return log_errno(errno, "cannot open '%s'", arg_log);
+	for (int k = 0; k < (same ? 1 : 2); k++) {
+		int fds[2];
+		if (pipe2(fds, O_CLOEXEC) < 0)
+			return log_errno(errno, "cannot make a pipe");
+		o->st[k].in = fds[0];
+		o->child[k] = fds[1];
+	}
+	if (same)
+		o->child[1] = o->child[0];
+	output_note(o, "in '%s': %s", p->root, words_join(arg_command, cmd, sizeof(cmd)));
+	return 0;
+}
+
+/* Logs what the command wrote, line by line; a line is stamped with the
+ * time its first byte came. */
+static void stream_log(struct output *o, struct stream *s, const char *buf, size_t n,
+		       const struct timespec *now)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (s->len == 0)
+			s->start = *now;
+		if (buf[i] == '\n' || s->len == LOG_LINE_MAX) {
+			output_line(o, &s->start, s->line, s->len);
+			s->len = 0;
+			s->start = *now;
+			if (buf[i] == '\n')
+				continue;
+		}
+		s->line[s->len++] = buf[i];
+	}
+}
+
+/* Passes on what the command wrote as soon as it comes, and logs it. */
+static void stream_pump(struct output *o, struct stream *s)
+{
+	char buf[65536];
+	struct timespec now;
+	ssize_t n = read(s->in, buf, sizeof(buf));
+
+	if (n < 0 && (errno == EINTR || errno == EAGAIN))
+		return;
+	if (n <= 0) {
+		/* The end: a last line without a newline is a line too. */
+		if (s->len > 0)
+			output_line(o, &s->start, s->line, s->len);
+		s->len = 0;
+		closep(&s->in);
+		s->in = -1;
+		return;
+	}
+	clock_gettime(CLOCK_REALTIME, &now);
+	for (ssize_t done = 0; s->out >= 0 && done < n;) {
+		ssize_t w = write(s->out, buf + done, (size_t)(n - done));
+		if (w >= 0)
+			done += w;
+		else if (errno != EINTR)
+			s->out = -1; /* our reader went away; keep the log, and the command, going */
+	}
+	stream_log(o, s, buf, (size_t)n, &now);
+}
+
+/* Writes the last line and closes the log: a status to exit with. */
+static int output_close(struct output *o, int status)
+{
+	output_close_child(o);
+	for (int k = 0; k < 2; k++)
+		closep(&o->st[k].in);
+	if (o->log < 0)
+		return status;
+	output_note(o, "exit status %d", status);
+	if (close(o->log) < 0 && !o->log_err)
+		o->log_err = errno;
+	/* A build whose log is lost has not fully succeeded. */
+	if (o->log_err) {
+		log_errno(o->log_err, "cannot write to '%s'", arg_log);
+		if (status == 0)
+			status = EXIT_CANCELED;
+	}
+	return status;
+}
+
+/* Where the child says why it could not start systemd-nspawn. */
+struct child_error {
+	int step; /* 0: before exec (our own set-up), 1: exec */
+	int err;
+};
+
+_Noreturn static void child_run(char **argv, char **envp, const sigset_t *mask, int errfd,
+				const struct output *o, bool private_state, pid_t parent)
+{
+	struct child_error ce = { 0, 0 };
+
+	sigprocmask(SIG_SETMASK, mask, NULL);
+	/* Should we be killed, systemd-nspawn stops the container rather
+	 * than leave it running unwatched. */
+	if (prctl(PR_SET_PDEATHSIG, SIGTERM) < 0 || getppid() != parent)
+		goto fail;
+	if (private_state) {
+		/* A mount namespace of its own, which our mount does not leave. */
+		if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_SLAVE, NULL) < 0 ||
+		    (mkdir("/run/systemd", 0755) < 0 && errno != EEXIST) ||
+		    (mkdir("/run/systemd/nspawn", 0755) < 0 && errno != EEXIST) ||
+		    mount("tmpfs", "/run/systemd/nspawn", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC,
+			  "mode=0755") < 0)
+			goto fail;
+	}
+	/* No interaction: a command that asks gets end-of-file, not a hang. */
+	if (!arg_shell && isatty(STDIN_FILENO)) {
+		int fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+		if (fd < 0 || dup2(fd, STDIN_FILENO) < 0)
+			goto fail;
+	}
+	/* dup2() leaves the copies open across exec. */
+	if ((o->child[0] >= 0 && dup2(o->child[0], STDOUT_FILENO) < 0) ||
+	    (o->child[1] >= 0 && dup2(o->child[1], STDERR_FILENO) < 0))
+		goto fail;
+	ce.step = 1;
+	execvpe(argv[0], argv, envp);
+fail:
+	ce.err = errno;
+	(void)!write(errfd, &ce, sizeof(ce));
+	_exit(EXIT_CANCELED);
+}
+
+/* Starts systemd-nspawn in a child, with SIGCHLD and the signals we pass
+ * on blocked here (read from sigfd instead) and not there. */
+static pid_t nspawn_start(struct strv *argv, struct strv *envp, const struct output *o, bool private_state,
+			  int *sigfd)
+{
+	_cleanup_(closep) int errr = -1, errw = -1;
+	int fds[2];
+	struct child_error ce;
+	sigset_t mask, old;
+	pid_t pid, parent = getpid();
+
+	if (pipe2(fds, O_CLOEXEC) < 0)
+		return log_errno(errno, "cannot make a pipe");
+	errr = fds[0];
+	errw = fds[1];
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGCHLD);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGHUP);
+	sigprocmask(SIG_BLOCK, &mask, &old);
+	*sigfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (*sigfd < 0)
+		return log_errno(errno, "cannot watch signals");
+
+	pid = fork();
+	if (pid < 0)
+		return log_errno(errno, "cannot start systemd-nspawn");
+	if (pid == 0)
+		child_run(argv->v, envp->v, &old, errw, o, private_state, parent);
+	closep(&errw);
+	errw = -1;
+	/* Until exec, or a report of what failed before it. */
+	if (read(errr, &ce, sizeof(ce)) != sizeof(ce))
+		return pid;
+	waitpid(pid, NULL, 0);
+	if (ce.step == 1 && ce.err == ENOENT)
+		log_error("systemd-nspawn is not installed (Debian package: systemd-container)");
+	else
+		log_errno(ce.err, ce.step == 1 ? "cannot run systemd-nspawn" : "cannot set up systemd-nspawn");
+	return -ce.err;
+}
+
+/* Runs CMD through systemd-nspawn: passes signals on and, with --log, the
+ * output through, and returns the status to exit with. */
+static int nspawn_run(const struct plan *p)
+{
+	_cleanup_(strv_freep) struct strv argv = { 0 }, envp = { 0 };
+	_cleanup_(closep) int notify = -1, sigfd = -1;
+	/* Big (two lines of the log): not on the stack. */
+	_cleanup_(freep) struct output *o = calloc(1, sizeof(*o));
+	bool registered = system_bus_reachable(), exited = false, ready = false;
+	int status = 0, forwarded = 0;
+	char name[128], line[8192];
+	pid_t pid;
+
+	if (!o) {
+		log_errno(ENOMEM, "cannot start systemd-nspawn");
+		return EXIT_CANCELED;
+	}
+	*o = (struct output){ .log = -1, .child = { -1, -1 }, .st = { { .in = -1, .out = STDOUT_FILENO },
+								      { .in = -1, .out = STDERR_FILENO } } };
+	log_debug("%s", registered ? "systemd and the system bus are there: the container is registered"
+				   : "no system bus: running with --register=no --keep-unit");
+	notify = notify_open(name);
+	if (notify < 0) {
+		log_errno(notify, "cannot make a socket for systemd-nspawn");
+		return EXIT_CANCELED;
+	}
+	if (nspawn_argv(p, registered, &argv) < 0 || nspawn_env(name, &envp) < 0) {
+		log_errno(ENOMEM, "cannot start systemd-nspawn");
+		return EXIT_CANCELED;
+	}
+	log_debug("%s", words_join(argv.v, line, sizeof(line)));
+	if (output_open(o, p) < 0)
+		return output_close(o, EXIT_CANCELED);
+
+	pid = nspawn_start(&argv, &envp, o, !registered && nspawn_state_on_disk(), &sigfd);
+	if (pid < 0)
+		return output_close(o, EXIT_CANCELED);
+	/* Writing to a reader that went away is an error to handle, not death. */
+	signal(SIGPIPE, SIG_IGN);
+	output_close_child(o);
+
+	while (!exited || o->st[0].in >= 0 || o->st[1].in >= 0) {
+		struct pollfd pfd[] = {
+			{ .fd = exited ? -1 : sigfd, .events = POLLIN },
+			{ .fd = notify, .events = POLLIN },
+			{ .fd = o->st[0].in, .events = POLLIN },
+			{ .fd = o->st[1].in, .events = POLLIN },
+		};
+		struct signalfd_siginfo si;
+
+		if (poll(pfd, ARRAY_SIZE(pfd), -1) < 0 && errno != EINTR) {
+			log_errno(errno, "cannot wait for systemd-nspawn");
+			kill(pid, SIGKILL);
+			waitpid(pid, NULL, 0);
+			return output_close(o, EXIT_CANCELED);
+		}
+		if (pfd[1].revents)
+			ready = notify_ready(notify, pid, ready);
+		/* stdout first: what both pipes hold now was most likely
+		 * written there first. */
+		for (int k = 0; k < 2; k++)
+			if (pfd[k + 2].revents)
+				stream_pump(o, &o->st[k]);
+		while (pfd[0].revents && read(sigfd, &si, sizeof(si)) == sizeof(si)) {
+			if (si.ssi_signo != SIGCHLD) {
+				/* systemd-nspawn stops the container: CMD is killed. */
+				kill(pid, (int)si.ssi_signo);
+				forwarded = (int)si.ssi_signo;
+			} else if (waitpid(pid, &status, WNOHANG) == pid)
+				exited = true;
+		}
+	}
+	ready = notify_ready(notify, pid, ready);
+
+	if (WIFSIGNALED(status))
+		return output_close(o, 128 + WTERMSIG(status));
+	if (forwarded) /* as a shell reports a command a signal stopped */
+		return output_close(o, 128 + forwarded);
+	if (WEXITSTATUS(status) != 0 && !ready)
+		return output_close(o, EXIT_CANCELED); /* systemd-nspawn's own failure: it said why */
+	return output_close(o, WEXITSTATUS(status));
+}
+
+static int run(void)
+{
+	_cleanup_(plan_done) struct plan p = PLAN_INIT;
+	struct elf_arch arch;
+	char found[PATH_MAX];
+	int r;
+
+	if (arg_shell && !isatty(STDIN_FILENO)) {
+		log_error("--shell needs a terminal on standard input");
+		return EXIT_CANCELED;
+	}
+	p.root = realpath(arg_root, NULL);
+	if (!p.root) {
+		log_errno(errno, "cannot open '%s'", arg_root);
+		return EXIT_CANCELED;
+	}
+	p.rootfd = open(p.root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (p.rootfd < 0) {
+		log_errno(errno, "cannot open '%s'", p.root);
+		return EXIT_CANCELED;
+	}
+	for (unsigned i = 0; i < arg_n_setenv; i++)
+		if (strncmp(arg_setenv[i], "PATH=", 5) == 0)
+			p.path = arg_setenv[i] + 5;
+
+	if (image_arch(&p, &arch) < 0 || binds_plan(&p) < 0)
+		return EXIT_CANCELED;
+	r = container_open(&p, arg_workdir, O_PATH | O_DIRECTORY);
+	if (r < 0) {
+		log_error("--workdir '%s' is not a directory in the image", arg_workdir);
+		return EXIT_CANCELED;
+	}
+	close(r);
+
+	if (arg_shell)
+		p.shell = program_check(&p, "/bin/bash", found) == 0 ? "/bin/bash" : "/bin/sh";
+	else {
+		r = command_find(&p, arg_command[0], found);
+		if (r == -EACCES) {
+			log_error("'%s': not an executable file in '%s'", arg_command[0], p.root);
+			return EXIT_CANNOT_INVOKE;
+		}
+		if (r < 0) {
+			log_error("'%s': command not found in '%s'", arg_command[0], p.root);
+			return EXIT_ENOENT;
+		}
+		log_debug("'%s' is '%s' in the container", arg_command[0], found);
+	}
+	if (arch_provide(&p, &arch) < 0)
+		return EXIT_CANCELED;
+	resolv_plan(&p);
+	if (arg_shell)
+		log_info("a shell in '%s'; 'exit' leaves it", p.root);
+	return nspawn_run(&p);
+}
+
+static bool env_name_valid(const char *s, size_t len)
+{
+	if (len == 0 || (s[0] >= '0' && s[0] <= '9'))
+		return false;
+	for (size_t i = 0; i < len; i++)
+		if (!(s[i] == '_' || (s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') ||
+		      (s[i] >= '0' && s[i] <= '9')))
+			return false;
+	return true;
+}
+
+static int parse_bind(const char *arg, bool read_only)
+{
+	const char *colon = strchr(arg, ':');
+
+	if (arg_n_binds == BINDS_MAX) {
+		log_error("at most %d binds", BINDS_MAX);
+		return -EINVAL;
+	}
+	if (!colon || colon == arg || !path_plain(colon + 1) || strchr(colon + 1, ':')) {
+		log_error("--bind%s wants SRC:DST with an absolute DST, not '%s'", read_only ? "-ro" : "", arg);
+		return -EINVAL;
+	}
+	arg_binds[arg_n_binds++] =
+		(struct bind){ .arg = arg, .src_len = (size_t)(colon - arg), .read_only = read_only };
+	return 0;
+}
+
+static void help(void)
+{
+	printf("Usage: %s [OPTION]... --root DIR [--] CMD [ARG]...\n"
+	       "       %s [OPTION]... --root DIR --shell\n"
+	       "Run CMD inside the image whose root directory is DIR, with systemd-nspawn,\n"
+	       "without interaction, and leave the image as it was. A foreign architecture\n"
+	       "runs through qemu-user-static's binfmt_misc entry.\n\n"
+	       "  -r, --root=DIR          the image's root directory\n"
+	       "  -b, --bind=SRC:DST      bind host path SRC to DST in the container\n"
+	       "      --bind-ro=SRC:DST   the same, read-only\n"
+	       "  -E, --setenv=NAME=VALUE set a variable for CMD\n"
+	       "  -w, --workdir=PATH      run CMD in PATH (default: /)\n"
+	       "      --log=FILE          also append the output to FILE, with timestamps\n"
+	       "      --shell             an interactive shell in the image instead\n"
+	       "  -q, --quiet             only errors\n"
+	       "  -v, --verbose           say more\n"
+	       "  -h, --help              show this help\n"
+	       "  -V, --version           show the version\n\n"
+	       "Exit status: CMD's own; 125 if %s or systemd-nspawn failed (also\n"
+	       "bad usage), 126 if CMD cannot be executed, 127 if it is not found.\n",
+	       log_program(), log_program(), log_program());
+}
+
+static int parse_argv(int argc, char **argv)
+{
+	enum { ARG_BIND_RO = 0x100, ARG_LOG, ARG_SHELL };
+	static const struct option options[] = {
+		{ "root", required_argument, NULL, 'r' },
+		{ "bind", required_argument, NULL, 'b' },
+		{ "bind-ro", required_argument, NULL, ARG_BIND_RO },
+		{ "setenv", required_argument, NULL, 'E' },
+		{ "workdir", required_argument, NULL, 'w' },
+		{ "log", required_argument, NULL, ARG_LOG },
+		{ "shell", no_argument, NULL, ARG_SHELL },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{}
+	};
+	int c;
+
+	/* '+': the first word that is no option is CMD; its options are its own. */
+	while ((c = getopt_long(argc, argv, "+r:b:E:w:qvhV", options, NULL)) >= 0) {
+		switch (c) {
+		case 'r':
+			arg_root = optarg;
+			break;
+		case 'b':
+		case ARG_BIND_RO:
+			if (parse_bind(optarg, c == ARG_BIND_RO) < 0)
+				return -EINVAL;
+			break;
+		case 'E': {
+			const char *eq = strchr(optarg, '=');
+			if (!eq || !env_name_valid(optarg, (size_t)(eq - optarg))) {
+				log_error("--setenv wants NAME=VALUE, NAME of letters, digits and '_', not '%s'", optarg);
+				return -EINVAL;
+			}
+			if (arg_n_setenv == SETENV_MAX) {
+				log_error("at most %d --setenv", SETENV_MAX);
+				return -EINVAL;
+			}
+			arg_setenv[arg_n_setenv++] = optarg;
+			break;
+		}
+		case 'w':
+			if (!path_plain(optarg)) {
+				log_error("--workdir wants an absolute path without '.' or '..', not '%s'", optarg);
+				return -EINVAL;
+			}
+			arg_workdir = optarg;
+			break;
+		case ARG_LOG:
+			arg_log = optarg;
+			break;
+		case ARG_SHELL:
+			arg_shell = true;
+			break;
+		case 'q':
+			log_set_level(LOG_NOTICE);
+			break;
+		case 'v':
+			log_set_level(LOG_DEBUG);
+			break;
+		case 'h':
+			help();
+			return 0;
+		case 'V':
+			printf("%s %s\n", log_program(), VERSION);
+			return 0;
+		default:
+			fprintf(stderr, "Try '%s --help'.\n", log_program());
+			return -EINVAL;
+		}
+	}
+	if (!arg_root || !*arg_root) {
+		log_error("no root directory given (--root DIR)");
+		return -EINVAL;
+	}
+	if (arg_shell && optind < argc) {
+		log_error("--shell takes no command");
+		return -EINVAL;
+	}
+	if (arg_shell && arg_log) {
+		log_error("--log is for commands, not --shell");
+		return -EINVAL;
+	}
+	if (!arg_shell && optind == argc) {
+		log_error("no command given (or --shell)");
+		return -EINVAL;
+	}
+	arg_command = argv + optind;
+	return 1;
+}
+
+int main(int argc, char **argv)
+{
+	int r;
+
+	log_setup(argv[0]);
+	r = parse_argv(argc, argv);
+	if (r <= 0)
+		return r < 0 ? EXIT_CANCELED : EXIT_DONE;
+	return run();
+}

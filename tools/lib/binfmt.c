@@ -1,0 +1,472 @@
+/* SPDX-License-Identifier: MIT */
+#include "binfmt.h"
+
+#include <dirent.h>
+#include <elf.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <unistd.h>
+
+#include "common.h"
+
+int elf_arch_read(int fd, struct elf_arch *a)
+{
+	ssize_t n = pread(fd, a->head, sizeof(a->head), 0);
+
+	if (n < 0)
+		return -errno;
+	a->len = (size_t)n;
+	/* e_machine is the last field binfmt_misc entries usually look at. */
+	if (a->len < 20 || memcmp(a->head, ELFMAG, SELFMAG) != 0)
+		return -ENOEXEC;
+	a->class = a->head[EI_CLASS];
+	a->data = a->head[EI_DATA];
+	if ((a->class != ELFCLASS32 && a->class != ELFCLASS64) ||
+	    (a->data != ELFDATA2LSB && a->data != ELFDATA2MSB))
+		return -ENOEXEC;
+	a->machine = a->data == ELFDATA2LSB ? a->head[18] | (unsigned)a->head[19] << 8
+					    : (unsigned)a->head[18] << 8 | a->head[19];
+	return 0;
+}
+
+const char *elf_arch_name(const struct elf_arch *a, char buf[static 32])
+{
+	/* class or data 0: any. The names are those of qemu and uname -m. */
+	static const struct {
+		unsigned machine;
+		unsigned char class, data;
+		const char *name;
+	} names[] = {
+		{ EM_X86_64, 0, 0, "x86-64" },
+		{ EM_386, 0, 0, "i386" },
+		{ EM_AARCH64, 0, ELFDATA2LSB, "aarch64" },
+		{ EM_AARCH64, 0, ELFDATA2MSB, "aarch64_be" },
+		{ EM_ARM, 0, ELFDATA2LSB, "arm" },
+		{ EM_ARM, 0, ELFDATA2MSB, "armeb" },
+		{ EM_RISCV, ELFCLASS64, 0, "riscv64" },
+		{ EM_RISCV, ELFCLASS32, 0, "riscv32" },
+		{ EM_PPC64, 0, ELFDATA2LSB, "ppc64le" },
+		{ EM_PPC64, 0, ELFDATA2MSB, "ppc64" },
+		{ EM_PPC, 0, 0, "ppc" },
+		{ EM_S390, ELFCLASS64, 0, "s390x" },
+		{ EM_S390, ELFCLASS32, 0, "s390" },
+		{ EM_MIPS, ELFCLASS64, ELFDATA2LSB, "mips64el" },
+		{ EM_MIPS, ELFCLASS64, ELFDATA2MSB, "mips64" },
+		{ EM_MIPS, ELFCLASS32, ELFDATA2LSB, "mipsel" },
+		{ EM_MIPS, ELFCLASS32, ELFDATA2MSB, "mips" },
+		{ EM_LOONGARCH, 0, 0, "loongarch64" },
+		{ EM_SPARCV9, 0, 0, "sparc64" },
+		{ EM_SPARC, 0, 0, "sparc" },
+		{ EM_68K, 0, 0, "m68k" },
+		{ EM_SH, 0, 0, "sh4" },
+		{ EM_PARISC, 0, 0, "hppa" },
+		{ EM_ALPHA, 0, 0, "alpha" },
+		{ EM_IA_64, 0, 0, "ia64" },
+	};
+
+	for (size_t i = 0; i < ARRAY_SIZE(names); i++)
+		if (names[i].machine == a->machine && (!names[i].class || names[i].class == a->class) &&
+		    (!names[i].data || names[i].data == a->data))
+			return names[i].name;
+	snprintf(buf, 32, "ELF machine %u", a->machine);
+	return buf;
+}
+
+bool elf_arch_native(const struct elf_arch *host, const struct elf_arch *a)
+{
+	if (host->machine == a->machine && host->class == a->class && host->data == a->data)
+		return true;
+	/* What a 64-bit kernel runs natively as a 32-bit program. */
+	if (a->class != ELFCLASS32 || a->data != ELFDATA2LSB || host->data != ELFDATA2LSB)
+		return false;
+	return (host->machine == EM_X86_64 && a->machine == EM_386) ||
+	       (host->machine == EM_AARCH64 && a->machine == EM_ARM);
+}
+
+int elf_is_static(int fd)
+{
+	struct elf_arch a;
+	uint64_t phoff;
+	unsigned phnum, phentsize;
+	int r = elf_arch_read(fd, &a);
+
+	if (r < 0)
+		return r;
+	/* An emulator is a program of this host, in its byte order. */
+	if (a.data != (__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__ ? ELFDATA2LSB : ELFDATA2MSB))
+		return -ENOEXEC;
+	if (a.class == ELFCLASS64) {
+		Elf64_Ehdr eh;
+		if (a.len < sizeof(eh))
+			return -ENOEXEC;
+		memcpy(&eh, a.head, sizeof(eh));
+		phoff = eh.e_phoff;
+		phnum = eh.e_phnum;
+		phentsize = eh.e_phentsize;
+	} else {
+		Elf32_Ehdr eh;
+		if (a.len < sizeof(eh))
+			return -ENOEXEC;
+		memcpy(&eh, a.head, sizeof(eh));
+		phoff = eh.e_phoff;
+		phnum = eh.e_phnum;
+		phentsize = eh.e_phentsize;
+	}
+	/* p_type is the first word of a program header in both classes. */
+	for (unsigned i = 0; i < phnum; i++) {
+		uint32_t type;
+		if (pread(fd, &type, sizeof(type), (off_t)(phoff + (uint64_t)i * phentsize)) != sizeof(type))
+			return -ENOEXEC;
+		if (type == PT_INTERP)
+			return 0;
+	}
+	return 1;
+}
+
+int binfmt_mount(void)
+{
+	if (access(BINFMT_DIR "/register", F_OK) == 0)
+		return 0;
+	if (mount("binfmt_misc", BINFMT_DIR, "binfmt_misc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
+		return -errno;
+	return 1;
+}
+
+/* Reads a small text file whole; -EFBIG if it does not fit. */
+static int file_read(int dirfd, const char *name, char *buf, size_t size)
+{
+	_cleanup_(closep) int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC);
+	size_t len = 0;
+
+	if (fd < 0)
+		return -errno;
+	for (;;) {
+		ssize_t n = read(fd, buf + len, size - 1 - len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		if (n == 0)
+			break;
+		len += (size_t)n;
+		if (len == size - 1)
+			return -EFBIG;
+	}
+	buf[len] = 0;
+	return 0;
+}
+
+int binfmt_status(void)
+{
+	char buf[32];
+	int r = file_read(AT_FDCWD, BINFMT_DIR "/status", buf, sizeof(buf));
+
+	if (r < 0)
+		return r;
+	return strncmp(buf, "enabled", 7) == 0;
+}
+
+static int hex_digit(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* "7f454c46..." as /proc shows magic and mask. */
+static int hex_decode(const char *s, unsigned char *out, size_t max)
+{
+	size_t n = 0;
+
+	for (; s[0] && s[1]; s += 2) {
+		int hi = hex_digit(s[0]), lo = hex_digit(s[1]);
+		if (hi < 0 || lo < 0 || n == max)
+			return -EINVAL;
+		out[n++] = (unsigned char)(hi << 4 | lo);
+	}
+	return *s ? -EINVAL : (int)n;
+}
+
+/* "\x7fELF\x02..." as binfmt.d and binfmts files write them: the kernel
+ * decodes \xHH and takes every other byte as it is. */
+static int escape_decode(const char *s, unsigned char *out, size_t max)
+{
+	size_t n = 0;
+
+	while (*s) {
+		int c = (unsigned char)*s++;
+		if (c == '\\' && *s == 'x' && hex_digit(s[1]) >= 0) {
+			c = hex_digit(s[1]);
+			s += 2;
+			if (hex_digit(*s) >= 0)
+				c = c << 4 | hex_digit(*s++);
+		}
+		if (n == max)
+			return -EINVAL;
+		out[n++] = (unsigned char)c;
+	}
+	return (int)n;
+}
+
+/* The mask, or all ones if there is none; it must be as long as the magic. */
+static int entry_set_mask(struct binfmt_entry *e, int masklen)
+{
+	if (masklen == 0)
+		memset(e->mask, 0xff, e->len);
+	else if ((size_t)masklen != e->len)
+		return -EINVAL;
+	return 0;
+}
+
+/* An entry as /proc/sys/fs/binfmt_misc/NAME shows it. */
+static int entry_parse_proc(int dirfd, const char *name, struct binfmt_entry *e)
+{
+	char buf[4096], *save = NULL;
+	int masklen = 0, r;
+
+	r = file_read(dirfd, name, buf, sizeof(buf));
+	if (r < 0)
+		return r;
+	*e = (struct binfmt_entry){ 0 };
+	snprintf(e->name, sizeof(e->name), "%s", name);
+	snprintf(e->source, sizeof(e->source), "%s/%s", BINFMT_DIR, name);
+	for (char *l = strtok_r(buf, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
+		if (strcmp(l, "enabled") == 0)
+			e->enabled = true;
+		else if (strncmp(l, "interpreter ", 12) == 0)
+			snprintf(e->interpreter, sizeof(e->interpreter), "%s", l + 12);
+		else if (strncmp(l, "flags:", 6) == 0)
+			snprintf(e->flags, sizeof(e->flags), "%s", l[6] == ' ' ? l + 7 : l + 6);
+		else if (strncmp(l, "offset ", 7) == 0)
+			e->offset = (unsigned)strtoul(l + 7, NULL, 10);
+		else if (strncmp(l, "magic ", 6) == 0) {
+			r = hex_decode(l + 6, e->magic, sizeof(e->magic));
+			if (r < 0)
+				return r;
+			e->len = (size_t)r;
+		} else if (strncmp(l, "mask ", 5) == 0) {
+			masklen = hex_decode(l + 5, e->mask, sizeof(e->mask));
+			if (masklen < 0)
+				return masklen;
+		}
+	}
+	return entry_set_mask(e, masklen);
+}
+
+int binfmt_foreach(int (*fn)(const struct binfmt_entry *e, void *userdata), void *userdata)
+{
+	DIR *d = opendir(BINFMT_DIR);
+	struct dirent *de;
+	int r = 0;
+
+	if (!d)
+		return -errno;
+	while (r == 0 && (de = readdir(d))) {
+		struct binfmt_entry e;
+		if (de->d_name[0] == '.' || strcmp(de->d_name, "register") == 0 ||
+		    strcmp(de->d_name, "status") == 0)
+			continue;
+		/* Removed meanwhile, or not readable as an entry: not one that
+		 * can handle anything for us. */
+		if (entry_parse_proc(dirfd(d), de->d_name, &e) < 0)
+			continue;
+		r = fn(&e, userdata);
+	}
+	closedir(d);
+	return r;
+}
+
+bool binfmt_matches(const struct binfmt_entry *e, const struct elf_arch *a)
+{
+	if (e->len == 0 || e->offset > a->len || e->len > a->len - e->offset)
+		return false;
+	for (size_t i = 0; i < e->len; i++)
+		if ((a->head[e->offset + i] ^ e->magic[i]) & e->mask[i])
+			return false;
+	return true;
+}
+
+/* ":name:type:offset:magic:mask:interpreter:flags", any first character
+ * being the separator (systemd's binfmt.d, the kernel's register file). */
+static int entry_parse_line(char *line, struct binfmt_entry *e)
+{
+	char sep = line[0], *f[7], *p = line + 1;
+	int r, masklen;
+
+	if (!sep)
+		return -EINVAL;
+	for (int n = 0; n < 7; n++) {
+		f[n] = p;
+		p = strchr(p, sep);
+		if (p)
+			*p++ = 0;
+		else if (n < 6)
+			return -EINVAL;
+		else
+			break;
+	}
+	f[6][strcspn(f[6], "\r\n \t")] = 0;
+	if (strcmp(f[1], "M") != 0 || !*f[3])
+		return -EINVAL; /* by extension, or no magic: not for an ELF header */
+	snprintf(e->name, sizeof(e->name), "%s", f[0]);
+	e->enabled = true;
+	e->offset = (unsigned)strtoul(f[2], NULL, 10);
+	r = escape_decode(f[3], e->magic, sizeof(e->magic));
+	if (r < 0)
+		return r;
+	e->len = (size_t)r;
+	masklen = escape_decode(f[4], e->mask, sizeof(e->mask));
+	if (masklen < 0)
+		return masklen;
+	snprintf(e->interpreter, sizeof(e->interpreter), "%s", f[5]);
+	snprintf(e->flags, sizeof(e->flags), "%s", f[6]);
+	return entry_set_mask(e, masklen);
+}
+
+/* A binfmt.d file: the first line that matches a. */
+static int conf_match(int dirfd, const char *name, const struct elf_arch *a, struct binfmt_entry *e)
+{
+	char buf[8192], *save = NULL;
+	int r = file_read(dirfd, name, buf, sizeof(buf));
+
+	if (r < 0)
+		return r;
+	for (char *l = strtok_r(buf, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
+		if (*l == '#' || *l == ';' || *l == 0)
+			continue;
+		*e = (struct binfmt_entry){ 0 };
+		if (entry_parse_line(l, e) == 0 && binfmt_matches(e, a))
+			return 0;
+	}
+	return -ENOENT;
+}
+
+/* A binfmt-support file ("key value" lines), named after its entry. */
+static int binfmts_match(int dirfd, const char *name, const struct elf_arch *a, struct binfmt_entry *e)
+{
+	char buf[8192], *save = NULL;
+	int masklen = 0, r = file_read(dirfd, name, buf, sizeof(buf));
+	bool magic = false;
+
+	if (r < 0)
+		return r;
+	*e = (struct binfmt_entry){ .enabled = true };
+	snprintf(e->name, sizeof(e->name), "%s", name);
+	for (char *l = strtok_r(buf, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
+		char *v = strchr(l, ' ');
+		if (!v)
+			continue;
+		*v++ = 0;
+		if (strcmp(l, "interpreter") == 0)
+			snprintf(e->interpreter, sizeof(e->interpreter), "%s", v);
+		else if (strcmp(l, "offset") == 0)
+			e->offset = (unsigned)strtoul(v, NULL, 10);
+		else if (strcmp(l, "magic") == 0) {
+			r = escape_decode(v, e->magic, sizeof(e->magic));
+			if (r < 0)
+				return r;
+			e->len = (size_t)r;
+			magic = true;
+		} else if (strcmp(l, "mask") == 0) {
+			masklen = escape_decode(v, e->mask, sizeof(e->mask));
+			if (masklen < 0)
+				return masklen;
+		} else if (strcmp(v, "yes") == 0) {
+			const char *flag = strcmp(l, "preserve") == 0	  ? "P"
+					   : strcmp(l, "credentials") == 0 ? "C"
+					   : strcmp(l, "fix_binary") == 0  ? "F"
+									   : "";
+			strncat(e->flags, flag, sizeof(e->flags) - strlen(e->flags) - 1);
+		}
+	}
+	if (!magic || entry_set_mask(e, masklen) < 0 || !binfmt_matches(e, a))
+		return -ENOENT;
+	return 0;
+}
+
+int binfmt_find_qemu(const struct elf_arch *a, struct binfmt_entry *e)
+{
+	static const struct {
+		const char *dir;
+		const char *suffix;
+		int (*match)(int dirfd, const char *name, const struct elf_arch *a, struct binfmt_entry *e);
+	} places[] = {
+		{ "/usr/lib/binfmt.d", ".conf", conf_match },
+		{ "/usr/share/binfmts", "", binfmts_match },
+	};
+	bool seen = false;
+
+	for (size_t i = 0; i < ARRAY_SIZE(places); i++) {
+		DIR *d = opendir(places[i].dir);
+		struct dirent *de;
+		bool found = false;
+
+		if (!d)
+			continue;
+		while (!found && (de = readdir(d))) {
+			size_t len = strlen(de->d_name), sl = strlen(places[i].suffix);
+			if (strncmp(de->d_name, "qemu-", 5) != 0 || len < sl ||
+			    strcmp(de->d_name + len - sl, places[i].suffix) != 0)
+				continue;
+			seen = true;
+			if (places[i].match(dirfd(d), de->d_name, a, e) == 0) {
+				snprintf(e->source, sizeof(e->source), "%s/%s", places[i].dir, de->d_name);
+				found = true;
+			}
+		}
+		closedir(d);
+		if (found)
+			return 0;
+	}
+	return seen ? -ENOENT : -ENOPKG;
+}
+
+static int write_string(const char *path, const char *s)
+{
+	_cleanup_(closep) int fd = open(path, O_WRONLY | O_CLOEXEC);
+	ssize_t n;
+
+	if (fd < 0)
+		return -errno;
+	n = write(fd, s, strlen(s));
+	if (n < 0)
+		return -errno;
+	return (size_t)n == strlen(s) ? 0 : -EIO;
+}
+
+int binfmt_register(const struct binfmt_entry *e)
+{
+	char flags[sizeof(e->flags) + 1], line[4 * 2 * BINFMT_HEAD_MAX + PATH_MAX + NAME_MAX + 64];
+	char path[sizeof(BINFMT_DIR) + NAME_MAX + 1];
+	size_t n;
+	int r;
+
+	if (!*e->name || strchr(e->name, '/') || strchr(e->name, ':') || strchr(e->interpreter, ':') ||
+	    e->len == 0)
+		return -EINVAL;
+	snprintf(flags, sizeof(flags), "%s%s", e->flags, strchr(e->flags, 'F') ? "" : "F");
+
+	snprintf(path, sizeof(path), "%s/%s", BINFMT_DIR, e->name);
+	r = write_string(path, "-1");
+	if (r < 0 && r != -ENOENT)
+		return r;
+
+	/* Every byte of magic and mask escaped: none can be taken for ':'. */
+	n = (size_t)snprintf(line, sizeof(line), ":%s:M:%u:", e->name, e->offset);
+	for (size_t i = 0; i < e->len; i++)
+		n += (size_t)snprintf(line + n, sizeof(line) - n, "\\x%02x", e->magic[i]);
+	n += (size_t)snprintf(line + n, sizeof(line) - n, ":");
+	for (size_t i = 0; i < e->len; i++)
+		n += (size_t)snprintf(line + n, sizeof(line) - n, "\\x%02x", e->mask[i]);
+	snprintf(line + n, sizeof(line) - n, ":%s:%s", e->interpreter, flags);
+	return write_string(BINFMT_DIR "/register", line);
+}
