@@ -1,5 +1,7 @@
-# rt-image-kit: build, test and install the tools.
+# rt-image-kit: build, test and install the tools; build the images.
 #   make                build the tools into build/bin
+#   make IMAGE          build images/IMAGE (e.g. make focal-rt-ros2), as root
+#   make clean-mounts   unmount and detach everything of every image build
 #   make check          install missing packages (as root), build, build
 #                       again with ASan/UBSan into build/check/bin, and run
 #                       the bats suites with those
@@ -82,14 +84,33 @@ install: all
 	install -m 0755 $(TOOLS:%=$(O)/bin/%) $(DESTDIR)$(BINDIR)/
 	install -m 0644 $(MANS) $(DESTDIR)$(MANDIR)/man1/
 	install -m 0644 mk/*.mk $(DESTDIR)$(DATADIR)/mk/
+	install -m 0755 mk/rtik-stage $(DESTDIR)$(DATADIR)/mk/
 
-clean:
+# ---- images ----
+
+IMAGES := $(notdir $(patsubst %/Makefile,%,$(wildcard images/*/Makefile)))
+
+$(IMAGES): all
+	$(MAKE) -C images/$@
+
+# Every image's own clean-mounts, then anything else under build/ (test
+# recipes, a build dir that was moved): nothing outside build/ is touched.
+# The tools of this tree if built, else installed ones; without either,
+# nothing can have been mounted.
+RTIK_UMOUNT = $(firstword $(wildcard $(O)/bin/img-umount) $(shell command -v img-umount))
+clean-mounts:
+	@$(if $(RTIK_UMOUNT),,echo "no img-umount built or installed: nothing to unmount"; exit 0;) \
+	for i in $(IMAGES); do $(MAKE) --no-print-directory -C images/$$i clean-mounts IMG_UMOUNT=$(abspath $(RTIK_UMOUNT)) || exit; done; \
+	$(RTIK_UMOUNT) --all build
+
+# Never rm -rf a tree that may still have an image mounted in it.
+clean: clean-mounts
 	rm -rf build
 
 # Also the download cache (and the test fixtures' packages).
 distclean: clean
 	rm -rf cache
 
-.PHONY: all man deps check install clean distclean
+.PHONY: all man deps check install clean distclean clean-mounts $(IMAGES)
 .DELETE_ON_ERROR:
 .SECONDARY:

@@ -49,3 +49,18 @@ MK
 		[ -f "$TOP/man/$tool.1.scd" ] || { echo "no man page for $tool" >&2; return 1; }
 	done
 }
+
+@test "make install also installs the stage helper beside image.mk" {
+	make -C "$TOP" --no-print-directory -s O="$T/build" install DESTDIR="$T/root" PREFIX=/usr >/dev/null
+	[ -f "$T/root/usr/share/rt-image-kit/mk/image.mk" ]
+	[ -x "$T/root/usr/share/rt-image-kit/mk/rtik-stage" ]
+}
+
+@test "shipped shell passes shellcheck" {
+	command -v shellcheck >/dev/null || skip "no shellcheck"
+	local files
+	mapfile -t files < <(cd "$TOP" && { ls mk/rtik-stage scripts/* bench/* tests/fixtures/mkfixture tests/*.bash; \
+		find images overlays -type f \( -name '*.sh' -o -perm -u+x \) 2>/dev/null; } | sort -u)
+	cd "$TOP"
+	shellcheck -x "${files[@]}"
+}
