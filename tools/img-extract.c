@@ -26,6 +26,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cli.h"
 #include "common.h"
 #include "format.h"
 #include "log.h"
@@ -514,15 +515,12 @@ static int parse_argv(int argc, char **argv)
 	static const struct option options[] = {
 		{ "output", required_argument, NULL, 'o' },
 		{ "force", no_argument, NULL, 'f' },
-		{ "quiet", no_argument, NULL, 'q' },
-		{ "verbose", no_argument, NULL, 'v' },
-		{ "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, 'V' },
+		CLI_COMMON_OPTIONS,
 		{}
 	};
 	int c;
 
-	while ((c = getopt_long(argc, argv, "o:fqvhV", options, NULL)) >= 0) {
+	while ((c = getopt_long(argc, argv, "o:f" CLI_COMMON_SHORT, options, NULL)) >= 0) {
 		switch (c) {
 		case 'o':
 			arg_output = optarg;
@@ -530,21 +528,9 @@ static int parse_argv(int argc, char **argv)
 		case 'f':
 			arg_force = true;
 			break;
-		case 'q':
-			log_set_level(LOG_NOTICE);
-			break;
-		case 'v':
-			log_set_level(LOG_DEBUG);
-			break;
-		case 'h':
-			help();
-			return 0;
-		case 'V':
-			printf("%s %s\n", log_program(), VERSION);
-			return 0;
 		default:
-			fprintf(stderr, "Try '%s --help'.\n", log_program());
-			return -EINVAL;
+			if ((c = cli_option(c, help)) <= 0)
+				return c;
 		}
 	}
 	if (optind != argc - 1) {

@@ -22,6 +22,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cli.h"
 #include "common.h"
 #include "format.h"
 #include "hash.h"
@@ -517,17 +518,14 @@ static int parse_argv(int argc, char **argv)
 		{ "sha256sums", required_argument, NULL, ARG_SUMS },
 		{ "no-verify", no_argument, NULL, ARG_NO_VERIFY },
 		{ "retries", required_argument, NULL, ARG_RETRIES },
-		{ "quiet", no_argument, NULL, 'q' },
-		{ "verbose", no_argument, NULL, 'v' },
-		{ "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, 'V' },
+		CLI_COMMON_OPTIONS,
 		{}
 	};
 	char *end;
 	unsigned long n;
 	int c;
 
-	while ((c = getopt_long(argc, argv, "o:qvhV", options, NULL)) >= 0) {
+	while ((c = getopt_long(argc, argv, "o:" CLI_COMMON_SHORT, options, NULL)) >= 0) {
 		switch (c) {
 		case 'o':
 			arg_output = optarg;
@@ -554,21 +552,9 @@ static int parse_argv(int argc, char **argv)
 			}
 			arg_retries = (unsigned)n;
 			break;
-		case 'q':
-			log_set_level(LOG_NOTICE);
-			break;
-		case 'v':
-			log_set_level(LOG_DEBUG);
-			break;
-		case 'h':
-			help();
-			return 0;
-		case 'V':
-			printf("%s %s\n", log_program(), VERSION);
-			return 0;
 		default:
-			fprintf(stderr, "Try '%s --help'.\n", log_program());
-			return -EINVAL;
+			if ((c = cli_option(c, help)) <= 0)
+				return c;
 		}
 	}
 	if (optind >= argc) {

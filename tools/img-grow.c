@@ -32,6 +32,7 @@
 #include <unistd.h>
 
 #include "command.h"
+#include "cli.h"
 #include "common.h"
 #include "extfs.h"
 #include "format.h"
@@ -677,10 +678,7 @@ static int parse_argv(int argc, char **argv)
 	static const struct option options[] = {
 		{ "size", required_argument, NULL, 's' },
 		{ "partition", required_argument, NULL, 'p' },
-		{ "quiet", no_argument, NULL, 'q' },
-		{ "verbose", no_argument, NULL, 'v' },
-		{ "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, 'V' },
+		CLI_COMMON_OPTIONS,
 		{}
 	};
 	const char *size = NULL;
@@ -688,7 +686,7 @@ static int parse_argv(int argc, char **argv)
 	char *end;
 	int c, r;
 
-	while ((c = getopt_long(argc, argv, "s:p:qvhV", options, NULL)) >= 0) {
+	while ((c = getopt_long(argc, argv, "s:p:" CLI_COMMON_SHORT, options, NULL)) >= 0) {
 		switch (c) {
 		case 's':
 			size = optarg;
@@ -703,21 +701,9 @@ static int parse_argv(int argc, char **argv)
 			}
 			arg_partition = (unsigned)n;
 			break;
-		case 'q':
-			log_set_level(LOG_NOTICE);
-			break;
-		case 'v':
-			log_set_level(LOG_DEBUG);
-			break;
-		case 'h':
-			help();
-			return 0;
-		case 'V':
-			printf("%s %s\n", log_program(), VERSION);
-			return 0;
 		default:
-			fprintf(stderr, "Try '%s --help'.\n", log_program());
-			return -EINVAL;
+			if ((c = cli_option(c, help)) <= 0)
+				return c;
 		}
 	}
 	if (!size) {

@@ -24,6 +24,7 @@
 #include <unistd.h>
 #include <uuid/uuid.h>
 
+#include "cli.h"
 #include "common.h"
 #include "log.h"
 #include "loop.h"
@@ -300,15 +301,12 @@ static int parse_argv(int argc, char **argv)
 	static const struct option options[] = {
 		{ "state", required_argument, NULL, 's' },
 		{ "detach", no_argument, NULL, 'd' },
-		{ "quiet", no_argument, NULL, 'q' },
-		{ "verbose", no_argument, NULL, 'v' },
-		{ "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, 'V' },
+		CLI_COMMON_OPTIONS,
 		{}
 	};
 	int c;
 
-	while ((c = getopt_long(argc, argv, "s:dqvhV", options, NULL)) >= 0) {
+	while ((c = getopt_long(argc, argv, "s:d" CLI_COMMON_SHORT, options, NULL)) >= 0) {
 		switch (c) {
 		case 's':
 			arg_state = optarg;
@@ -316,21 +314,9 @@ static int parse_argv(int argc, char **argv)
 		case 'd':
 			arg_detach = true;
 			break;
-		case 'q':
-			log_set_level(LOG_NOTICE);
-			break;
-		case 'v':
-			log_set_level(LOG_DEBUG);
-			break;
-		case 'h':
-			help();
-			return 0;
-		case 'V':
-			printf("%s %s\n", log_program(), VERSION);
-			return 0;
 		default:
-			fprintf(stderr, "Try '%s --help'.\n", log_program());
-			return -EINVAL;
+			if ((c = cli_option(c, help)) <= 0)
+				return c;
 		}
 	}
 	if (!arg_state || !*arg_state) {

@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "command.h"
+#include "cli.h"
 #include "common.h"
 #include "log.h"
 #include "mounts.h"
@@ -378,15 +379,12 @@ static int parse_argv(int argc, char **argv)
 		{ "root", required_argument, NULL, 'r' },
 		{ "mount", required_argument, NULL, 'm' },
 		{ "read-only", no_argument, NULL, ARG_READ_ONLY },
-		{ "quiet", no_argument, NULL, 'q' },
-		{ "verbose", no_argument, NULL, 'v' },
-		{ "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, 'V' },
+		CLI_COMMON_OPTIONS,
 		{}
 	};
 	int c;
 
-	while ((c = getopt_long(argc, argv, "s:r:m:qvhV", options, NULL)) >= 0) {
+	while ((c = getopt_long(argc, argv, "s:r:m:" CLI_COMMON_SHORT, options, NULL)) >= 0) {
 		switch (c) {
 		case 's':
 			arg_state = optarg;
@@ -408,21 +406,9 @@ static int parse_argv(int argc, char **argv)
 		case ARG_READ_ONLY:
 			arg_read_only = true;
 			break;
-		case 'q':
-			log_set_level(LOG_NOTICE);
-			break;
-		case 'v':
-			log_set_level(LOG_DEBUG);
-			break;
-		case 'h':
-			help();
-			return 0;
-		case 'V':
-			printf("%s %s\n", log_program(), VERSION);
-			return 0;
 		default:
-			fprintf(stderr, "Try '%s --help'.\n", log_program());
-			return -EINVAL;
+			if ((c = cli_option(c, help)) <= 0)
+				return c;
 		}
 	}
 	if (optind != argc) {

@@ -41,6 +41,7 @@
 #include <unistd.h>
 
 #include "binfmt.h"
+#include "cli.h"
 #include "common.h"
 #include "log.h"
 #include "resolve.h"
@@ -1090,16 +1091,13 @@ static int parse_argv(int argc, char **argv)
 		{ "workdir", required_argument, NULL, 'w' },
 		{ "log", required_argument, NULL, ARG_LOG },
 		{ "shell", no_argument, NULL, ARG_SHELL },
-		{ "quiet", no_argument, NULL, 'q' },
-		{ "verbose", no_argument, NULL, 'v' },
-		{ "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, 'V' },
+		CLI_COMMON_OPTIONS,
 		{}
 	};
 	int c;
 
 	/* '+': the first word that is no option is CMD; its options are its own. */
-	while ((c = getopt_long(argc, argv, "+r:b:E:w:qvhV", options, NULL)) >= 0) {
+	while ((c = getopt_long(argc, argv, "+r:b:E:w:" CLI_COMMON_SHORT, options, NULL)) >= 0) {
 		switch (c) {
 		case 'r':
 			arg_root = optarg;
@@ -1135,21 +1133,9 @@ static int parse_argv(int argc, char **argv)
 		case ARG_SHELL:
 			arg_shell = true;
 			break;
-		case 'q':
-			log_set_level(LOG_NOTICE);
-			break;
-		case 'v':
-			log_set_level(LOG_DEBUG);
-			break;
-		case 'h':
-			help();
-			return 0;
-		case 'V':
-			printf("%s %s\n", log_program(), VERSION);
-			return 0;
 		default:
-			fprintf(stderr, "Try '%s --help'.\n", log_program());
-			return -EINVAL;
+			if ((c = cli_option(c, help)) <= 0)
+				return c;
 		}
 	}
 	if (!arg_root || !*arg_root) {

@@ -30,6 +30,7 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
+#include "cli.h"
 #include "common.h"
 #include "log.h"
 #include "resolve.h"
@@ -723,16 +724,13 @@ static int parse_argv(int argc, char **argv)
 		{ "owner", required_argument, NULL, ARG_OWNER },
 		{ "preserve-owner", no_argument, NULL, ARG_PRESERVE_OWNER },
 		{ "dry-run", no_argument, NULL, 'n' },
-		{ "quiet", no_argument, NULL, 'q' },
-		{ "verbose", no_argument, NULL, 'v' },
-		{ "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, 'V' },
+		CLI_COMMON_OPTIONS,
 		{}
 	};
 	bool owner_given = false;
 	int c;
 
-	while ((c = getopt_long(argc, argv, "nqvhV", options, NULL)) >= 0) {
+	while ((c = getopt_long(argc, argv, "n" CLI_COMMON_SHORT, options, NULL)) >= 0) {
 		switch (c) {
 		case ARG_OWNER:
 			arg_owner = optarg;
@@ -744,21 +742,9 @@ static int parse_argv(int argc, char **argv)
 		case 'n':
 			arg_dry_run = true;
 			break;
-		case 'q':
-			log_set_level(LOG_NOTICE);
-			break;
-		case 'v':
-			log_set_level(LOG_DEBUG);
-			break;
-		case 'h':
-			help();
-			return 0;
-		case 'V':
-			printf("%s %s\n", log_program(), VERSION);
-			return 0;
 		default:
-			fprintf(stderr, "Try '%s --help'.\n", log_program());
-			return -EINVAL;
+			if ((c = cli_option(c, help)) <= 0)
+				return c;
 		}
 	}
 	if (owner_given && arg_preserve_owner) {

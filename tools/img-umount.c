@@ -25,6 +25,7 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
+#include "cli.h"
 #include "common.h"
 #include "log.h"
 #include "loop.h"
@@ -412,15 +413,12 @@ static int parse_argv(int argc, char **argv)
 		{ "state", required_argument, NULL, 's' },
 		{ "all", required_argument, NULL, 'a' },
 		{ "lazy", no_argument, NULL, 'l' },
-		{ "quiet", no_argument, NULL, 'q' },
-		{ "verbose", no_argument, NULL, 'v' },
-		{ "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, 'V' },
+		CLI_COMMON_OPTIONS,
 		{}
 	};
 	int c;
 
-	while ((c = getopt_long(argc, argv, "s:a:lqvhV", options, NULL)) >= 0) {
+	while ((c = getopt_long(argc, argv, "s:a:l" CLI_COMMON_SHORT, options, NULL)) >= 0) {
 		switch (c) {
 		case 's':
 			arg_state = optarg;
@@ -431,21 +429,9 @@ static int parse_argv(int argc, char **argv)
 		case 'l':
 			arg_lazy = true;
 			break;
-		case 'q':
-			log_set_level(LOG_NOTICE);
-			break;
-		case 'v':
-			log_set_level(LOG_DEBUG);
-			break;
-		case 'h':
-			help();
-			return 0;
-		case 'V':
-			printf("%s %s\n", log_program(), VERSION);
-			return 0;
 		default:
-			fprintf(stderr, "Try '%s --help'.\n", log_program());
-			return -EINVAL;
+			if ((c = cli_option(c, help)) <= 0)
+				return c;
 		}
 	}
 	if (optind != argc) {
