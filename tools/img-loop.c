@@ -47,22 +47,6 @@ static void image_id(const struct stat *st, char buf[static 64])
 	snprintf(buf, 64, "%ju:%ju", (uintmax_t)st->st_dev, (uintmax_t)st->st_ino);
 }
 
-/* True if the state's loop device is attached to the image it names. */
-static bool state_attached(const struct state *s)
-{
-	const char *loop = state_get(s, "loop"), *id = state_get(s, "image_id");
-	uintmax_t dev, ino;
-	struct stat st = { 0 };
-	_cleanup_(closep) int fd = -1;
-
-	if (!loop || !id || sscanf(id, "%ju:%ju", &dev, &ino) != 2)
-		return false;
-	st.st_dev = (dev_t)dev;
-	st.st_ino = (ino_t)ino;
-	fd = open(loop, O_RDONLY | O_CLOEXEC);
-	return fd >= 0 && loop_backs(fd, &st, 0);
-}
-
 /* True if every partition device the state names is a block device. */
 static bool state_parts_present(const struct state *s)
 {

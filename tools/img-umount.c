@@ -363,22 +363,11 @@ static int from_state(void)
 	}
 	state_unset(&s, "mount");
 
+	/* Only if it still backs our image: the number may have been reused
+	 * by someone else since. */
 	loop = state_get(&s, "loop");
-	if (loop && sscanf(loop, "/dev/loop%d", &nr) == 1) {
-		/* Only if it still backs our image: the number may have been
-		 * reused by someone else since. */
-		_cleanup_(closep) int fd = open(loop, O_RDONLY | O_CLOEXEC);
-		uintmax_t dev, ino;
-		struct stat st = { 0 };
-		const char *id = state_get(&s, "image_id");
-
-		if (fd >= 0 && id && sscanf(id, "%ju:%ju", &dev, &ino) == 2) {
-			st.st_dev = (dev_t)dev;
-			st.st_ino = (ino_t)ino;
-			if (loop_backs(fd, &st, 0) && detach_nr(nr) < 0)
-				return EXIT_FAILED;
-		}
-	}
+	if (state_attached(&s) && sscanf(loop, "/dev/loop%d", &nr) == 1 && detach_nr(nr) < 0)
+		return EXIT_FAILED;
 	r = state_remove(&s);
 	if (r < 0) {
 		log_errno(r, "cannot remove '%s'", arg_state);

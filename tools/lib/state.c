@@ -2,6 +2,7 @@
 #include "state.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,6 +11,7 @@
 #include <unistd.h>
 
 #include "common.h"
+#include "loop.h"
 
 int state_add(struct state *s, const char *key, const char *value)
 {
@@ -98,6 +100,21 @@ void state_unset(struct state *s, const char *key)
 			s->items[j++] = s->items[i];
 	}
 	s->n = j;
+}
+
+bool state_attached(const struct state *s)
+{
+	const char *loop = state_get(s, "loop"), *id = state_get(s, "image_id");
+	_cleanup_(closep) int fd = -1;
+	struct stat st = { 0 };
+	uintmax_t dev, ino;
+
+	if (!loop || !id || sscanf(id, "%ju:%ju", &dev, &ino) != 2)
+		return false;
+	st.st_dev = (dev_t)dev;
+	st.st_ino = (ino_t)ino;
+	fd = open(loop, O_RDONLY | O_CLOEXEC);
+	return fd >= 0 && loop_backs(fd, &st, 0);
 }
 
 void state_truncate(struct state *s, size_t n)

@@ -7,6 +7,7 @@
  */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 
 struct state_item {
@@ -32,6 +33,10 @@ int state_set(struct state *s, const char *key, const char *value);
 int state_add(struct state *s, const char *key, const char *value);
 /* Removes every line of key. */
 void state_unset(struct state *s, const char *key);
+/* True if the recorded loop device ("loop=") still backs the recorded image
+ * ("image_id=DEV:INODE"): false after a reboot, a detach behind our back,
+ * or when the device number went to someone else's image since. */
+bool state_attached(const struct state *s);
 /* Drops every line after the first n. */
 void state_truncate(struct state *s, size_t n);
 /* Writes s->path atomically. */
