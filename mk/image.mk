@@ -68,7 +68,9 @@ export IMAGE_NAME IMAGE_URL IMAGE_MIRRORS IMAGE_SHA256 IMAGE_SHA256SUMS IMAGE_SI
 ifneq ($(strip $(IMAGE_ENV)),)
 export $(IMAGE_ENV)
 endif
-export RTIK_CONTINUE = make -C $(RECIPE_DIR)
+# The command that continues a build: this one, with its command line's
+# variables.
+export RTIK_CONTINUE = make -C $(RECIPE_DIR) $(MAKEOVERRIDES)
 
 STAGE := $(RTIK_MK_DIR)/rtik-stage
 S := $(BUILD_DIR)/.stamp_
@@ -111,12 +113,10 @@ $(S)phase2-host: $(S)phase1-target $(V)phase2-host $(PHASE2_HOST)
 $(S)phase2-target: $(S)phase2-host $(V)phase2-target $(PHASE2_TARGET)
 $(S)finish: $(S)phase2-target $(V)finish
 
-# A script that does not exist: say so, instead of make's "No rule to make
-# target". (An existing file with no prerequisites is never remade.)
-RTIK_SCRIPTS := $(sort $(PHASE1_HOST) $(PHASE1_TARGET) $(PHASE2_HOST) $(PHASE2_TARGET))
-ifneq ($(RTIK_SCRIPTS),)
-$(RTIK_SCRIPTS):
-	@echo "image.mk: $(IMAGE_NAME): script '$@' does not exist" >&2; exit 1
+# A script that does not exist stops the build before any stage runs.
+ifeq ($(filter clean clean-mounts distclean,$(MAKECMDGOALS)),)
+$(foreach v,PHASE1_HOST PHASE1_TARGET PHASE2_HOST PHASE2_TARGET,$(if $($(v)),$(if $(wildcard $($(v))),,\
+	$(error image.mk: $(IMAGE_NAME): $(v) script '$($(v))' does not exist))))
 endif
 
 # A stamp is touched as the last step of its stage, so a failed stage leaves

@@ -21,13 +21,11 @@
 #include <inttypes.h>
 #include <libfdisk.h>
 #include <linux/falloc.h>
-#include <linux/loop.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
-#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -442,10 +440,10 @@ static int tool_run(char *const argv[])
 	return command_run(argv, log_enabled(LOG_DEBUG) ? COMMAND_STDOUT_TO_STDERR : COMMAND_SILENT);
 }
 
-/* If img-grow dies while e2fsck runs, the kernel detaches the device as
- * soon as the last user closes it: nothing outlives the tool, not even a
- * kill -9 the cleanup handlers never see. Setting it afterwards costs a
- * queue freeze (a few ms); loop_attach() has no flag for LOOP_CONFIGURE. */
+/* The temporary loop device is set to autoclear: if img-grow dies while
+ * e2fsck runs, the kernel detaches the device as soon as the last user
+ * closes it, so nothing outlives the tool, not even a kill -9 that the
+ * cleanup handlers never see. */
 static int fs_grow(struct grow *g)
 {
 	_cleanup_(loop_cleanup) struct loop_device l = LOOP_DEVICE_INIT;
@@ -455,7 +453,6 @@ static int fs_grow(struct grow *g)
 	const char *hint = log_enabled(LOG_DEBUG) ? "" : " (-v shows its output)";
 	int r;
 
-	/* Autoclear: even a SIGKILL of img-grow leaves nothing attached. */
 	r = loop_attach(&l, g->path, g->start * g->sector, bytes, LOOP_ATTACH_AUTOCLEAR);
 	if (r < 0)
 		return log_errno(r, "cannot attach partition %u of '%s' to a loop device", g->nr,
@@ -507,23 +504,10 @@ struct loop_user {
 static int loop_user_find(int nr, const char *backing, void *userdata)
 {
 	struct loop_user *u = userdata;
-	struct stat st;
 
-	if (stat(backing, &st) == 0) {
-		if (st.st_dev != u->st->st_dev || st.st_ino != u->st->st_ino)
-			return 0;
-	} else {
-		/* A path from another mount namespace: ask the device. */
-		struct loop_info64 info;
-		char dev[32];
-		_cleanup_(closep) int fd = -1;
-
-		snprintf(dev, sizeof(dev), "/dev/loop%d", nr);
-		fd = open(dev, O_RDONLY | O_CLOEXEC);
-		if (fd < 0 || ioctl(fd, LOOP_GET_STATUS64, &info) < 0 ||
-		    info.lo_device != u->st->st_dev || info.lo_inode != u->st->st_ino)
-			return 0;
-	}
+	(void)backing;
+	if (!loop_nr_uses(nr, u->st))
+		return 0;
 	u->nr = nr;
 	return 1;
 }

@@ -249,6 +249,12 @@ static int mount_one(struct state *s, const char *root, const struct mount_req *
 	if (r < 0)
 		return r;
 	*done = true;
+	/* Shared: a copy of this mount in another mount namespace (a tool's
+	 * private namespace made while we are mounted) is then a slave of it
+	 * and goes away when we unmount, instead of keeping the filesystem
+	 * alive, and writing to it, behind our back. */
+	if (mount(NULL, target, NULL, MS_SHARED, NULL) < 0)
+		return log_errno(errno, "cannot make '%s' a shared mount", target);
 
 	snprintf(record, sizeof(record), "%d:%s", m->nr, target);
 	r = state_add(s, "mount", record);

@@ -44,6 +44,7 @@
 #include "cli.h"
 #include "common.h"
 #include "log.h"
+#include "mounts.h"
 #include "resolve.h"
 
 /* As in env(1): the statuses that are ours rather than the command's. */
@@ -811,7 +812,7 @@ struct child_error {
 };
 
 _Noreturn static void child_run(char **argv, char **envp, const sigset_t *mask, int errfd,
-				const struct output *o, bool private_state, pid_t parent)
+				const struct output *o, bool private_state, pid_t parent, const struct strv *others)
 {
 	struct child_error ce = { 0, 0 };
 
@@ -820,15 +821,27 @@ _Noreturn static void child_run(char **argv, char **envp, const sigset_t *mask, 
 	 * than leave it running unwatched. */
 	if (prctl(PR_SET_PDEATHSIG, SIGTERM) < 0 || getppid() != parent)
 		goto fail;
-	if (private_state) {
-		/* A mount namespace of its own, which our mount does not leave. */
-		if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_SLAVE, NULL) < 0 ||
-		    (mkdir("/run/systemd", 0755) < 0 && errno != EEXIST) ||
-		    (mkdir("/run/systemd/nspawn", 0755) < 0 && errno != EEXIST) ||
-		    mount("tmpfs", "/run/systemd/nspawn", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC,
-			  "mode=0755") < 0)
-			goto fail;
-	}
+	/* Out of our process group, so that a SIGKILL of the whole group (make
+	 * killed with its children) reaches only us: the death signal above
+	 * then has nspawn stop the container. Signals for the group are
+	 * passed on by us instead. A shell stays in the terminal's group. */
+	if (!arg_shell && setpgid(0, 0) < 0)
+		goto fail;
+	/* A mount namespace of its own, a slave of ours: what we mount there
+	 * stays there, and an unmount on the host reaches it. */
+	if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_SLAVE, NULL) < 0)
+		goto fail;
+	/* Without the other images mounted on the host right now: a copy of
+	 * their mounts here (and so in the container's namespace) would keep
+	 * their filesystems alive until this run ends, after the build that
+	 * owns them has unmounted and finished them. */
+	for (size_t i = 0; i < others->n; i++)
+		umount2(others->v[i], MNT_DETACH | UMOUNT_NOFOLLOW);
+	if (private_state &&
+	    (((mkdir("/run/systemd", 0755) < 0 && errno != EEXIST) ||
+	      (mkdir("/run/systemd/nspawn", 0755) < 0 && errno != EEXIST) ||
+	      mount("tmpfs", "/run/systemd/nspawn", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=0755") < 0)))
+		goto fail;
 	/* No interaction: a command that asks gets end-of-file, not a hang. */
 	if (!arg_shell && isatty(STDIN_FILENO)) {
 		int fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
@@ -849,9 +862,43 @@ fail:
 
 /* Starts systemd-nspawn in a child, with SIGCHLD and the signals we pass
  * on blocked here (read from sigfd instead) and not there. */
-static pid_t nspawn_start(struct strv *argv, struct strv *envp, const struct output *o, bool private_state,
-			  int *sigfd)
+struct others {
+	const char *root;
+	struct strv *v;
+};
+
+static bool path_within(const char *path, const char *top)
 {
+	size_t n = strlen(top);
+
+	return strncmp(path, top, n) == 0 && (path[n] == 0 || path[n] == '/' || strcmp(top, "/") == 0);
+}
+
+/* Mounts of loop devices (other disk images), kernel or FUSE, that have
+ * nothing to do with this run: neither on the way to the root nor in it,
+ * nor on the way to or in a bind source. Deepest (latest) first. */
+static int other_image(const struct mount_entry *m, void *userdata)
+{
+	struct others *o = userdata;
+
+	if (!m->source || strncmp(m->source, "/dev/loop", 9) != 0)
+		return 0;
+	if (path_within(m->target, o->root) || path_within(o->root, m->target))
+		return 0;
+	for (size_t i = 0; i < arg_n_binds; i++) {
+		char src[PATH_MAX];
+		snprintf(src, sizeof(src), "%.*s", (int)arg_binds[i].src_len, arg_binds[i].arg);
+		if (path_within(m->target, src) || path_within(src, m->target))
+			return 0;
+	}
+	return strv_add(o->v, "%s", m->target) < 0 ? -ENOMEM : 0;
+}
+
+static pid_t nspawn_start(struct strv *argv, struct strv *envp, const struct output *o, bool private_state,
+			  int *sigfd, const char *root)
+{
+	_cleanup_(strv_freep) struct strv others = { 0 };
+	struct others ot = { .root = root, .v = &others };
 	_cleanup_(closep) int errr = -1, errw = -1;
 	int fds[2];
 	struct child_error ce;
@@ -872,11 +919,19 @@ static pid_t nspawn_start(struct strv *argv, struct strv *envp, const struct out
 	if (*sigfd < 0)
 		return log_errno(errno, "cannot watch signals");
 
+	if (mounts_foreach(other_image, &ot) < 0)
+		return log_errno(ENOMEM, "cannot read the mount table");
+	/* Deepest first: mountinfo lists a mount after the one it sits on. */
+	for (size_t i = 0; i < others.n / 2; i++) {
+		char *t = others.v[i];
+		others.v[i] = others.v[others.n - 1 - i];
+		others.v[others.n - 1 - i] = t;
+	}
 	pid = fork();
 	if (pid < 0)
 		return log_errno(errno, "cannot start systemd-nspawn");
 	if (pid == 0)
-		child_run(argv->v, envp->v, &old, errw, o, private_state, parent);
+		child_run(argv->v, envp->v, &old, errw, o, private_state, parent, &others);
 	closep(&errw);
 	errw = -1;
 	/* Until exec, or a report of what failed before it. */
@@ -924,7 +979,7 @@ static int nspawn_run(const struct plan *p)
 	if (output_open(o, p) < 0)
 		return output_close(o, EXIT_CANCELED);
 
-	pid = nspawn_start(&argv, &envp, o, !registered && nspawn_state_on_disk(), &sigfd);
+	pid = nspawn_start(&argv, &envp, o, !registered && nspawn_state_on_disk(), &sigfd, p->root);
 	if (pid < 0)
 		return output_close(o, EXIT_CANCELED);
 	/* Writing to a reader that went away is an error to handle, not death. */

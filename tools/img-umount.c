@@ -23,6 +23,7 @@
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -38,23 +39,32 @@ static bool arg_lazy;
 
 /* ---- who uses a mount (as fuser -m does) ---- */
 
-static bool proc_link_on(int pid, const char *what, dev_t dev)
+/* What a process may be using: a file on filesystem dev, or (block) the
+ * block device dev itself, open. */
+struct use {
+	dev_t dev;
+	bool block;
+};
+
+static bool proc_link_on(int pid, const char *what, const struct use *u)
 {
 	char path[400];
 	struct stat st;
 
 	snprintf(path, sizeof(path), "/proc/%d/%s", pid, what);
-	return stat(path, &st) == 0 && st.st_dev == dev;
+	if (stat(path, &st) < 0)
+		return false;
+	return u->block ? S_ISBLK(st.st_mode) && st.st_rdev == u->dev : st.st_dev == u->dev;
 }
 
-static bool proc_uses(int pid, dev_t dev)
+static bool proc_uses(int pid, const struct use *u)
 {
 	char path[64];
 	struct dirent *de;
 	DIR *d;
 	bool found = false;
 
-	if (proc_link_on(pid, "cwd", dev) || proc_link_on(pid, "root", dev) || proc_link_on(pid, "exe", dev))
+	if (!u->block && (proc_link_on(pid, "cwd", u) || proc_link_on(pid, "root", u) || proc_link_on(pid, "exe", u)))
 		return true;
 	snprintf(path, sizeof(path), "/proc/%d/fd", pid);
 	d = opendir(path);
@@ -65,14 +75,14 @@ static bool proc_uses(int pid, dev_t dev)
 		if (de->d_name[0] == '.')
 			continue;
 		snprintf(fd, sizeof(fd), "fd/%s", de->d_name);
-		found = proc_link_on(pid, fd, dev);
+		found = proc_link_on(pid, fd, u);
 	}
 	closedir(d);
 	return found;
 }
 
-/* "123 (sleep), 456 (bash)" for the processes using filesystem dev. */
-static void users_describe(dev_t dev, char *buf, size_t size)
+/* "123 (sleep), 456 (bash)" for the processes using u. */
+static void users_describe(const struct use *u, char *buf, size_t size)
 {
 	DIR *d = opendir("/proc");
 	struct dirent *de;
@@ -88,7 +98,7 @@ static void users_describe(dev_t dev, char *buf, size_t size)
 
 		if (!isdigit((unsigned char)de->d_name[0]) || (pid = atoi(de->d_name)) == getpid())
 			continue;
-		if (!proc_uses(pid, dev))
+		if (!proc_uses(pid, u))
 			continue;
 		snprintf(path, sizeof(path), "/proc/%d/comm", pid);
 		FILE *f = fopen(path, "re");
@@ -185,7 +195,8 @@ static int tree_unmount(const char *top)
 			goto out;
 		}
 		char users[512];
-		users_describe(t.v[i].devno, users, sizeof(users));
+		struct use u = { .dev = t.v[i].devno };
+		users_describe(&u, users, sizeof(users));
 		if (!arg_lazy) {
 			if (users[0])
 				log_error("cannot unmount '%s': in use by %s; stop them, or use --lazy", target, users);
@@ -265,6 +276,14 @@ static void devset_fill(struct devset *d, int nr)
 	closedir(dir);
 }
 
+static bool loop_attached(int nr)
+{
+	char path[64];
+
+	snprintf(path, sizeof(path), "/sys/block/loop%d/loop/backing_file", nr);
+	return access(path, F_OK) == 0;
+}
+
 static int detach_nr(int nr)
 {
 	struct devset d = { 0 };
@@ -278,6 +297,24 @@ static int detach_nr(int nr)
 	r = loop_detach_nr(nr);
 	if (r < 0 && r != -ENXIO)
 		return log_errno(r, "cannot detach /dev/loop%d", nr);
+	/* Still open somewhere, the kernel only marks the device to go on its
+	 * last close. A FUSE daemon closes it a moment after its unmount:
+	 * wait for that, with a bound, rather than return with the device
+	 * still attached. */
+	for (int i = 0; i < 250 && loop_attached(nr); i++) {
+		struct timespec ts = { .tv_nsec = 20 * 1000000L };
+		nanosleep(&ts, NULL);
+	}
+	if (loop_attached(nr)) {
+		char users[512] = "";
+		for (size_t i = 0; i < d.n && !users[0]; i++) {
+			struct use u = { .dev = d.devs[i], .block = true };
+			users_describe(&u, users, sizeof(users));
+		}
+		log_error("/dev/loop%d is still held open%s%s; it detaches when they let go", nr,
+			  users[0] ? " by " : " (from another mount namespace?)", users);
+		return -EBUSY;
+	}
 	log_debug("detached /dev/loop%d", nr);
 	return 0;
 }

@@ -88,6 +88,15 @@ bool loop_backs(int fd, const struct stat *st, uint64_t offset)
 	return info.lo_device == st->st_dev && info.lo_inode == st->st_ino && info.lo_offset == offset;
 }
 
+bool loop_nr_uses(int nr, const struct stat *st)
+{
+	_cleanup_(closep) int fd = loop_open_nr(nr, O_RDONLY);
+	struct loop_info64 info;
+
+	return fd >= 0 && ioctl(fd, LOOP_GET_STATUS64, &info) == 0 && info.lo_device == st->st_dev &&
+	       info.lo_inode == st->st_ino;
+}
+
 static int loop_configure(int lfd, int ffd, const char *file, uint64_t offset, uint64_t size,
 			  unsigned flags)
 {

@@ -41,6 +41,9 @@ void loop_cleanup(struct loop_device *l);
 int loop_detach_nr(int nr);
 /* True if the open loop device fd backs the file st at offset. */
 bool loop_backs(int fd, const struct stat *st, uint64_t offset);
+/* True if /dev/loopN backs the file st, at any offset. Asks the device,
+ * not the path in sysfs, which may name a file deleted and made anew. */
+bool loop_nr_uses(int nr, const struct stat *st);
 
 /* Calls fn for every attached loop device with the path of its backing
  * file (" (deleted)" stripped); stops when fn returns nonzero. */

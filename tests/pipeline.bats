@@ -1,0 +1,571 @@
+#!/usr/bin/env bats
+# shellcheck disable=SC2030,SC2031,SC2154 # bats: @test bodies run in subshells; run sets stderr_lines
+# mk/image.mk end to end, on the test recipe in tests/recipes/fixture: the
+# vendor-like fixture served by a local lighttpd, grown, overlaid and run
+# through both phases. A full build, resuming after a failure, reruns after
+# an edit, `make STAGE`, SIGKILL, two builds at once, the errors, and the
+# clean targets.
+#
+# Every test builds under $T and names its server, build dir, cache and
+# output on the make command line, so the source tree is never written to.
+# A test that edits a script edits a copy of the recipe in $T/fixture.
+
+bats_require_minimum_version 1.5.0
+load test_helper
+
+STAGES=(fetch extract grow overlay phase1-host phase1-target phase2-host phase2-target finish)
+
+setup_file() {
+	[ "$(id -u)" -eq 0 ] || return 0
+	WWW=$BATS_FILE_TMPDIR/www
+	mkdir -p "$WWW"
+	cp "$(fixture vendor-mbr.img.xz)" "$WWW/"
+	SUM=$(sha256sum "$WWW/vendor-mbr.img.xz" | cut -d' ' -f1)
+	(cd "$WWW" && sha256sum --binary vendor-mbr.img.xz >SHA256SUMS)
+	export WWW SUM
+	http_start "$WWW"
+}
+
+teardown_file() {
+	http_stop
+}
+
+setup() {
+	require_root
+	common_setup
+	# Physical path: the tools print and record realpath()s.
+	T=$(cd -- "$T" && pwd -P)
+	export T
+	R=$TOP/tests/recipes/fixture
+	OUT=$T/out/fixture.img
+	VARS=("IMAGE_URL=$HTTP_URL/files/vendor-mbr.img.xz" "IMAGE_SHA256=$SUM"
+		"BUILD_DIR=$T/build" "CACHE_DIR=$T/cache" "OUTPUT=$OUT")
+	# Processes (PID) and process groups (-PGID) this test started in the
+	# background.
+	BG_KILL=()
+	# A FUSE daemon this test stopped.
+	FUSE_STOPPED=
+}
+
+teardown() {
+	local k
+	# Skipped before common_setup: nothing of ours to clean.
+	[ -n "${T-}" ] || return 0
+	[ -z "$FUSE_STOPPED" ] || kill -CONT "$FUSE_STOPPED" 2>/dev/null || true
+	for k in "${BG_KILL[@]}"; do
+		kill -KILL -- "$k" 2>/dev/null || true
+	done
+	for k in "${BG_KILL[@]}"; do
+		wait "${k#-}" 2>/dev/null || true
+	done
+	orphans_kill
+	[ ! -d "$R" ] || make --no-print-directory -C "$R" "${VARS[@]}" clean-mounts >/dev/null 2>&1 || true
+	block_cleanup
+}
+
+# make on the recipe with this test's variables.
+mk() {
+	make --no-print-directory -C "$R" "${VARS[@]}" "$@"
+}
+
+# Work on a copy of the recipe, at $T/fixture (so its name stays "fixture").
+recipe_copy() {
+	cp -a "$TOP/tests/recipes/fixture" "$T/fixture"
+	R=$T/fixture
+	VARS+=("RTIK_SRC=$TOP")
+}
+
+# The stages that $output announced (">>> fixture: STAGE"), on one line.
+stages() {
+	local name=${1:-fixture}
+	printf '%s\n' "${lines[@]}" | sed -n "s/^>>> $name: //p" | paste -sd' '
+}
+
+# The mtimes of the stamps of the stages given, in nanoseconds.
+stamp_times() {
+	local s
+	for s in "$@"; do
+		stat -c '%.9Y' "$T/build/.stamp_$s"
+	done
+}
+
+# The stamp_times of the stages before STAGE.
+stamps_before() {
+	local s
+	for s in "${STAGES[@]}"; do
+		[ "$s" != "$1" ] || break
+		stamp_times "$s"
+	done
+}
+
+# output_open IMG NAME: attach IMG and mount it read-only at $T/NAME.
+output_open() {
+	img-loop -q --state "$T/$2.state" "$1" >/dev/null
+	img-mount -q --read-only --state "$T/$2.state" --root "$T/$2" --mount 2:/ --mount 1:/boot/firmware >/dev/null
+}
+
+output_close() {
+	img-umount -q --state "$T/$1.state"
+}
+
+# output_check IMG NAME RUNS: IMG holds the overlay and the work of every
+# phase script, phase2-target having run RUNS times.
+output_check() {
+	local v=$T/$2 boot
+	output_open "$1" "$2"
+	[ "$(cat "$v/etc/rtik-overlay")" = "from the fixture recipe's overlay" ]
+	[ "$(cat "$v/etc/arch-marker")" = aarch64 ]
+	[ "$(cat "$v/etc/phase1-host-marker")" = "phase1-host rtik-fixture" ]
+	[ "$(cat "$v/etc/phase1-target-marker")" = "phase1-target rtik-fixture" ]
+	[ "$(cat "$v/etc/phase2-host-marker")" = aarch64 ]
+	[ "$(cat "$v/etc/phase2-target-marker")" = "phase2-target rtik-fixture" ]
+	[ "$(cat "$v/etc/phase2-target-runs")" = "$3" ]
+	# FAT through fusefat may show 8.3 names in capitals.
+	boot=$(find "$v/boot/firmware" -maxdepth 1 -iname extra.txt)
+	[ "$(cat "$boot")" = "# from the fixture recipe's overlay" ]
+	! touch "$v/etc/rw-test" 2>/dev/null
+	output_close "$2"
+}
+
+# The PID of the fusefat daemon serving DIR, if there is one.
+fusefat_of() {
+	local p argv
+	for p in /proc/[0-9]*; do
+		[ "$(cat "$p/comm" 2>/dev/null)" = fusefat ] || continue
+		mapfile -d '' argv 2>/dev/null <"$p/cmdline" || continue
+		[ "${#argv[@]}" -gt 0 ] || continue
+		[ "${argv[-1]}" != "$1" ] || { echo "${p#/proc/}"; return 0; }
+	done
+}
+
+# bg_build DIR NAME: a build of a copy of the recipe at DIR, in the
+# background in a process group of its own, as image NAME in $T/build-NAME,
+# whose phase1-target sleeps a minute; returns when that sleep has begun
+# and sets BG_PID.
+bg_build() {
+	local dir=$1 name=$2 log=$T/build-$2/logs/08-phase1-target.log n
+	cp -a "$TOP/tests/recipes/fixture" "$dir"
+	sed -i 's/^uname -m/echo "phase1-target: sleeping"\nsleep 60\n&/' "$dir/setup/20-phase1-target.sh"
+	grep -qx 'sleep 60' "$dir/setup/20-phase1-target.sh"
+	setsid make --no-print-directory -C "$dir" RTIK_SRC="$TOP" IMAGE_URL="$HTTP_URL/files/vendor-mbr.img.xz" \
+		IMAGE_SHA256="$SUM" BUILD_DIR="$T/build-$name" CACHE_DIR="$T/cache" OUTPUT="$T/out/$name.img" \
+		>"$T/$name.out" 2>&1 </dev/null 3>&- &
+	BG_PID=$!
+	BG_KILL+=("-$BG_PID")
+	for ((n = 0; n < 600; n++)); do
+		grep -qsx "phase1-target: sleeping" "$log" && return 0
+		kill -0 "$BG_PID" 2>/dev/null || break
+		sleep 0.05
+	done
+	echo "bg_build: $name did not reach its sleep:" >&2
+	cat "$T/$name.out" >&2
+	return 1
+}
+
+mounted() {
+	awk -v d="$1" '$5 == d { f = 1 } END { exit !f }' /proc/self/mountinfo
+}
+
+# Processes of a container whose root is one of our images: those whose
+# mount namespace has a loop device backed by a file under $T mounted at
+# "/". (Another mount namespace may hold copies of our mounts, at their host
+# paths: those are not matched.) Killed, so that a test that finds one
+# leaves nothing behind; the kernel then lets go of the loop devices they
+# kept.
+orphans_kill() {
+	local loops p n found=
+	loops=$(losetup -nO NAME,BACK-FILE 2>/dev/null | awk -v d="$T" 'index($2, d "/") == 1 { print $1 }' | paste -sd' ')
+	[ -n "$loops" ] || return 0
+	for p in /proc/[0-9]*; do
+		awk -v loops=" $loops " '$5 == "/" {
+			for (k = 7; k <= NF; k++)
+				if ($k == "-") { src = $(k + 2); break }
+			sub(/p[0-9]+$/, "", src)
+			if (index(loops, " " src " ")) { f = 1; exit }
+		} END { exit !f }' "$p/mountinfo" 2>/dev/null || continue
+		kill -KILL "${p#/proc/}" 2>/dev/null || true
+		found=1
+	done
+	[ -n "$found" ] || return 0
+	for ((n = 0; n < 100; n++)); do
+		[ -n "$(losetup -nO NAME,BACK-FILE 2>/dev/null | awk -v d="$T" 'index($2, d "/") == 1')" ] || return 0
+		sleep 0.05
+	done
+}
+
+# STRING as an extended regular expression that matches it literally.
+re_quote() {
+	printf '%s' "$1" | sed 's/[][\\.*^$+?(){}|]/\\&/g'
+}
+
+# The line a failed stage ends with, on stderr, as a regular expression;
+# the continue command may have arguments after the recipe directory (the
+# test "the continue command ..." checks them).
+failed_line_re() {
+	printf '^%s fixture: %s failed; log: %s; fix it, then run %s( [^%s]*)?%s to continue$' \
+		"$(re_quote '***')" "$(re_quote "$1")" "$(re_quote "$2")" "$(re_quote "'make -C $R")" "'" "'"
+}
+
+# --- a build ----------------------------------------------------------------------
+
+@test "a full build: stages in order, a log each, times and sizes at the end; the output holds the overlay and the scripts' work" {
+	[ ! -e "$OUT" ]
+	run --separate-stderr mk
+	[ "$status" -eq 0 ]
+	[ -z "$stderr" ]
+	[ "$(stages)" = "${STAGES[*]}" ]
+	# The summary: a line per stage, then the size of the output.
+	local n=${#lines[@]} k s
+	[ "${lines[n - 11]}" = "fixture: time per stage (s)" ]
+	k=$((n - 10))
+	for s in "${STAGES[@]}"; do
+		[[ ${lines[k]} =~ ^\ \ $s\ +[0-9]+\.[0-9]$ ]]
+		k=$((k + 1))
+	done
+	[[ ${lines[n - 1]} =~ ^fixture:\ "$OUT":\ 192M\ \([0-9.]+[KM]\ on\ disk\)$ ]]
+	# A log per stage that ran; attach and mount are state, not stages.
+	[ "$(find "$T/build/logs" -mindepth 1 -printf '%f\n' | sort | paste -sd' ')" = "01-fetch.log 02-extract.log 03-grow.log 06-overlay.log 07-phase1-host.log 08-phase1-target.log 09-phase2-host.log 10-phase2-target.log 11-finish.log times" ]
+	grep -qx "phase1-target: running on aarch64" "$T/build/logs/08-phase1-target.log"
+	grep -qx "phase2-target: run 1" "$T/build/logs/10-phase2-target.log"
+	grep -qx "fixture: time per stage (s)" "$T/build/logs/11-finish.log"
+	# phase2-host fails if OUTPUT was there before finish; after it, it
+	# is, whole.
+	[ -f "$OUT" ]
+	[ ! -e "$OUT.part" ]
+	[ "$(stat -c %s "$OUT")" -eq $((192 << 20)) ]
+	assert_nothing_left
+	output_check "$OUT" view 1
+	assert_nothing_left
+}
+
+@test "a no-op make on a finished image does nothing and mounts nothing" {
+	mk >/dev/null
+	local before out_before
+	before=$(stamp_times "${STAGES[@]}")
+	out_before=$(stat -c '%i %.9Y' "$OUT")
+	cp "$T/build/logs/times" "$T/times.before"
+	run --separate-stderr mk
+	[ "$status" -eq 0 ]
+	[ "$output" = "make: Nothing to be done for 'all'." ]
+	[ -z "$stderr" ]
+	[ "$(stamp_times "${STAGES[@]}")" = "$before" ]
+	[ "$(stat -c '%i %.9Y' "$OUT")" = "$out_before" ]
+	cmp "$T/build/logs/times" "$T/times.before"
+	[ ! -e "$T/build/.stamp_attach" ]
+	[ ! -e "$T/build/.stamp_mount" ]
+	assert_nothing_left
+}
+
+# --- failing, and going on ----------------------------------------------------------
+
+@test "phase1-target failing on purpose: one line naming the log and how to continue; no OUTPUT; without FAIL_PHASE1 the build goes on after overlay" {
+	local log=$T/build/logs/08-phase1-target.log before
+	run --separate-stderr mk FAIL_PHASE1=1
+	[ "$status" -eq 2 ]
+	[ "$(stages)" = "fetch extract grow overlay phase1-host phase1-target" ]
+	[ "${lines[-1]}" = "phase1-target: failing on purpose (FAIL_PHASE1=1)" ]
+	[ "$(tail -n 1 "$log")" = "phase1-target: failing on purpose (FAIL_PHASE1=1)" ]
+	[ "${#stderr_lines[@]}" -eq 2 ]
+	[[ ${stderr_lines[0]} =~ $(failed_line_re phase1-target "$log") ]]
+	[[ ${stderr_lines[1]} =~ ^make:\ \*\*\*\ \[.*/mk/image\.mk:[0-9]+:\ "$T"/build/\.stamp_phase1-target\]\ Error\ 3$ ]]
+	[ ! -e "$OUT" ]
+	[ ! -e "$OUT.part" ]
+	[ ! -e "$T/build/.stamp_phase1-target" ]
+	before=$(stamps_before phase1-host)
+
+	# FAIL_PHASE1 is in IMAGE_ENV, which every phase script gets: so
+	# phase1-host runs again too, and nothing before it.
+	run --separate-stderr mk
+	[ "$status" -eq 0 ]
+	[ "$(stages)" = "phase1-host phase1-target phase2-host phase2-target finish" ]
+	[ "$(stamps_before phase1-host)" = "$before" ]
+	assert_nothing_left
+	output_check "$OUT" view 1
+}
+
+@test "a failing script fixed by editing it: the build resumes exactly at its stage" {
+	recipe_copy
+	local script=$R/setup/20-phase1-target.sh before
+	printf 'echo "phase1-target: broken by an edit" >&2\nexit 4\n' >>"$script"
+	run --separate-stderr mk
+	[ "$status" -eq 2 ]
+	[ "${lines[-1]}" = "phase1-target: broken by an edit" ]
+	[[ ${stderr_lines[0]} =~ $(failed_line_re phase1-target "$T/build/logs/08-phase1-target.log") ]]
+	[ ! -e "$OUT" ]
+	before=$(stamps_before phase1-target)
+
+	cp "$TOP/tests/recipes/fixture/setup/20-phase1-target.sh" "$script"
+	run --separate-stderr mk
+	[ "$status" -eq 0 ]
+	[ "$(stages)" = "phase1-target phase2-host phase2-target finish" ]
+	# fetch, extract, grow, overlay and phase1-host did not run again.
+	[ "$(stamps_before phase1-target)" = "$before" ]
+	output_check "$OUT" view 1
+}
+
+# The failure line offers the command that continues this build: with the
+# variables of the command line, not a fresh build in the default BUILD_DIR.
+@test "the continue command carries the variables given on the command line" {
+	run --separate-stderr mk FAIL_PHASE1=1
+	[ "$status" -eq 2 ]
+	local line=${stderr_lines[0]} cmd
+	[[ $line =~ $(failed_line_re phase1-target "$T/build/logs/08-phase1-target.log") ]]
+	cmd=${line#*"then run '"}
+	cmd=${cmd%"' to continue"}
+	echo "continue command: $cmd" >&2
+	[[ " $cmd " == *" BUILD_DIR=$T/build "* ]]
+	[[ " $cmd " == *" CACHE_DIR=$T/cache "* ]]
+	[[ " $cmd " == *" OUTPUT=$OUT "* ]]
+	[[ " $cmd " == *" IMAGE_URL=$HTTP_URL/files/vendor-mbr.img.xz "* ]]
+}
+
+# --- reruns -------------------------------------------------------------------------
+
+@test "an edited phase2 script reruns its stage and those after it, on the same image" {
+	recipe_copy
+	mk >/dev/null
+	local before
+	before=$(stamps_before phase2-host)
+
+	touch "$R/setup/40-phase2-target.sh"
+	run --separate-stderr mk
+	[ "$status" -eq 0 ]
+	[ "$(stages)" = "phase2-target finish" ]
+	[ "$(stamps_before phase2-host)" = "$before" ]
+
+	# shellcheck disable=SC2016 # expanded by the script
+	echo 'echo edited >"$ROOT/etc/phase2-host-edited"' >>"$R/setup/30-phase2-host.sh"
+	run --separate-stderr mk
+	[ "$status" -eq 0 ]
+	[ "$(stages)" = "phase2-host phase2-target finish" ]
+	[ "$(stamps_before phase2-host)" = "$before" ]
+	assert_nothing_left
+	# Three runs of phase2-target on one image, not on a fresh one.
+	output_check "$OUT" view 3
+	output_open "$OUT" view
+	[ "$(cat "$T/view/etc/phase2-host-edited")" = edited ]
+	output_close view
+}
+
+@test "make phase2 after finish: the image is mounted again, phase2 reruns and it stays mounted; then make redoes only finish" {
+	mk >/dev/null
+	local before
+	before=$(stamps_before phase2-host)
+
+	run --separate-stderr mk phase2
+	[ "$status" -eq 0 ]
+	[ "$(stages)" = "phase2-host phase2-target" ]
+	mounted "$T/build/root"
+	mounted "$T/build/root/boot/firmware"
+	[ "$(cat "$T/build/root/etc/phase2-target-runs")" = 2 ]
+	# The build is open again: no finished image.
+	[ ! -e "$OUT" ]
+	[ ! -e "$T/build/.stamp_finish" ]
+
+	run --separate-stderr mk
+	[ "$status" -eq 0 ]
+	[ "$(stages)" = finish ]
+	[ "$(stamps_before phase2-host)" = "$before" ]
+	assert_nothing_left
+	output_check "$OUT" view 2
+}
+
+# --- kill, and two at once -------------------------------------------------------------
+
+# SIGKILL to make's whole process group must not leave the container
+# running: systemd-nspawn is in a process group of its own, so it survives
+# to stop the container when img-nspawn-run dies.
+@test "SIGKILL to make during phase1-target: make clean-mounts leaves nothing; make then completes the image" {
+	recipe_copy
+	local script=$R/setup/20-phase1-target.sh log=$T/build/logs/08-phase1-target.log pid rc n
+	sed -i 's/^uname -m/echo "phase1-target: sleeping"\nsleep 60\n&/' "$script"
+	grep -qx 'sleep 60' "$script"
+	setsid make --no-print-directory -C "$R" "${VARS[@]}" >"$T/make.out" 2>&1 </dev/null 3>&- &
+	pid=$!
+	BG_KILL+=("-$pid")
+	for ((n = 0; n < 600; n++)); do
+		grep -qsx "phase1-target: sleeping" "$log" && break
+		sleep 0.05
+	done
+	grep -qx "phase1-target: sleeping" "$log"
+	kill -KILL -- "-$pid"
+	rc=0
+	wait "$pid" || rc=$?
+	[ "$rc" -eq 137 ]
+	[ ! -e "$OUT" ]
+	[ ! -e "$T/build/.stamp_phase1-target" ]
+
+	run --separate-stderr mk clean-mounts
+	[ "$status" -eq 0 ]
+	assert_nothing_left
+
+	cp "$TOP/tests/recipes/fixture/setup/20-phase1-target.sh" "$script"
+	run --separate-stderr mk
+	[ "$status" -eq 0 ]
+	[ "$(stages)" = "phase1-target phase2-host phase2-target finish" ]
+	assert_nothing_left
+	output_check "$OUT" view 1
+}
+
+# img-umount returns only once the loop device is detached: a FUSE daemon
+# holds the boot partition open a moment after its unmount, and a new
+# work.img at the same path must not be taken for one still in use.
+@test "a FUSE daemon slow to exit: make returns only once the image is let go" {
+	mk >/dev/null
+	mk phase2 >/dev/null
+	local fp
+	fp=$(fusefat_of "$T/build/root/boot/firmware")
+	[ -n "$fp" ] || skip "the boot partition is not mounted through FUSE here"
+	# As a daemon slow to exit on a busy machine: it goes on in a second.
+	kill -STOP "$fp"
+	FUSE_STOPPED=$fp
+	(
+		sleep 1
+		kill -CONT "$fp"
+	) 3>&- &
+	BG_KILL+=("$!")
+	run --separate-stderr mk
+	[ "$status" -eq 0 ]
+	[ "$(stages)" = finish ]
+	assert_nothing_left
+	output_check "$OUT" view 2
+}
+
+# A container of another image running meanwhile must not keep this image's
+# mounts alive in its mount namespace: finish must check a cleanly unmounted
+# filesystem, and the finished image must not change afterwards.
+@test "another image's container running meanwhile: finish checks a cleanly unmounted filesystem, and the image stays as finished" {
+	mk >/dev/null
+	mk phase2 >/dev/null
+	bg_build "$T/other" other
+	run --separate-stderr mk
+
+	[ "$status" -eq 0 ]
+	[ "$(stages)" = finish ]
+	[[ $output != *"skipping journal recovery"* ]]
+	assert_nothing_left "$T/build"
+	local sum n
+	sum=$(sha256sum <"$OUT")
+	# SIGTERM: systemd-nspawn stops the other container.
+	kill -TERM -- "-$BG_PID"
+	wait "$BG_PID" || true
+	for ((n = 0; n < 100; n++)); do
+		make --no-print-directory -C "$T/other" RTIK_SRC="$TOP" BUILD_DIR="$T/build-other" clean-mounts \
+			>/dev/null 2>&1 && break
+		sleep 0.05
+	done
+	assert_nothing_left
+	[ "$(sha256sum <"$OUT")" = "$sum" ]
+	output_check "$OUT" view 2
+}
+
+@test "two recipes at once with make -j2 and one cache: one download, both images complete" {
+	local r
+	for r in a b; do
+		cp -a "$TOP/tests/recipes/fixture" "$T/$r"
+	done
+	cat >"$T/Makefile" <<EOF
+all: a b
+a b:
+	\$(MAKE) --no-print-directory -C $T/\$@ RTIK_SRC=$TOP IMAGE_URL=$HTTP_URL/files/vendor-mbr.img.xz?two \\
+		IMAGE_SHA256=$SUM BUILD_DIR=$T/build-\$@ CACHE_DIR=$T/cache OUTPUT=$T/out/\$@.img
+.PHONY: all a b
+EOF
+	run --separate-stderr make --no-print-directory -C "$T" -j2
+	[ "$status" -eq 0 ]
+	[ -z "$stderr" ]
+	[ "$(stages a)" = "${STAGES[*]}" ]
+	[ "$(stages b)" = "${STAGES[*]}" ]
+	# The other one waited for the download, then found it in the cache.
+	http_log_wait '"GET /files/vendor-mbr\.img\.xz\?two HTTP/1\.1" 200 '
+	[ "$(grep -c '"GET /files/vendor-mbr\.img\.xz?two ' "$HTTP_ACCESS_LOG")" -eq 1 ]
+	cmp "$T/cache/vendor-mbr.img.xz" "$WWW/vendor-mbr.img.xz"
+	[ ! -e "$T/cache/vendor-mbr.img.xz.part" ]
+	assert_nothing_left
+	output_check "$T/out/a.img" view-a 1
+	output_check "$T/out/b.img" view-b 1
+	assert_nothing_left
+}
+
+# --- errors ----------------------------------------------------------------------------
+
+@test "neither IMAGE_SHA256 nor IMAGE_SHA256SUMS: one clear line, nothing fetched or mounted" {
+	local log=$T/build/logs/01-fetch.log
+	run --separate-stderr mk IMAGE_SHA256=
+	[ "$status" -eq 2 ]
+	[ "$(stages)" = fetch ]
+	[ "${lines[-1]}" = "image.mk: set IMAGE_SHA256 (a pinned hash) or IMAGE_SHA256SUMS (the URL of a SHA256SUMS file)" ]
+	[ "$(tail -n 1 "$log")" = "image.mk: set IMAGE_SHA256 (a pinned hash) or IMAGE_SHA256SUMS (the URL of a SHA256SUMS file)" ]
+	[ "${#stderr_lines[@]}" -eq 2 ]
+	[[ ${stderr_lines[0]} =~ $(failed_line_re fetch "$log") ]]
+	[[ ${stderr_lines[1]} =~ ^make:\ \*\*\*\ \[.*\]\ Error\ 1$ ]]
+	[ -z "$(ls -A "$T/cache" 2>/dev/null)" ]
+	[ ! -e "$T/build/work.img" ]
+	[ ! -e "$OUT" ]
+	assert_nothing_left
+}
+
+@test "IMAGE_SHA256SUMS instead of a pinned hash" {
+	run --separate-stderr mk IMAGE_SHA256= "IMAGE_SHA256SUMS=$HTTP_URL/files/SHA256SUMS" fetch
+	[ "$status" -eq 0 ]
+	[ "$(stages)" = fetch ]
+	cmp "$T/cache/vendor-mbr.img.xz" "$WWW/vendor-mbr.img.xz"
+	[ -e "$T/build/.stamp_fetch" ]
+}
+
+@test "a wrong hash: both hashes named, nothing kept in the cache, nothing mounted" {
+	local bad log=$T/build/logs/01-fetch.log d=$T/cache/vendor-mbr.img.xz
+	bad=$([ "${SUM:0:1}" = 0 ] && echo 1 || echo 0)${SUM:1}
+	run --separate-stderr mk "IMAGE_SHA256=$bad"
+	[ "$status" -eq 2 ]
+	[ "$(stages)" = fetch ]
+	[ "${lines[-1]}" = "img-fetch: '$d' does not match: expected sha256 $bad, got $SUM; removed '$d.part'" ]
+	[ "$(tail -n 1 "$log")" = "${lines[-1]}" ]
+	[[ ${stderr_lines[0]} =~ $(failed_line_re fetch "$log") ]]
+	[ ! -e "$d" ]
+	[ ! -e "$d.part" ]
+	[ ! -e "$T/build/.stamp_fetch" ]
+	[ ! -e "$OUT" ]
+	assert_nothing_left
+}
+
+# A script that does not exist stops the build before any stage runs.
+@test "a missing script: one clear line, nothing left mounted" {
+	run --separate-stderr mk PHASE2_TARGET=setup/nope.sh
+	[ "$status" -eq 2 ]
+	[ "${#stderr_lines[@]}" -eq 1 ]
+	[[ ${stderr_lines[0]} == *"/mk/image.mk:"*": *** image.mk: fixture: PHASE2_TARGET script 'setup/nope.sh' does not exist.  Stop." ]]
+	[ -z "$(ls "$T/build"/.stamp_* 2>/dev/null)" ]
+	[ ! -e "$OUT" ]
+	assert_nothing_left
+}
+
+# --- clean -----------------------------------------------------------------------------
+
+@test "make clean unmounts and removes the build dir, keeping the cache; make distclean removes both" {
+	# The default OUTPUT, in the build dir.
+	VARS=("IMAGE_URL=$HTTP_URL/files/vendor-mbr.img.xz" "IMAGE_SHA256=$SUM"
+		"BUILD_DIR=$T/build" "CACHE_DIR=$T/cache")
+	mk >/dev/null
+	[ -f "$T/build/fixture.img" ]
+	mk phase2 >/dev/null
+	mounted "$T/build/root"
+
+	run --separate-stderr mk clean
+	[ "$status" -eq 0 ]
+	[ ! -e "$T/build" ]
+	cmp "$T/cache/vendor-mbr.img.xz" "$WWW/vendor-mbr.img.xz"
+	assert_nothing_left
+
+	# Only the download is needed again, from the cache.
+	run --separate-stderr mk
+	[ "$status" -eq 0 ]
+	[ "$(stages)" = "${STAGES[*]}" ]
+	[[ ${lines[1]} == "img-fetch: $T/cache/vendor-mbr.img.xz: up to date "* ]]
+
+	run --separate-stderr mk distclean
+	[ "$status" -eq 0 ]
+	[ ! -e "$T/build" ]
+	[ ! -e "$T/cache" ]
+	assert_nothing_left
+}
