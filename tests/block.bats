@@ -501,7 +501,9 @@ group_wait_gone() {
 
 	run --separate-stderr img-umount --lazy --all "$T"
 	[ "$status" -eq 0 ]
-	[ "$stderr" = "img-umount: detached '$T/root' lazily; still in use by $pid (sleep)" ]
+	[ "${stderr_lines[0]}" = "img-umount: detached '$T/root' lazily; still in use by $pid (sleep)" ]
+	[ "${stderr_lines[1]}" = "img-umount: $dev is still in use; it detaches when released" ]
+	[ "${#stderr_lines[@]}" -eq 2 ]
 	[ -z "$(mounts_under "$T")" ]
 
 	kill "$pid"

@@ -12,6 +12,10 @@
 
 # From this file rather than BATS_TEST_DIRNAME, so test files in
 # subdirectories work too.
+# Tests run make themselves: not as a sub-make of whatever ran bats (make
+# check), whose flags and level would change make's behaviour and messages.
+unset MAKEFLAGS MFLAGS MAKELEVEL MAKEOVERRIDES
+
 TOP=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")/.." && pwd)
 export TOP
 

@@ -301,9 +301,14 @@ static int detach_nr(int nr)
 	 * last close. A FUSE daemon closes it a moment after its unmount:
 	 * wait for that, with a bound, rather than return with the device
 	 * still attached. */
-	for (int i = 0; i < 250 && loop_attached(nr); i++) {
+	for (int i = 0; i < (arg_lazy ? 25 : 250) && loop_attached(nr); i++) {
 		struct timespec ts = { .tv_nsec = 20 * 1000000L };
 		nanosleep(&ts, NULL);
+	}
+	if (loop_attached(nr) && arg_lazy) {
+		/* What --lazy asked for: it goes with the last user. */
+		log_info("/dev/loop%d is still in use; it detaches when released", nr);
+		return 0;
 	}
 	if (loop_attached(nr)) {
 		char users[512] = "";
