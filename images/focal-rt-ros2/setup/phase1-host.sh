@@ -8,11 +8,8 @@
 # "unzip") and dpkg-deb (package "dpkg").
 set -euo pipefail
 
-say() { echo "phase1-host: $*"; }
-die() {
-	echo "phase1-host: $*" >&2
-	exit 1
-}
+# shellcheck source-path=SCRIPTDIR source=common.sh
+. "$(dirname "$0")/common.sh"
 
 : "${CACHE_DIR:?}" "${SCRATCH_DIR:?}" "${IMG_FETCH:?}" "${RT_KERNEL_URL:?}"
 

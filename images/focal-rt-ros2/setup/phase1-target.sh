@@ -15,11 +15,8 @@
 set -euo pipefail
 shopt -s inherit_errexit
 
-say() { echo "phase1-target: $*"; }
-die() {
-	echo "phase1-target: $*" >&2
-	exit 1
-}
+# shellcheck source-path=SCRIPTDIR source=common.sh
+. "$(dirname "$0")/common.sh"
 
 BOOT_DIR=${BOOT_DIR:-/boot/firmware}
 # The Raspberry Pi 4 has four cores, 0-3.
@@ -76,28 +73,7 @@ cpulist_complement() {
 	echo "${out[*]}"
 }
 
-# ---- apt without starting services ----
-
-# Package scripts must not start services inside the build container: a
-# policy-rc.d that says no, for this run only.
-POLICY_RC_D=/usr/sbin/policy-rc.d
-POLICY_MARK="# rt-image-kit: services stay stopped while the image is built"
-
-policy_rc_d_install() {
-	if [ -e "$POLICY_RC_D" ] && ! grep -qF "$POLICY_MARK" "$POLICY_RC_D"; then
-		say "$POLICY_RC_D is the image's own: leaving it alone"
-		return
-	fi
-	printf '#!/bin/sh\n%s\nexit 101\n' "$POLICY_MARK" >"$POLICY_RC_D"
-	chmod 0755 "$POLICY_RC_D"
-	trap policy_rc_d_remove EXIT
-}
-
-policy_rc_d_remove() {
-	if [ -e "$POLICY_RC_D" ] && grep -qF "$POLICY_MARK" "$POLICY_RC_D"; then
-		rm -f "$POLICY_RC_D"
-	fi
-}
+# ---- packages ----
 
 # The installed packages among the arguments.
 installed() {

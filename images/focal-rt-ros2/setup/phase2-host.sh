@@ -9,11 +9,8 @@
 # recipe's ROS_APT_REPO, ROS_APT_SOURCE_URL, ROS_APT_SOURCE_SHA256.
 set -euo pipefail
 
-say() { echo "phase2-host: $*"; }
-die() {
-	echo "phase2-host: $*" >&2
-	exit 1
-}
+# shellcheck source-path=SCRIPTDIR source=common.sh
+. "$(dirname "$0")/common.sh"
 
 : "${CACHE_DIR:?}" "${SCRATCH_DIR:?}" "${IMG_FETCH:?}"
 

@@ -10,35 +10,12 @@
 set -euo pipefail
 shopt -s inherit_errexit
 
-say() { echo "phase2-target: $*"; }
-die() {
-	echo "phase2-target: $*" >&2
-	exit 1
-}
+# shellcheck source-path=SCRIPTDIR source=common.sh
+. "$(dirname "$0")/common.sh"
 
 APT_OPTS=(-y -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold)
 SNAPSHOT_KEYRING=/usr/share/keyrings/ros2-snapshots-archive-keyring.gpg
 SNAPSHOT_SOURCES=/etc/apt/sources.list.d/ros2-snapshots.sources
-
-POLICY_RC_D=/usr/sbin/policy-rc.d
-POLICY_MARK="# rt-image-kit: services stay stopped while the image is built"
-
-# Package scripts must not start services inside the build container.
-policy_rc_d_install() {
-	if [ -e "$POLICY_RC_D" ] && ! grep -qF "$POLICY_MARK" "$POLICY_RC_D"; then
-		say "$POLICY_RC_D is the image's own: leaving it alone"
-		return
-	fi
-	printf '#!/bin/sh\n%s\nexit 101\n' "$POLICY_MARK" >"$POLICY_RC_D"
-	chmod 0755 "$POLICY_RC_D"
-	trap policy_rc_d_remove EXIT
-}
-
-policy_rc_d_remove() {
-	if [ -e "$POLICY_RC_D" ] && grep -qF "$POLICY_MARK" "$POLICY_RC_D"; then
-		rm -f "$POLICY_RC_D"
-	fi
-}
 
 installed() {
 	[ "$(dpkg-query -W -f='${Status}' "$1" 2>/dev/null)" = "install ok installed" ]
