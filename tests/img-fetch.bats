@@ -21,6 +21,7 @@ teardown_file() {
 }
 
 teardown() {
+	if mountpoint -q "$T/small" 2>/dev/null; then umount "$T/small"; fi
 	if [ -n "${TLS_PID-}" ]; then
 		kill "$TLS_PID" 2>/dev/null || true
 		wait "$TLS_PID" 2>/dev/null || true
@@ -353,4 +354,17 @@ CONF
 	[ "${#stderr_lines[@]}" -eq 1 ]
 	[[ $stderr == *"certificate"* ]]
 	[ ! -e out ]
+}
+
+@test "a full disk is a local error: one line, and no mirror is tried" {
+	require_root
+	mkdir "$T/small"
+	mount -t tmpfs -o size=1M none "$T/small"
+	run --separate-stderr img-fetch --retries 0 -o "$T/small/out" --sha256 "$SUM" \
+		"$HTTP_URL/files/payload.img.xz" "$HTTP_URL/files/payload.img.xz?mirror"
+	[ "$status" -eq 1 ]
+	[ "$stderr" = "img-fetch: cannot write '$T/small/out.part': No space left on device" ]
+	[ ! -e "$T/small/out" ]
+	run grep -c 'mirror' "$HTTP_ACCESS_LOG"
+	[ "$output" = 0 ]
 }

@@ -438,6 +438,8 @@ static int run(void)
 	char b1[16], b2[16], b3[16];
 	int r;
 
+	/* Said again by output_open(), but here before any decoding starts
+	 * (an archive's member name is known only later). */
 	if (arg_output && !arg_force && access(arg_output, F_OK) == 0) {
 		log_error("'%s' exists; use -f to overwrite it", arg_output);
 		return EXIT_FAILED;

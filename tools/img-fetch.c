@@ -450,8 +450,12 @@ static int run(void)
 		close(d.fd);
 		return EXIT_FAILED;
 	}
-	if (fstat(d.fd, &st) < 0 || sha256_init(&d.hash) < 0 || transfer_init(&d.t, on_data, &d) < 0) {
-		log_errno(errno ? errno : ENOMEM, "cannot set up the download");
+	if (fstat(d.fd, &st) < 0) {
+		log_errno(errno, "cannot stat '%s'", part);
+		goto out;
+	}
+	if (sha256_init(&d.hash) < 0 || transfer_init(&d.t, on_data, &d) < 0) {
+		log_errno(ENOMEM, "cannot set up the download");
 		goto out;
 	}
 	d.have = (uint64_t)st.st_size;
