@@ -333,8 +333,11 @@ setup() {
 	openssl req -x509 -newkey rsa:2048 -nodes -subj /CN=127.0.0.1 -days 1 \
 		-keyout "$dir/key.pem" -out "$dir/cert.pem" 2>/dev/null
 	cat "$dir/key.pem" "$dir/cert.pem" >"$dir/server.pem"
-	local port=$((33000 + RANDOM % 2000))
-	cat >"$dir/lighttpd.conf" <<CONF
+	local port up=
+	# A random port may be taken: try a few, each until the server answers.
+	for _ in 1 2 3 4 5; do
+		port=$((33000 + RANDOM % 2000))
+		cat >"$dir/lighttpd.conf" <<CONF
 server.modules = ("mod_openssl")
 server.bind = "127.0.0.1"
 server.port = $port
@@ -343,12 +346,22 @@ server.errorlog = "$dir/error.log"
 ssl.engine = "enable"
 ssl.pemfile = "$dir/server.pem"
 CONF
-	lighttpd -D -f "$dir/lighttpd.conf" </dev/null >/dev/null 2>&1 3>&- &
-	TLS_PID=$!
-	for _ in $(seq 50); do
-		curl -sk -o /dev/null "https://127.0.0.1:$port/" && break
-		sleep 0.1
+		lighttpd -D -f "$dir/lighttpd.conf" </dev/null >/dev/null 2>&1 3>&- &
+		TLS_PID=$!
+		for _ in $(seq 100); do
+			kill -0 "$TLS_PID" 2>/dev/null || break
+			if curl -sk -o /dev/null "https://127.0.0.1:$port/"; then
+				up=1
+				break
+			fi
+			sleep 0.1
+		done
+		[ -z "$up" ] || break
+		kill "$TLS_PID" 2>/dev/null || true
+		wait "$TLS_PID" 2>/dev/null || true
+		TLS_PID=
 	done
+	[ -n "$up" ]
 	run --separate-stderr img-fetch --retries 0 -o out --sha256 "$SUM" "https://127.0.0.1:$port/payload.img.xz"
 	[ "$status" -eq 1 ]
 	[ "${#stderr_lines[@]}" -eq 1 ]
