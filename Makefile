@@ -42,6 +42,7 @@ LIBS_img-loop := $(call pc,blkid mount uuid)
 LIBS_img-mount := $(call pc,mount blkid)
 LIBS_img-umount := $(call pc,mount)
 LIBS_img-nspawn-run := $(call pc,mount)
+LIBS_img-binfmt :=
 LIB_CFLAGS := $(call pc_cflags,libcurl libcrypto libarchive liblzma fdisk blkid mount)
 
 LIB_SRC := $(wildcard tools/lib/*.c)
@@ -85,7 +86,7 @@ install: all
 	install -m 0755 $(TOOLS:%=$(O)/bin/%) $(DESTDIR)$(BINDIR)/
 	install -m 0644 $(MANS) $(DESTDIR)$(MANDIR)/man1/
 	install -m 0644 mk/*.mk $(DESTDIR)$(DATADIR)/mk/
-	install -m 0755 mk/rtik-stage $(DESTDIR)$(DATADIR)/mk/
+	install -m 0755 mk/rtik-stage mk/bootstrap-hooks $(DESTDIR)$(DATADIR)/mk/
 
 # ---- images ----
 

@@ -3,16 +3,32 @@
 #     include ../../mk/image.mk                               (in this tree)
 #     include /usr/local/share/rt-image-kit/mk/image.mk       (installed)
 #
+# An image starts from a vendor image (IMAGE_URL) or from nothing
+# (IMAGE_LAYOUT and IMAGE_SUITE: a blank disk, then mmdebstrap).
+#
 # Variables (set before the include):
 #   IMAGE_URL, IMAGE_MIRRORS   where the vendor image comes from
 #   IMAGE_SHA256 or IMAGE_SHA256SUMS
 #                              a pinned hash, or the URL of a SHA256SUMS file
-#   IMAGE_SIZE                 the final size, e.g. 4G (empty: keep the size)
+#   IMAGE_LAYOUT               instead of IMAGE_URL: the partition table and
+#                              partitions of a blank disk, for img-new:
+#                              "dos vfat:512M:RASPIFIRM ext4:rest:RASPIROOT"
+#   IMAGE_SUITE IMAGE_ARCH IMAGE_MIRROR IMAGE_COMPONENTS IMAGE_PACKAGES
+#   IMAGE_VARIANT              what mmdebstrap installs into it (variant:
+#                              minbase by default)
+#   IMAGE_QEMU_CPU             the board's CPU model for qemu-user
+#                              (cortex-a72 for the Pi 4); QEMU_CPU in the
+#                              environment wins
+#   IMAGE_SIZE                 the final size, e.g. 4G (empty: keep the size);
+#                              with IMAGE_LAYOUT the size of the disk
 #   IMAGE_PARTITIONS           mounts, root first (default: 2:/ 1:/boot/firmware)
 #   OVERLAYS                   directories copied into the image, in order
 #   PHASE1_HOST PHASE1_TARGET PHASE2_HOST PHASE2_TARGET
 #                              scripts; any may be empty. Target scripts must
-#                              be in the recipe directory.
+#                              be in the recipe directory or in SHARED_DIR.
+#   PHASE_DEPS                 more files the phase stages depend on (every
+#                              file beside a phase script, and below, is one)
+#   SHARED_DIR                 scripts shared by recipes (images/shared)
 #   IMAGE_ENV                  names of variables passed to every phase script
 #   OUTPUT                     the finished image ($(BUILD_DIR)/$(IMAGE_NAME).img)
 #   BUILD_DIR                  build/$(IMAGE_NAME) at the top of the tree
@@ -20,11 +36,12 @@
 #   IMAGE_NAME                 the recipe directory's name
 #
 # Stages, in order, each with a stamp $(BUILD_DIR)/.stamp_STAGE and a target
-# of the same name: fetch extract grow attach mount overlay phase1-host
-# phase1-target phase2-host phase2-target finish; phase1 and phase2 run both
-# halves. `make` does what is missing or out of date; `make STAGE` reruns
-# STAGE on the current image (earlier stages run only if they never did) and
-# stops there, leaving the image mounted. Also: shell, clean-mounts, clean,
+# of the same name: fetch extract grow (a vendor image) or create bootstrap
+# (from nothing), then attach mount overlay phase1-host phase1-target
+# phase2-host phase2-target finish; phase1 and phase2 run both halves.
+# `make` does what is missing or out of date; `make STAGE` reruns STAGE on
+# the current image (earlier stages run only if they never did) and stops
+# there, leaving the image mounted. Also: shell, clean-mounts, clean,
 # distclean. See README.md.
 
 RTIK_MK_DIR := $(abspath $(dir $(lastword $(MAKEFILE_LIST))))
@@ -39,6 +56,18 @@ BUILD_DIR ?= $(RTIK_TOP)/build/$(IMAGE_NAME)
 CACHE_DIR ?= $(RTIK_TOP)/cache
 OUTPUT ?= $(BUILD_DIR)/$(IMAGE_NAME).img
 IMAGE_PARTITIONS ?= 2:/ 1:/boot/firmware
+IMAGE_URL ?=
+IMAGE_LAYOUT ?=
+IMAGE_SUITE ?=
+IMAGE_ARCH ?=
+IMAGE_MIRROR ?= http://deb.debian.org/debian
+IMAGE_COMPONENTS ?= main
+IMAGE_PACKAGES ?=
+IMAGE_VARIANT ?= minbase
+IMAGE_QEMU_CPU ?=
+QEMU_CPU ?= $(IMAGE_QEMU_CPU)
+SHARED_DIR ?= $(RTIK_TOP)/images/shared
+PHASE_DEPS ?=
 IMAGE_MIRRORS ?=
 IMAGE_SHA256 ?=
 IMAGE_SHA256SUMS ?=
@@ -54,6 +83,7 @@ override BUILD_DIR := $(abspath $(BUILD_DIR))
 override CACHE_DIR := $(abspath $(CACHE_DIR))
 override OUTPUT := $(abspath $(OUTPUT))
 override OVERLAYS := $(abspath $(OVERLAYS))
+override SHARED_DIR := $(abspath $(SHARED_DIR))
 RECIPE_DIR := $(CURDIR)
 DOWNLOAD := $(CACHE_DIR)/$(notdir $(firstword $(subst ?, ,$(IMAGE_URL))))
 WORK := $(BUILD_DIR)/work.img
@@ -62,9 +92,14 @@ ROOT := $(BUILD_DIR)/root
 SCRATCH := $(BUILD_DIR)/scratch
 
 export IMAGE_NAME IMAGE_URL IMAGE_MIRRORS IMAGE_SHA256 IMAGE_SHA256SUMS IMAGE_SIZE \
+	IMAGE_LAYOUT IMAGE_SUITE IMAGE_ARCH IMAGE_MIRROR IMAGE_COMPONENTS IMAGE_PACKAGES IMAGE_VARIANT \
 	IMAGE_PARTITIONS OVERLAYS PHASE1_HOST PHASE1_TARGET PHASE2_HOST PHASE2_TARGET \
-	IMAGE_ENV OUTPUT BUILD_DIR CACHE_DIR RECIPE_DIR DOWNLOAD WORK STATE ROOT SCRATCH \
-	IMG_FETCH IMG_EXTRACT IMG_GROW IMG_LOOP IMG_MOUNT IMG_UMOUNT IMG_OVERLAY IMG_NSPAWN_RUN
+	IMAGE_ENV OUTPUT BUILD_DIR CACHE_DIR RECIPE_DIR SHARED_DIR DOWNLOAD WORK STATE ROOT SCRATCH \
+	IMG_FETCH IMG_EXTRACT IMG_GROW IMG_LOOP IMG_MOUNT IMG_UMOUNT IMG_OVERLAY IMG_NSPAWN_RUN \
+	IMG_NEW IMG_BINFMT
+ifneq ($(strip $(QEMU_CPU)),)
+export QEMU_CPU
+endif
 ifneq ($(strip $(IMAGE_ENV)),)
 export $(IMAGE_ENV)
 endif
@@ -75,7 +110,13 @@ export RTIK_CONTINUE = make -C $(RECIPE_DIR) $(MAKEOVERRIDES)
 STAGE := $(RTIK_MK_DIR)/rtik-stage
 S := $(BUILD_DIR)/.stamp_
 V := $(BUILD_DIR)/.vars_
-RTIK_STAGES := fetch extract grow attach mount overlay phase1-host phase1-target \
+# Where an image starts: a vendor image, or a blank disk and mmdebstrap.
+ifneq ($(strip $(IMAGE_LAYOUT)),)
+RTIK_START := create bootstrap
+else
+RTIK_START := fetch extract grow
+endif
+RTIK_STAGES := $(RTIK_START) attach mount overlay phase1-host phase1-target \
 	phase2-host phase2-target finish
 
 # ---- what each stage depends on ----
@@ -88,9 +129,15 @@ rtik_track = $(if $(call rtik_differ,$(file <$(V)$(1)),$(call rtik_dump,$(2))),$
 
 ifeq ($(filter clean clean-mounts distclean,$(MAKECMDGOALS)),)
 $(if $(wildcard $(BUILD_DIR)/.),,$(shell mkdir -p $(BUILD_DIR)))
+ifneq ($(strip $(IMAGE_LAYOUT)),)
+$(call rtik_track,create,IMAGE_LAYOUT IMAGE_SIZE)
+$(call rtik_track,bootstrap,IMAGE_SUITE IMAGE_ARCH IMAGE_MIRROR IMAGE_COMPONENTS IMAGE_PACKAGES \
+	IMAGE_VARIANT IMAGE_PARTITIONS)
+else
 $(call rtik_track,fetch,IMAGE_URL IMAGE_MIRRORS IMAGE_SHA256 IMAGE_SHA256SUMS CACHE_DIR)
 $(call rtik_track,extract,DOWNLOAD)
 $(call rtik_track,grow,IMAGE_SIZE)
+endif
 $(call rtik_track,overlay,OVERLAYS IMAGE_PARTITIONS)
 $(call rtik_track,phase1-host,PHASE1_HOST IMAGE_ENV $(IMAGE_ENV))
 $(call rtik_track,phase1-target,PHASE1_TARGET IMAGE_ENV $(IMAGE_ENV))
@@ -103,14 +150,20 @@ endif
 # file removed from it).
 RTIK_OVERLAY_FILES := $(if $(OVERLAYS),$(shell find $(OVERLAYS) 2>/dev/null))
 
+# A phase script's stage depends on every file beside it and below (the
+# files it sources), and on PHASE_DEPS.
+rtik_script_deps = $(if $(1),$(shell find $(dir $(1)) -type f 2>/dev/null) $(PHASE_DEPS))
+
 $(S)fetch: $(V)fetch
 $(S)extract: $(S)fetch $(V)extract
 $(S)grow: $(S)extract $(V)grow
-$(S)overlay: $(S)grow $(V)overlay $(RTIK_OVERLAY_FILES)
-$(S)phase1-host: $(S)overlay $(V)phase1-host $(PHASE1_HOST)
-$(S)phase1-target: $(S)phase1-host $(V)phase1-target $(PHASE1_TARGET)
-$(S)phase2-host: $(S)phase1-target $(V)phase2-host $(PHASE2_HOST)
-$(S)phase2-target: $(S)phase2-host $(V)phase2-target $(PHASE2_TARGET)
+$(S)create: $(V)create
+$(S)bootstrap: $(S)create $(V)bootstrap
+$(S)overlay: $(S)$(lastword $(RTIK_START)) $(V)overlay $(RTIK_OVERLAY_FILES)
+$(S)phase1-host: $(S)overlay $(V)phase1-host $(call rtik_script_deps,$(PHASE1_HOST))
+$(S)phase1-target: $(S)phase1-host $(V)phase1-target $(call rtik_script_deps,$(PHASE1_TARGET))
+$(S)phase2-host: $(S)phase1-target $(V)phase2-host $(call rtik_script_deps,$(PHASE2_HOST))
+$(S)phase2-target: $(S)phase2-host $(V)phase2-target $(call rtik_script_deps,$(PHASE2_TARGET))
 $(S)finish: $(S)phase2-target $(V)finish
 
 # A script that does not exist stops the build before any stage runs.
@@ -124,7 +177,7 @@ endif
 rtik_nn = $(if $(filter $(1),$(word 1,$(2))),$(words $(3) x),$(call rtik_nn,$(1),$(wordlist 2,99,$(2)),$(3) x))
 rtik_num = $(shell printf %02d $(call rtik_nn,$(1),$(RTIK_STAGES)))
 
-$(foreach s,fetch extract grow overlay phase1-host phase1-target phase2-host phase2-target finish,$(S)$(s)):
+$(foreach s,$(filter-out attach mount,$(RTIK_STAGES)),$(S)$(s)):
 	@$(STAGE) $(call rtik_num,$(patsubst $(S)%,%,$@)) $(patsubst $(S)%,%,$@)
 	@touch $@
 

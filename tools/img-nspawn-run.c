@@ -111,6 +111,17 @@ static void strv_freep(struct strv *s)
 	free(s->v);
 }
 
+/* True if --setenv sets NAME. */
+static bool setenv_given(const char *name)
+{
+	size_t len = strlen(name);
+
+	for (unsigned i = 0; i < arg_n_setenv; i++)
+		if (strncmp(arg_setenv[i], name, len) == 0 && arg_setenv[i][len] == '=')
+			return true;
+	return false;
+}
+
 /* What run() works out before it starts systemd-nspawn. */
 struct plan {
 	char *root; /* --root, resolved */
@@ -121,6 +132,7 @@ struct plan {
 	const char *shell;
 	char resolv_host[PATH_MAX]; /* the host's resolv.conf ... */
 	char resolv_place[PATH_MAX]; /* ... bound here in the container; "" for none */
+	bool foreign; /* the image's programs run through an emulator */
 };
 
 #define PLAN_INIT { .rootfd = -1, .path = DEFAULT_PATH }
@@ -292,94 +304,13 @@ static int image_arch(const struct plan *p, struct elf_arch *a)
 	return -ENOEXEC;
 }
 
-struct handler_search {
-	const struct plan *p;
-	const struct elf_arch *a;
-	char name[NAME_MAX + 1];
-};
-
-/* An enabled entry for a's programs whose emulator the container can
- * reach: held open by the kernel (F), or inside the image itself. */
-static int entry_handles(const struct binfmt_entry *e, void *userdata)
-{
-	struct handler_search *h = userdata;
-
-	if (!e->enabled || !binfmt_matches(e, h->a))
-		return 0;
-	if (!strchr(e->flags, 'F')) {
-		_cleanup_(closep) int fd = resolve_open(h->p->rootfd, e->interpreter, O_PATH, 0);
-		if (fd < 0)
-			return 0;
-	}
-	snprintf(h->name, sizeof(h->name), "%s", e->name);
-	return 1;
-}
-
 /* Makes sure this host can run the image's programs. */
 static int arch_provide(const struct plan *p, const struct elf_arch *image)
 {
-	struct handler_search h = { .p = p, .a = image };
-	struct elf_arch host;
-	struct binfmt_entry qemu;
-	char b1[32], b2[32];
-	const char *iname = elf_arch_name(image, b1), *hname;
-	_cleanup_(closep) int self = open("/proc/self/exe", O_RDONLY | O_CLOEXEC), emu = -1;
-	int r;
+	char subject[PATH_MAX + 16];
 
-	r = self < 0 ? -errno : elf_arch_read(self, &host);
-	if (r < 0)
-		return log_errno(r, "cannot read this host's architecture from /proc/self/exe");
-	hname = elf_arch_name(&host, b2);
-	if (elf_arch_native(&host, image)) {
-		log_debug("'%s' holds %s programs, which this %s host runs itself", p->root, iname, hname);
-		return 0;
-	}
-
-	r = binfmt_mount();
-	if (r < 0)
-		return log_errno(r, "cannot mount binfmt_misc on %s", BINFMT_DIR);
-	r = binfmt_status();
-	if (r < 0)
-		return log_errno(r, "cannot read %s/status", BINFMT_DIR);
-	if (r == 0) {
-		log_error("binfmt_misc is disabled on this host; 'echo 1 > %s/status' enables it", BINFMT_DIR);
-		return -EPERM;
-	}
-	if (binfmt_foreach(entry_handles, &h) > 0) {
-		log_debug("binfmt_misc entry '%s' runs %s programs", h.name, iname);
-		return 0;
-	}
-
-	r = binfmt_find_qemu(image, &qemu);
-	if (r == -ENOPKG) {
-		log_error("'%s' holds %s programs and this host runs %s; install qemu-user-static to run them",
-			  p->root, iname, hname);
-		return r;
-	}
-	if (r < 0) {
-		log_error("'%s' holds %s programs and this host runs %s; qemu-user-static has no emulator for them",
-			  p->root, iname, hname);
-		return r;
-	}
-	/* The kernel starts the emulator inside the image, where the host's
-	 * shared libraries are not. */
-	emu = open(qemu.interpreter, O_RDONLY | O_CLOEXEC);
-	r = emu < 0 ? -errno : elf_is_static(emu);
-	if (r < 0)
-		return log_errno(r, "cannot use the emulator '%s' named in '%s'", qemu.interpreter, qemu.source);
-	if (r == 0) {
-		log_error("the emulator '%s' named in '%s' is not statically linked; install qemu-user-static",
-			  qemu.interpreter, qemu.source);
-		return -ENOEXEC;
-	}
-	r = binfmt_register(&qemu);
-	/* Another run registered it between our look and our write. */
-	if (r == -EEXIST && binfmt_foreach(entry_handles, &h) > 0)
-		return 0;
-	if (r < 0)
-		return log_errno(r, "cannot register the binfmt_misc entry '%s' from '%s'", qemu.name, qemu.source);
-	log_info("registered binfmt_misc entry '%s' from '%s' to run %s programs", qemu.name, qemu.source, iname);
-	return 0;
+	snprintf(subject, sizeof(subject), "'%s' holds", p->root);
+	return binfmt_provide(image, p->rootfd, subject);
 }
 
 /* Where a path of the image leads, as far as it exists: the part that
@@ -539,6 +470,10 @@ static int nspawn_argv(const struct plan *p, bool registered, struct strv *a)
 	}
 	for (unsigned i = 0; i < arg_n_setenv; i++)
 		r |= strv_add(a, "--setenv=%s", arg_setenv[i]);
+	/* qemu-user reads its CPU model from the environment of every program
+	 * it starts: the caller's choice goes into the container with them. */
+	if (p->foreign && getenv("QEMU_CPU") && *getenv("QEMU_CPU") && !setenv_given("QEMU_CPU"))
+		r |= strv_add(a, "--setenv=QEMU_CPU=%s", getenv("QEMU_CPU"));
 	r |= strv_add(a, "--chdir=%s", arg_workdir);
 	r |= strv_add(a, "--");
 	if (arg_shell)
@@ -1078,6 +1013,10 @@ static int run(void)
 	}
 	if (arch_provide(&p, &arch) < 0)
 		return EXIT_CANCELED;
+	{
+		struct elf_arch host;
+		p.foreign = elf_arch_host(&host) == 0 && !elf_arch_native(&host, &arch);
+	}
 	resolv_plan(&p);
 	if (arg_shell)
 		log_info("a shell in '%s'; 'exit' leaves it", p.root);

@@ -2,7 +2,6 @@
 #include "binfmt.h"
 
 #include <dirent.h>
-#include <elf.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdint.h>
@@ -13,120 +12,8 @@
 #include <unistd.h>
 
 #include "common.h"
-
-int elf_arch_read(int fd, struct elf_arch *a)
-{
-	ssize_t n = pread(fd, a->head, sizeof(a->head), 0);
-
-	if (n < 0)
-		return -errno;
-	a->len = (size_t)n;
-	/* e_machine is the last field binfmt_misc entries usually look at. */
-	if (a->len < 20 || memcmp(a->head, ELFMAG, SELFMAG) != 0)
-		return -ENOEXEC;
-	a->class = a->head[EI_CLASS];
-	a->data = a->head[EI_DATA];
-	if ((a->class != ELFCLASS32 && a->class != ELFCLASS64) ||
-	    (a->data != ELFDATA2LSB && a->data != ELFDATA2MSB))
-		return -ENOEXEC;
-	a->machine = a->data == ELFDATA2LSB ? a->head[18] | (unsigned)a->head[19] << 8
-					    : (unsigned)a->head[18] << 8 | a->head[19];
-	return 0;
-}
-
-const char *elf_arch_name(const struct elf_arch *a, char buf[static 32])
-{
-	/* class or data 0: any. The names are those of qemu and uname -m. */
-	static const struct {
-		unsigned machine;
-		unsigned char class, data;
-		const char *name;
-	} names[] = {
-		{ EM_X86_64, 0, 0, "x86-64" },
-		{ EM_386, 0, 0, "i386" },
-		{ EM_AARCH64, 0, ELFDATA2LSB, "aarch64" },
-		{ EM_AARCH64, 0, ELFDATA2MSB, "aarch64_be" },
-		{ EM_ARM, 0, ELFDATA2LSB, "arm" },
-		{ EM_ARM, 0, ELFDATA2MSB, "armeb" },
-		{ EM_RISCV, ELFCLASS64, 0, "riscv64" },
-		{ EM_RISCV, ELFCLASS32, 0, "riscv32" },
-		{ EM_PPC64, 0, ELFDATA2LSB, "ppc64le" },
-		{ EM_PPC64, 0, ELFDATA2MSB, "ppc64" },
-		{ EM_PPC, 0, 0, "ppc" },
-		{ EM_S390, ELFCLASS64, 0, "s390x" },
-		{ EM_S390, ELFCLASS32, 0, "s390" },
-		{ EM_MIPS, ELFCLASS64, ELFDATA2LSB, "mips64el" },
-		{ EM_MIPS, ELFCLASS64, ELFDATA2MSB, "mips64" },
-		{ EM_MIPS, ELFCLASS32, ELFDATA2LSB, "mipsel" },
-		{ EM_MIPS, ELFCLASS32, ELFDATA2MSB, "mips" },
-		{ EM_LOONGARCH, 0, 0, "loongarch64" },
-		{ EM_SPARCV9, 0, 0, "sparc64" },
-		{ EM_SPARC, 0, 0, "sparc" },
-		{ EM_68K, 0, 0, "m68k" },
-		{ EM_SH, 0, 0, "sh4" },
-		{ EM_PARISC, 0, 0, "hppa" },
-		{ EM_ALPHA, 0, 0, "alpha" },
-		{ EM_IA_64, 0, 0, "ia64" },
-	};
-
-	for (size_t i = 0; i < ARRAY_SIZE(names); i++)
-		if (names[i].machine == a->machine && (!names[i].class || names[i].class == a->class) &&
-		    (!names[i].data || names[i].data == a->data))
-			return names[i].name;
-	snprintf(buf, 32, "ELF machine %u", a->machine);
-	return buf;
-}
-
-bool elf_arch_native(const struct elf_arch *host, const struct elf_arch *a)
-{
-	if (host->machine == a->machine && host->class == a->class && host->data == a->data)
-		return true;
-	/* What a 64-bit kernel runs natively as a 32-bit program. */
-	if (a->class != ELFCLASS32 || a->data != ELFDATA2LSB || host->data != ELFDATA2LSB)
-		return false;
-	return (host->machine == EM_X86_64 && a->machine == EM_386) ||
-	       (host->machine == EM_AARCH64 && a->machine == EM_ARM);
-}
-
-int elf_is_static(int fd)
-{
-	struct elf_arch a;
-	uint64_t phoff;
-	unsigned phnum, phentsize;
-	int r = elf_arch_read(fd, &a);
-
-	if (r < 0)
-		return r;
-	/* An emulator is a program of this host, in its byte order. */
-	if (a.data != (__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__ ? ELFDATA2LSB : ELFDATA2MSB))
-		return -ENOEXEC;
-	if (a.class == ELFCLASS64) {
-		Elf64_Ehdr eh;
-		if (a.len < sizeof(eh))
-			return -ENOEXEC;
-		memcpy(&eh, a.head, sizeof(eh));
-		phoff = eh.e_phoff;
-		phnum = eh.e_phnum;
-		phentsize = eh.e_phentsize;
-	} else {
-		Elf32_Ehdr eh;
-		if (a.len < sizeof(eh))
-			return -ENOEXEC;
-		memcpy(&eh, a.head, sizeof(eh));
-		phoff = eh.e_phoff;
-		phnum = eh.e_phnum;
-		phentsize = eh.e_phentsize;
-	}
-	/* p_type is the first word of a program header in both classes. */
-	for (unsigned i = 0; i < phnum; i++) {
-		uint32_t type;
-		if (pread(fd, &type, sizeof(type), (off_t)(phoff + (uint64_t)i * phentsize)) != sizeof(type))
-			return -ENOEXEC;
-		if (type == PT_INTERP)
-			return 0;
-	}
-	return 1;
-}
+#include "log.h"
+#include "resolve.h"
 
 int binfmt_mount(void)
 {
@@ -446,19 +333,12 @@ static int write_string(const char *path, const char *s)
 int binfmt_register(const struct binfmt_entry *e)
 {
 	char flags[sizeof(e->flags) + 1], line[4 * 2 * BINFMT_HEAD_MAX + PATH_MAX + NAME_MAX + 64];
-	char path[sizeof(BINFMT_DIR) + NAME_MAX + 1];
 	size_t n;
-	int r;
 
 	if (!*e->name || strchr(e->name, '/') || strchr(e->name, ':') || strchr(e->interpreter, ':') ||
 	    e->len == 0)
 		return -EINVAL;
 	snprintf(flags, sizeof(flags), "%s%s", e->flags, strchr(e->flags, 'F') ? "" : "F");
-
-	snprintf(path, sizeof(path), "%s/%s", BINFMT_DIR, e->name);
-	r = write_string(path, "-1");
-	if (r < 0 && r != -ENOENT)
-		return r;
 
 	/* Every byte of magic and mask escaped: none can be taken for ':'. */
 	n = (size_t)snprintf(line, sizeof(line), ":%s:M:%u:", e->name, e->offset);
@@ -469,4 +349,136 @@ int binfmt_register(const struct binfmt_entry *e)
 		n += (size_t)snprintf(line + n, sizeof(line) - n, "\\x%02x", e->mask[i]);
 	snprintf(line + n, sizeof(line) - n, ":%s:%s", e->interpreter, flags);
 	return write_string(BINFMT_DIR "/register", line);
+}
+
+int binfmt_remove(const char *name)
+{
+	char path[sizeof(BINFMT_DIR) + NAME_MAX + 1];
+
+	if (!*name || strchr(name, '/') || strlen(name) > NAME_MAX)
+		return -EINVAL;
+	snprintf(path, sizeof(path), "%s/%s", BINFMT_DIR, name);
+	return write_string(path, "-1");
+}
+
+struct handler_search {
+	const struct elf_arch *a;
+	int rootfd;
+	const char *name; /* when set: look for this entry only */
+	struct binfmt_entry found;
+};
+
+/* An enabled entry for a's programs whose emulator the programs reach:
+ * held open by the kernel (F), or at its path inside rootfd's tree. */
+static int entry_handles(const struct binfmt_entry *e, void *userdata)
+{
+	struct handler_search *h = userdata;
+
+	if (!e->enabled || !binfmt_matches(e, h->a))
+		return 0;
+	if (!strchr(e->flags, 'F')) {
+		_cleanup_(closep) int fd = h->rootfd >= 0 ? resolve_open(h->rootfd, e->interpreter, O_PATH, 0) : -1;
+		if (fd < 0)
+			return 0;
+	}
+	h->found = *e;
+	return 1;
+}
+
+static int entry_named(const struct binfmt_entry *e, void *userdata)
+{
+	struct handler_search *h = userdata;
+
+	if (strcmp(e->name, h->name) != 0)
+		return 0;
+	h->found = *e;
+	return 1;
+}
+
+int binfmt_provide(const struct elf_arch *a, int rootfd, const char *subject)
+{
+	struct handler_search h = { .a = a, .rootfd = rootfd };
+	struct elf_arch host;
+	struct binfmt_entry qemu;
+	char b1[32], b2[32];
+	const char *aname = elf_arch_name(a, b1), *hname;
+	_cleanup_(closep) int emu = -1;
+	int r;
+
+	r = elf_arch_host(&host);
+	if (r < 0)
+		return log_errno(r, "cannot read this host's architecture from /proc/self/exe");
+	hname = elf_arch_name(&host, b2);
+	if (elf_arch_native(&host, a)) {
+		log_debug("%s %s programs, which this %s host runs itself", subject, aname, hname);
+		return 0;
+	}
+
+	r = binfmt_mount();
+	if (r < 0)
+		return log_errno(r, "cannot mount binfmt_misc on %s", BINFMT_DIR);
+	r = binfmt_status();
+	if (r < 0)
+		return log_errno(r, "cannot read %s/status", BINFMT_DIR);
+	if (r == 0) {
+		log_error("binfmt_misc is disabled on this host; 'echo 1 > %s/status' enables it", BINFMT_DIR);
+		return -EPERM;
+	}
+	if (binfmt_foreach(entry_handles, &h) > 0) {
+		log_debug("binfmt_misc entry '%s' runs %s programs", h.found.name, aname);
+		return 0;
+	}
+
+	r = binfmt_find_qemu(a, &qemu);
+	if (r == -ENOPKG) {
+		log_error("%s %s programs and this host runs %s; install qemu-user-static to run them", subject,
+			  aname, hname);
+		return r;
+	}
+	if (r < 0) {
+		log_error("%s %s programs and this host runs %s; qemu-user-static has no emulator for them", subject,
+			  aname, hname);
+		return r;
+	}
+	/* The kernel starts the emulator where the programs run (a container,
+	 * a chroot), where the host's shared libraries are not. */
+	emu = open(qemu.interpreter, O_RDONLY | O_CLOEXEC);
+	r = emu < 0 ? -errno : elf_is_static(emu);
+	if (r < 0)
+		return log_errno(r, "cannot use the emulator '%s' named in '%s'", qemu.interpreter, qemu.source);
+	if (r == 0) {
+		log_error("the emulator '%s' named in '%s' is not statically linked; install qemu-user-static",
+			  qemu.interpreter, qemu.source);
+		return -ENOEXEC;
+	}
+
+	/* Never remove an entry that works: other builds, or the host itself,
+	 * may be starting programs through it right now. One of that name
+	 * that is disabled or whose emulator is gone is replaced; one that
+	 * works but cannot serve here (no F flag) stays, and ours goes beside
+	 * it under another name (the kernel tries the newest entry first). */
+	h.name = qemu.name;
+	if (binfmt_foreach(entry_named, &h) > 0) {
+		if (h.found.enabled && access(h.found.interpreter, X_OK) == 0) {
+			char name[sizeof(qemu.name)];
+			if (snprintf(name, sizeof(name), "rtik-%.*s", NAME_MAX - 5, qemu.name) < 0)
+				return -EINVAL;
+			memcpy(qemu.name, name, sizeof(name));
+			log_debug("binfmt_misc entry '%s' works but has no F flag: registering '%s' beside it",
+				  h.found.name, qemu.name);
+		} else {
+			r = binfmt_remove(h.found.name);
+			if (r < 0 && r != -ENOENT)
+				return log_errno(r, "cannot remove the broken binfmt_misc entry '%s'", h.found.name);
+		}
+	}
+	r = binfmt_register(&qemu);
+	/* Another build registered it between our look and our write. */
+	h.name = NULL;
+	if (r == -EEXIST && binfmt_foreach(entry_handles, &h) > 0)
+		return 0;
+	if (r < 0)
+		return log_errno(r, "cannot register the binfmt_misc entry '%s' from '%s'", qemu.name, qemu.source);
+	log_info("registered binfmt_misc entry '%s' from '%s' to run %s programs", qemu.name, qemu.source, aname);
+	return 0;
 }

@@ -1,8 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Programs of a foreign architecture: which machine an ELF file is built
- * for, and the kernel's binfmt_misc entries that hand such files to an
- * emulator (qemu-user-static).
+ * Programs of a foreign architecture: the kernel's binfmt_misc entries
+ * that hand such files to an emulator (qemu-user-static).
  *
  * An entry registered with the F ("fix binary") flag has its interpreter
  * opened by the kernel once, at registration, and that open file is used
@@ -15,30 +14,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "elfarch.h"
+
 #define BINFMT_DIR "/proc/sys/fs/binfmt_misc"
-/* binfmt_misc compares at most this many bytes from a file's start. */
-#define BINFMT_HEAD_MAX 128
-
-struct elf_arch {
-	unsigned char head[BINFMT_HEAD_MAX]; /* the file's first bytes */
-	size_t len;
-	unsigned char class; /* ELFCLASS32 or ELFCLASS64 */
-	unsigned char data;  /* ELFDATA2LSB or ELFDATA2MSB */
-	unsigned machine;    /* e_machine */
-};
-
-/* Reads the ELF identification of the file open at fd. -ENOEXEC if it is
- * not an ELF file. */
-int elf_arch_read(int fd, struct elf_arch *a);
-/* "aarch64", "x86-64", "ppc64le", ... or "ELF machine N". */
-const char *elf_arch_name(const struct elf_arch *a, char buf[static 32]);
-/* True if a host running host runs a's programs itself: the same machine,
- * or the 32-bit sibling a 64-bit kernel runs natively (i386 on x86-64,
- * arm on aarch64). */
-bool elf_arch_native(const struct elf_arch *host, const struct elf_arch *a);
-/* 1 if the ELF file at fd is statically linked (no PT_INTERP), 0 if not,
- * -errno. An emulator the kernel starts inside a container must be. */
-int elf_is_static(int fd);
 
 struct binfmt_entry {
 	char name[NAME_MAX + 1];
@@ -67,6 +45,15 @@ bool binfmt_matches(const struct binfmt_entry *e, const struct elf_arch *a);
  * /usr/share/binfmts/qemu-* (binfmt-support's). -ENOENT if no file
  * matches, -ENOPKG if there are no qemu files at all. */
 int binfmt_find_qemu(const struct elf_arch *a, struct binfmt_entry *e);
-/* Registers e with the F flag added. A registered entry of the same name
- * (disabled, or without F) is removed first. */
+/* Registers e with the F flag added. -EEXIST if an entry of that name is
+ * registered. */
 int binfmt_register(const struct binfmt_entry *e);
+/* Removes the entry NAME. */
+int binfmt_remove(const char *name);
+/* Makes sure this host runs a's programs: natively, through an enabled
+ * entry whose emulator they reach (the F flag, or the emulator's path
+ * inside rootfd's tree when rootfd >= 0), or else by registering
+ * qemu-user-static's entry with the F flag. A working entry is never
+ * removed. Logs why it cannot, with subject ("'DIR' holds") naming where
+ * the programs are; returns -errno. */
+int binfmt_provide(const struct elf_arch *a, int rootfd, const char *subject);

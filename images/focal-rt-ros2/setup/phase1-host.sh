@@ -8,8 +8,9 @@
 # "unzip") and dpkg-deb (package "dpkg").
 set -euo pipefail
 
-# shellcheck source-path=SCRIPTDIR source=common.sh
-. "$(dirname "$0")/common.sh"
+# SHARED_DIR: the scripts all recipes share (mk/image.mk sets it).
+# shellcheck source-path=SCRIPTDIR/../../shared source=common.sh
+. "${SHARED_DIR:-$(dirname "$0")/../../shared}/common.sh"
 
 : "${CACHE_DIR:?}" "${SCRATCH_DIR:?}" "${IMG_FETCH:?}" "${RT_KERNEL_URL:?}"
 

@@ -9,8 +9,9 @@
 # recipe's ROS_APT_REPO, ROS_APT_SOURCE_URL, ROS_APT_SOURCE_SHA256.
 set -euo pipefail
 
-# shellcheck source-path=SCRIPTDIR source=common.sh
-. "$(dirname "$0")/common.sh"
+# SHARED_DIR: the scripts all recipes share (mk/image.mk sets it).
+# shellcheck source-path=SCRIPTDIR/../../shared source=common.sh
+. "${SHARED_DIR:-$(dirname "$0")/../../shared}/common.sh"
 
 : "${CACHE_DIR:?}" "${SCRATCH_DIR:?}" "${IMG_FETCH:?}"
 

@@ -10,8 +10,9 @@
 set -euo pipefail
 shopt -s inherit_errexit
 
-# shellcheck source-path=SCRIPTDIR source=common.sh
-. "$(dirname "$0")/common.sh"
+# SHARED_DIR: the scripts all recipes share (mk/image.mk sets it).
+# shellcheck source-path=SCRIPTDIR/../../shared source=common.sh
+. "${SHARED_DIR:-$(dirname "$0")/../../shared}/common.sh"
 
 APT_OPTS=(-y -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold)
 SNAPSHOT_KEYRING=/usr/share/keyrings/ros2-snapshots-archive-keyring.gpg

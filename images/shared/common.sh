@@ -1,5 +1,5 @@
 # shellcheck shell=bash
-# Sourced by the phase scripts of this recipe: messages, and apt without
+# Sourced by the phase scripts of every recipe: messages, and apt without
 # starting services.
 
 PHASE=$(basename "$0" .sh)

@@ -1,0 +1,297 @@
+# shellcheck shell=bash
+# The real-time tuning that every recipe applies, in one place: sourced by
+# target scripts (inside the image, as root) after common.sh. The knobs come
+# from the recipe (IMAGE_ENV): PINNED_CPU_FREQUENCY, ISOLATED_CPUS,
+# ARM_FREQ, OVER_VOLTAGE, RT_GROUP, RT_RTPRIO, RT_MEMLOCK.
+#
+#   rt_knobs_check        one line and exit 1 on a bad value
+#   rt_tuning_apply USER  all of it, then /etc/rt-image.conf
+#
+# Boot settings go where the image's own tools keep them: Debian's
+# raspi-firmware regenerates config.txt and cmdline.txt from /etc/default;
+# elsewhere (Ubuntu) the files on the boot partition are edited. Every step
+# can run again with the same result; a knob set back to empty undoes what
+# it did. BOOT_DIR (default /boot/firmware) is for tests.
+
+BOOT_DIR=${BOOT_DIR:-/boot/firmware}
+# The Raspberry Pi 4 has four cores, 0-3.
+NR_CPUS=4
+RT_IMAGE_CONF=/etc/rt-image.conf
+
+# ---- knobs ----
+
+# The knobs every recipe shares; fails with one line on a bad value.
+rt_knobs_check() {
+	[[ ${PINNED_CPU_FREQUENCY:-} =~ ^([0-9]+)?$ ]] ||
+		die "PINNED_CPU_FREQUENCY '$PINNED_CPU_FREQUENCY' is not a number of kHz"
+	[[ ${ARM_FREQ:-} =~ ^([0-9]+)?$ ]] || die "ARM_FREQ '$ARM_FREQ' is not a number of MHz"
+	[[ ${OVER_VOLTAGE:-} =~ ^(-?[0-9]+)?$ ]] || die "OVER_VOLTAGE '$OVER_VOLTAGE' is not a number"
+	if ! [[ ${RT_RTPRIO:-} =~ ^[0-9]+$ ]] || [ "$RT_RTPRIO" -lt 1 ] || [ "$RT_RTPRIO" -gt 99 ]; then
+		die "RT_RTPRIO '${RT_RTPRIO:-}' is not a priority from 1 to 99"
+	fi
+	[[ ${RT_MEMLOCK:-} =~ ^([0-9]+|unlimited)$ ]] ||
+		die "RT_MEMLOCK '${RT_MEMLOCK:-}' is not a number of KiB nor 'unlimited'"
+	[[ ${RT_GROUP:-} =~ ^[a-z_][a-z0-9_-]*$ ]] || die "RT_GROUP '${RT_GROUP:-}' is not a group name"
+	if [ -n "${ISOLATED_CPUS:-}" ]; then
+		cpulist_expand "$ISOLATED_CPUS" >/dev/null
+		[ -n "$(cpulist_complement "$ISOLATED_CPUS")" ] ||
+			die "ISOLATED_CPUS '$ISOLATED_CPUS' isolates every CPU; leave at least one for the rest of the system"
+	fi
+}
+
+# "1,3-4" -> "1 3 4"; fails on anything but CPU numbers below NR_CPUS.
+cpulist_expand() {
+	local list=$1 part lo hi c parts out=()
+	[[ $list =~ ^[0-9]+(-[0-9]+)?(,[0-9]+(-[0-9]+)?)*$ ]] ||
+		die "ISOLATED_CPUS '$list' is not a CPU list such as 2-3 or 1,3"
+	IFS=, read -ra parts <<<"$list"
+	for part in "${parts[@]}"; do
+		lo=${part%-*} hi=${part#*-}
+		[ "$lo" -le "$hi" ] || die "ISOLATED_CPUS: '$part' is a backwards range"
+		[ "$hi" -lt "$NR_CPUS" ] || die "ISOLATED_CPUS: CPU $hi does not exist (the Pi 4 has CPUs 0-$((NR_CPUS - 1)))"
+		for ((c = lo; c <= hi; c++)); do
+			out+=("$c")
+		done
+	done
+	echo "${out[*]}"
+}
+
+# The CPUs not in the list, comma-separated ("2-3" -> "0,1").
+cpulist_complement() {
+	local isolated c out=()
+	isolated=" $(cpulist_expand "$1") "
+	for ((c = 0; c < NR_CPUS; c++)); do
+		[[ $isolated == *" $c "* ]] || out+=("$c")
+	done
+	local IFS=,
+	echo "${out[*]}"
+}
+
+# What the Pi's firmware reads, in order, for a Pi 4: config.txt and the
+# files it includes, sections [all] and [pi4] only. Prints the settings as
+# KEY=VALUE ("initramfs FILE ..." as initramfs=FILE, "include FILE" as
+# include=FILE), the last one of a key being the one that counts.
+bootcfg_settings() {
+	[ -f "$BOOT_DIR/config.txt" ] || die "$BOOT_DIR/config.txt is missing"
+	awk -v dir="$BOOT_DIR" '
+		function walk(file, depth,    line, key, rest) {
+			if (depth > 4)
+				return
+			while ((getline line < file) > 0) {
+				sub(/\r$/, "", line)
+				sub(/^[ \t]+/, "", line)
+				sub(/[ \t]+$/, "", line)
+				if (line == "" || line ~ /^#/)
+					continue
+				if (line ~ /^\[.*\]$/) {
+					active = (line == "[all]" || line == "[pi4]")
+					continue
+				}
+				if (!active)
+					continue
+				if (line ~ /^(include|initramfs)[ \t]/) {
+					key = line; sub(/[ \t].*/, "", key)
+					rest = line; sub(/^[a-z]+[ \t]+/, "", rest); sub(/[ \t].*/, "", rest)
+					print key "=" rest
+					if (key == "include")
+						walk(dir "/" rest, depth + 1)
+					continue
+				}
+				if (line ~ /^[A-Za-z0-9_]+=/)
+					print line
+			}
+			close(file)
+		}
+		BEGIN { active = 1; walk(dir "/config.txt", 0) }'
+}
+
+# The last value of KEY in the boot configuration (or DEFAULT).
+bootcfg_get() {
+	local key=$1 default=${2:-} v
+	v=$(bootcfg_settings | sed -n "s/^$key=//p" | tail -n 1)
+	echo "${v:-$default}"
+}
+
+# ---- boot configuration ----
+
+# The kernel parameters of ISOLATED_CPUS, one a line.
+isolation_params() {
+	[ -n "${ISOLATED_CPUS:-}" ] || return 0
+	printf '%s\n' "isolcpus=$ISOLATED_CPUS" "nohz_full=$ISOLATED_CPUS" "rcu_nocbs=$ISOLATED_CPUS" \
+		"irqaffinity=$(cpulist_complement "$ISOLATED_CPUS")"
+}
+
+# Debian's raspi-firmware writes config.txt and cmdline.txt itself, from
+# /etc/default, whenever a kernel or initramfs changes: the settings go
+# there, so that they outlive the next kernel update.
+RASPI_FIRMWARE_HOOK=/etc/kernel/postinst.d/z50-raspi-firmware
+raspi_firmware_debian() { [ -x "$RASPI_FIRMWARE_HOOK" ]; }
+
+# Rewrite the first line of the kernel command line: our parameters out,
+# then in again if ISOLATED_CPUS is set.
+cmdline_apply() {
+	local file tokens=() t out=() rest p
+	if raspi_firmware_debian; then
+		file=/etc/default/raspi-extra-cmdline
+		[ ! -f "$file" ] || read -ra tokens <"$file" || true
+		for t in "${tokens[@]}"; do
+			case $t in
+			isolcpus=* | nohz_full=* | rcu_nocbs=* | irqaffinity=*) ;;
+			*) out+=("$t") ;;
+			esac
+		done
+		while IFS= read -r p; do
+			out+=("$p")
+		done < <(isolation_params)
+		echo "${out[*]}" >"$file.rtik-new"
+		chmod 0644 "$file.rtik-new"
+		mv -f "$file.rtik-new" "$file"
+		say "$file: ${out[*]:-(nothing)}"
+		return
+	fi
+	file=$BOOT_DIR/$(bootcfg_get cmdline cmdline.txt)
+	[ -f "$file" ] || die "$file (the kernel command line) is missing"
+	read -ra tokens <"$file" || true
+	for t in "${tokens[@]}"; do
+		case $t in
+		isolcpus=* | nohz_full=* | rcu_nocbs=* | irqaffinity=*) ;;
+		*) out+=("$t") ;;
+		esac
+	done
+	while IFS= read -r p; do
+		out+=("$p")
+	done < <(isolation_params)
+	rest=$(tail -n +2 "$file")
+	{
+		echo "${out[*]}"
+		[ -z "$rest" ] || echo "$rest"
+	} >"$file.rtik-new"
+	mv -f "$file.rtik-new" "$file"
+	say "${file#"$BOOT_DIR"/}: $(head -n 1 "$file")"
+}
+
+OC_BEGIN="# BEGIN rt-image-kit: overclock (ARM_FREQ, OVER_VOLTAGE)"
+OC_END="# END rt-image-kit: overclock"
+
+# Overclocking goes where the image keeps user changes: Debian's
+# /etc/default/raspi-firmware-custom, usercfg.txt when config.txt includes
+# it (Ubuntu 20.04 asks for that), else config.txt. The block is ours:
+# replaced on every run, removed when both knobs are empty.
+overclock_apply() {
+	local f settings target=$BOOT_DIR/config.txt files=("$BOOT_DIR/config.txt" "$BOOT_DIR/usercfg.txt")
+	if raspi_firmware_debian; then
+		target=/etc/default/raspi-firmware-custom
+		files=("$target")
+	elif settings=$(bootcfg_settings) && grep -qx 'include=usercfg.txt' <<<"$settings"; then
+		target=$BOOT_DIR/usercfg.txt
+	fi
+	for f in "${files[@]}"; do
+		[ -f "$f" ] || continue
+		awk -v b="$OC_BEGIN" -v e="$OC_END" '$0 == b { skip = 1 } !skip { print } $0 == e { skip = 0 }' \
+			"$f" >"$f.rtik-new"
+		mv -f "$f.rtik-new" "$f"
+	done
+	if [ -z "${ARM_FREQ:-}" ] && [ -z "${OVER_VOLTAGE:-}" ]; then
+		say "no overclock (ARM_FREQ and OVER_VOLTAGE are empty)"
+		return
+	fi
+	{
+		echo "$OC_BEGIN"
+		echo "[all]"
+		[ -z "${ARM_FREQ:-}" ] || echo "arm_freq=$ARM_FREQ"
+		[ -z "${OVER_VOLTAGE:-}" ] || echo "over_voltage=$OVER_VOLTAGE"
+		echo "$OC_END"
+	} >>"$target"
+	say "$target: arm_freq=${ARM_FREQ:-(default)} over_voltage=${OVER_VOLTAGE:-(default)}"
+	if [ -n "${ARM_FREQ:-}" ] && [ -n "${PINNED_CPU_FREQUENCY:-}" ] &&
+		[ "$PINNED_CPU_FREQUENCY" -ne "$((ARM_FREQ * 1000))" ]; then
+		say "note: the cores stay pinned at PINNED_CPU_FREQUENCY=$PINNED_CPU_FREQUENCY kHz, not arm_freq=$ARM_FREQ MHz"
+	fi
+}
+
+# ---- real-time settings ----
+
+rt_limits_apply() {
+	local f=/etc/security/limits.d/99-realtime.conf
+	cat >"$f" <<EOF
+# Real-time limits for the members of the $RT_GROUP group: scheduling
+# priority up to $RT_RTPRIO (rtprio) and locked memory (memlock, KiB). For login
+# sessions (pam_limits); a systemd service sets LimitRTPRIO= and
+# LimitMEMLOCK= itself.
+@$RT_GROUP	-	rtprio		$RT_RTPRIO
+@$RT_GROUP	-	memlock		$RT_MEMLOCK
+EOF
+	chmod 0644 "$f"
+	say "${f}: @$RT_GROUP rtprio $RT_RTPRIO, memlock $RT_MEMLOCK"
+}
+
+cpu_frequency_apply() {
+	local f=/etc/default/cpu-frequency
+	cat >"$f" <<EOF
+# Read by cpu-frequency.service: the frequency (kHz) every core is pinned
+# to with the performance governor. Empty: the maximum.
+PINNED_CPU_FREQUENCY=${PINNED_CPU_FREQUENCY:-}
+EOF
+	chmod 0644 "$f"
+	say "$f: PINNED_CPU_FREQUENCY=${PINNED_CPU_FREQUENCY:-(maximum)}"
+	# Ubuntu's ondemand service switches to the ondemand governor a minute
+	# after boot; masked, it cannot be started by anything.
+	if [ "$(readlink /etc/systemd/system/ondemand.service 2>/dev/null)" = /dev/null ]; then
+		say "ondemand.service is masked"
+		return
+	fi
+	if [ -e /lib/systemd/system/ondemand.service ] || [ -e /etc/init.d/ondemand ]; then
+		systemctl disable ondemand.service
+	fi
+	systemctl mask ondemand.service
+}
+
+services_enable() {
+	local u
+	for u in cpu-frequency.service rt-throttling.service; do
+		[ -f "/etc/systemd/system/$u" ] || die "/etc/systemd/system/$u is missing: is overlays/rt-tuning in OVERLAYS?"
+	done
+	systemctl enable cpu-frequency.service rt-throttling.service
+}
+
+# The group of the real-time limits.
+rt_group_create() {
+	if ! getent group "$RT_GROUP" >/dev/null; then
+		say "creating the group $RT_GROUP"
+		groupadd --system "$RT_GROUP"
+	fi
+}
+
+# What the image was built with, for rt-check and for people.
+rt_image_conf_write() {
+	local user=${1:-}
+	cat >"$RT_IMAGE_CONF.rtik-new" <<EOF
+# rt-image-kit: how this image was built. rt-check reads it.
+RT_IMAGE_NAME=${IMAGE_NAME:-}
+RT_IMAGE_KIT_VERSION=${RTIK_VERSION:-}
+PINNED_CPU_FREQUENCY=${PINNED_CPU_FREQUENCY:-}
+ISOLATED_CPUS=${ISOLATED_CPUS:-}
+ARM_FREQ=${ARM_FREQ:-}
+OVER_VOLTAGE=${OVER_VOLTAGE:-}
+RT_GROUP=$RT_GROUP
+RT_RTPRIO=$RT_RTPRIO
+RT_MEMLOCK=$RT_MEMLOCK
+RT_USER=$user
+EOF
+	chmod 0644 "$RT_IMAGE_CONF.rtik-new"
+	mv -f "$RT_IMAGE_CONF.rtik-new" "$RT_IMAGE_CONF"
+	say "$RT_IMAGE_CONF: written"
+}
+
+# All of the tuning; USER (may be empty) is the member of RT_GROUP that
+# /etc/rt-image.conf names.
+rt_tuning_apply() {
+	rt_knobs_check
+	rt_group_create
+	cmdline_apply
+	overclock_apply
+	cpu_frequency_apply
+	rt_limits_apply
+	services_enable
+	rt_image_conf_write "${1:-}"
+}
