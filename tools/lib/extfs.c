@@ -60,6 +60,9 @@ int extfs_read(int fd, uint64_t offset, struct extfs *fs)
 	if (fs->desc_size < 32)
 		fs->desc_size = 32;
 	fs->reserved_gdt_blocks = le16(sb + 0xce);
+	fs->compat = compat;
+	fs->incompat = incompat;
+	fs->ro_compat = ro_compat;
 	fs->sparse_super = ro_compat & RO_COMPAT_SPARSE_SUPER;
 	fs->sparse_super2 = compat & COMPAT_SPARSE_SUPER2;
 	fs->backup_bgs[0] = le32(sb + 0x24c);
@@ -70,6 +73,22 @@ int extfs_read(int fd, uint64_t offset, struct extfs *fs)
 	    fs->desc_size > fs->block_size)
 		return -EINVAL;
 	return 0;
+}
+
+/* filetype, recover, journal_dev, meta_bg, extent, 64bit, mmp, flex_bg,
+ * ea_inode, metadata_csum_seed, large_dir, inline_data, encrypt, casefold:
+ * not compression or dirdata, which neither knows. */
+#define INCOMPAT_PORTABLE 0x3e7deu
+/* sparse_super, large_file, huge_file, gdt_csum, dir_nlink, extra_isize,
+ * quota, bigalloc, metadata_csum, project, verity, orphan_present: not
+ * read-only or shared_blocks, which forbid writing. */
+#define RO_COMPAT_PORTABLE 0x1a77bu
+
+bool extfs_features_unportable(const struct extfs *fs, uint32_t *incompat, uint32_t *ro_compat)
+{
+	*incompat = fs->incompat & ~INCOMPAT_PORTABLE;
+	*ro_compat = fs->ro_compat & ~RO_COMPAT_PORTABLE;
+	return *incompat || *ro_compat;
 }
 
 /* a is a power of b. */

@@ -22,6 +22,7 @@ struct extfs {
 	uint32_t cluster_bits; /* log2(blocks per cluster), bigalloc */
 	uint32_t backup_bgs[2]; /* sparse_super2 */
 	bool sparse_super, sparse_super2, is_64bit;
+	uint32_t compat, incompat, ro_compat; /* feature bits */
 };
 
 /* Reads the superblock of the filesystem that starts offset bytes into fd.
@@ -33,3 +34,8 @@ int extfs_read(int fd, uint64_t offset, struct extfs *fs);
  * rounded down to a page and a cluster, less a last block group too small
  * to hold its own metadata. -EFBIG if that needs the 64bit feature. */
 int extfs_grow_target(const struct extfs *fs, uint64_t dev_bytes, uint64_t *blocks);
+
+/* The incompat and ro_compat feature bits of fs that e2fsprogs 1.47.0 (the
+ * oldest e2fsck a made image must pass) or Linux 6.1 cannot both read and
+ * write; false if there are none. Compat features are safe by definition. */
+bool extfs_features_unportable(const struct extfs *fs, uint32_t *incompat, uint32_t *ro_compat);

@@ -34,7 +34,8 @@ int outfile_open(struct outfile *o, const char *path, bool overwrite)
 		outfile_abort(o);
 		return -ENOMEM;
 	}
-	o->fd = open(o->part, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	/* Read-write: some writers (libfdisk) read back what they wrote. */
+	o->fd = open(o->part, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (o->fd < 0) {
 		int r = -errno;
 		free(o->part);

@@ -1,0 +1,714 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * img-new: make an empty disk image: a partition table (MBR or GPT) and a
+ * fresh vfat or ext4 filesystem in each partition, as a sparse file, without
+ * loop devices or root.
+ *
+ * The layout is worked out from the command line before anything is
+ * created, so a refused run leaves no file at all. Then OUT.part is made
+ * (a hole of the full size), libfdisk writes the table into it, mkfs.vfat
+ * --offset and mkfs.ext4 -E offset= write the filesystems in place, the
+ * zero blocks they wrote are punched out again, and OUT.part is renamed to
+ * OUT. Identifiers are chosen here, not by the tools, so that they can be
+ * printed, and so that with SOURCE_DATE_EPOCH they are derived from the
+ * image's name and that value: two builds give the same bytes.
+ */
+#include <blkid.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <libfdisk.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <uuid/uuid.h>
+
+#include "cli.h"
+#include "command.h"
+#include "common.h"
+#include "extfs.h"
+#include "format.h"
+#include "log.h"
+#include "outfile.h"
+#include "size.h"
+#include "sparse.h"
+
+#define SECTOR 512u
+#define GRAIN (1024u * 1024 / SECTOR) /* 1 MiB: libfdisk's default alignment */
+#define GPT_TAIL 33u                  /* backup entries (128 x 128 bytes) and header */
+#define DOS_MAX 4                     /* primary partitions only */
+#define GPT_MAX 128
+#define FAT32_MIN (33ull << 20)       /* room for 65525 clusters of 512 bytes */
+#define UUID_STR 37
+
+/* The name space of the identifiers derived with SOURCE_DATE_EPOCH. */
+static const uuid_t uuid_ns = { 0xa3, 0xb8, 0x9c, 0x4a, 0xc8, 0xc8, 0x4e, 0xf7,
+				0xb5, 0x90, 0x33, 0x57, 0x93, 0x1d, 0x64, 0x52 };
+
+enum fs_type { FS_VFAT, FS_EXT4 };
+
+static const struct fs_info {
+	const char *name;
+	size_t label_max;
+	const char *mkfs;
+	unsigned char dos_type;
+	const char *gpt_type;
+} fs_info[] = {
+	[FS_VFAT] = { "vfat", 11, "mkfs.vfat", 0x0c, "EBD0A0A2-B9E5-4433-87C0-68B6B72699C7" },
+	[FS_EXT4] = { "ext4", 16, "mkfs.ext4", 0x83, "0FC63DAF-8483-4772-8E79-3D69D8477DE4" },
+};
+
+struct part_spec {
+	enum fs_type type;
+	uint64_t size; /* bytes; 0 with rest */
+	bool rest;
+	char label[17]; /* "" for none */
+	const char *arg;
+
+	/* the layout, in sectors */
+	uint64_t start, sectors;
+	/* identifiers */
+	char partuuid[UUID_STR]; /* GPT: the entry's GUID; MBR: DISKID-NN */
+	char fsuuid[UUID_STR];   /* as blkid shows it */
+	uuid_t fs_uuid;          /* ext4 */
+	uint32_t vfat_id;
+};
+
+static bool arg_gpt;
+static uint64_t arg_size;
+static struct part_spec arg_parts[GPT_MAX];
+static size_t arg_nparts;
+static const char *arg_out;
+static bool arg_reproducible;
+static unsigned long long arg_epoch;
+
+struct image {
+	const char *path;
+	struct outfile out;
+	uint32_t disk_id;      /* MBR */
+	char disk_guid[UUID_STR]; /* GPT */
+};
+
+static void image_abort(struct image *img)
+{
+	outfile_abort(&img->out);
+}
+
+/* ---- identifiers ---- */
+
+/* A name-based UUID (SHA-1) from OUT's file name, SOURCE_DATE_EPOCH and
+ * what it names; a random one without SOURCE_DATE_EPOCH. The directory is
+ * left out, so where the build runs does not change the image. */
+static void id_make(uuid_t u, const char *what)
+{
+	char name[4096];
+	const char *base;
+	int n;
+
+	if (!arg_reproducible) {
+		uuid_generate_random(u);
+		return;
+	}
+	base = strrchr(arg_out, '/');
+	base = base ? base + 1 : arg_out;
+	n = snprintf(name, sizeof(name), "%s\n%llu\n%s", base, arg_epoch, what);
+	uuid_generate_sha1(u, uuid_ns, name, (size_t)n < sizeof(name) ? (size_t)n : sizeof(name) - 1);
+}
+
+static uint32_t id_u32(const uuid_t u)
+{
+	uint32_t v = (uint32_t)u[0] << 24 | (uint32_t)u[1] << 16 | (uint32_t)u[2] << 8 | u[3];
+	return v ? v : 1; /* 0 means "no identifier" in an MBR and to the kernel */
+}
+
+static void ids_assign(struct image *img)
+{
+	uuid_t u;
+	char what[32];
+
+	id_make(u, "disk");
+	img->disk_id = id_u32(u);
+	uuid_unparse_upper(u, img->disk_guid);
+	for (size_t i = 0; i < arg_nparts; i++) {
+		struct part_spec *p = &arg_parts[i];
+
+		snprintf(what, sizeof(what), "partition %zu", i + 1);
+		id_make(u, what);
+		if (arg_gpt)
+			uuid_unparse_lower(u, p->partuuid);
+		else
+			snprintf(p->partuuid, sizeof(p->partuuid), "%08" PRIx32 "-%02zx", img->disk_id, i + 1);
+		snprintf(what, sizeof(what), "filesystem %zu", i + 1);
+		id_make(p->fs_uuid, what);
+		if (p->type == FS_VFAT) {
+			p->vfat_id = id_u32(p->fs_uuid);
+			snprintf(p->fsuuid, sizeof(p->fsuuid), "%04" PRIX32 "-%04" PRIX32,
+				 p->vfat_id >> 16, p->vfat_id & 0xffff);
+		} else
+			uuid_unparse_lower(p->fs_uuid, p->fsuuid);
+	}
+}
+
+/* ---- the layout ---- */
+
+/* Places the partitions one after the other from 1 MiB on, each start
+ * aligned to 1 MiB, as libfdisk would; refuses what does not fit. */
+static int layout_plan(void)
+{
+	uint64_t total = arg_size / SECTOR, last, next = GRAIN;
+	char b1[16], b2[16];
+
+	last = arg_gpt ? (total > GPT_TAIL + 1 ? total - GPT_TAIL - 1 : 0) : total - 1;
+	for (size_t i = 0; i < arg_nparts; i++) {
+		struct part_spec *p = &arg_parts[i];
+		uint64_t start = (next + GRAIN - 1) / GRAIN * GRAIN;
+
+		if (start > last || (!p->rest && p->size / SECTOR > last - start + 1)) {
+			log_error("partition %zu (%s) does not fit in %s: %s left from %s on", i + 1,
+				  p->arg, format_bytes(b1, arg_size),
+				  format_bytes(b2, start > last ? 0 : (last - start + 1) * SECTOR),
+				  format_bytes((char[16]){ 0 }, start * SECTOR));
+			return -ENOSPC;
+		}
+		p->start = start;
+		p->sectors = p->rest ? last - start + 1 : p->size / SECTOR;
+		if (!arg_gpt && (p->start + p->sectors > UINT32_MAX)) {
+			log_error("partition %zu (%s) ends beyond 2 TiB, which an MBR partition table "
+				  "cannot describe (use --table gpt)", i + 1, p->arg);
+			return -EFBIG;
+		}
+		next = start + p->sectors;
+		log_debug("partition %zu: sectors %" PRIu64 "-%" PRIu64, i + 1, p->start,
+			  p->start + p->sectors - 1);
+	}
+	return 0;
+}
+
+/* ---- the partition table ---- */
+
+static int fdisk_ask_log(struct fdisk_context *cxt, struct fdisk_ask *ask, void *data)
+{
+	(void)cxt;
+	(void)data;
+	switch (fdisk_ask_get_type(ask)) {
+	case FDISK_ASKTYPE_INFO:
+	case FDISK_ASKTYPE_WARN:
+	case FDISK_ASKTYPE_WARNX:
+		log_debug("libfdisk: %s", fdisk_ask_print_get_mesg(ask));
+		return 0;
+	default:
+		return -EINVAL; /* no questions: everything is decided up front */
+	}
+}
+
+static void fdisk_unref_contextp(struct fdisk_context **cxt)
+{
+	fdisk_unref_context(*cxt);
+}
+
+static int table_add(struct fdisk_context *cxt, size_t i)
+{
+	struct part_spec *p = &arg_parts[i];
+	const struct fs_info *fi = &fs_info[p->type];
+	struct fdisk_label *lb = fdisk_get_label(cxt, NULL);
+	struct fdisk_parttype *t;
+	struct fdisk_partition *pa = fdisk_new_partition(), *got = NULL;
+	int r;
+
+	if (!pa)
+		return -ENOMEM;
+	t = arg_gpt ? fdisk_label_get_parttype_from_string(lb, fi->gpt_type)
+		    : fdisk_label_get_parttype_from_code(lb, fi->dos_type);
+	r = t ? 0 : -EINVAL;
+	if (r == 0)
+		r = fdisk_partition_set_type(pa, t);
+	if (r == 0)
+		r = fdisk_partition_set_partno(pa, i);
+	if (r == 0)
+		r = fdisk_partition_set_start(pa, p->start);
+	/* Sizes are whole MiB; libfdisk would align the end of the rest
+	 * down to one as well, unless it follows its default. */
+	if (r == 0)
+		r = p->rest ? fdisk_partition_end_follow_default(pa, 1)
+			    : fdisk_partition_set_size(pa, p->sectors);
+	if (r == 0 && arg_gpt) {
+		r = fdisk_partition_set_uuid(pa, p->partuuid);
+		if (r == 0 && p->label[0])
+			r = fdisk_partition_set_name(pa, p->label);
+	}
+	if (r == 0)
+		r = fdisk_add_partition(cxt, pa, NULL);
+	fdisk_unref_partition(pa);
+	if (r < 0)
+		return r;
+	/* The firmware boots from the active partition's FAT. */
+	if (!arg_gpt && p->type == FS_VFAT) {
+		bool first = true;
+		for (size_t j = 0; j < i; j++)
+			first = first && arg_parts[j].type != FS_VFAT;
+		if (first && (r = fdisk_toggle_partition_flag(cxt, i, DOS_FLAG_ACTIVE)) < 0)
+			return r;
+	}
+	/* What libfdisk made of it must be what was planned, for mkfs
+	 * follows the plan; but the rest ends where libfdisk ends it, on a
+	 * 1 MiB boundary where there is one. */
+	r = fdisk_get_partition(cxt, i, &got);
+	if (r == 0 && p->rest && fdisk_partition_get_start(got) == p->start &&
+	    fdisk_partition_get_size(got) > 0 && fdisk_partition_get_size(got) <= p->sectors)
+		p->sectors = fdisk_partition_get_size(got);
+	if (r == 0 && (fdisk_partition_get_start(got) != p->start ||
+		       fdisk_partition_get_size(got) != p->sectors)) {
+		log_debug("libfdisk placed partition %zu at %ju+%ju, not %" PRIu64 "+%" PRIu64, i + 1,
+			  (uintmax_t)fdisk_partition_get_start(got),
+			  (uintmax_t)fdisk_partition_get_size(got), p->start, p->sectors);
+		r = -ERANGE;
+	}
+	fdisk_unref_partition(got);
+	return r;
+}
+
+static int table_write(struct image *img)
+{
+	_cleanup_(fdisk_unref_contextp) struct fdisk_context *cxt = fdisk_new_context();
+	char id[UUID_STR];
+	int r;
+
+	if (!cxt)
+		return log_errno(ENOMEM, "cannot write the partition table");
+	fdisk_set_ask(cxt, fdisk_ask_log, NULL);
+	r = fdisk_assign_device_by_fd(cxt, img->out.fd, img->out.part, 0);
+	if (r == 0)
+		r = fdisk_create_disklabel(cxt, arg_gpt ? "gpt" : "dos");
+	if (r < 0)
+		return log_errno(r, "cannot create a %s partition table in '%s'",
+				 arg_gpt ? "GPT" : "MBR", img->out.part);
+	if (fdisk_get_sector_size(cxt) != SECTOR || fdisk_get_grain_size(cxt) != GRAIN * SECTOR ||
+	    fdisk_get_last_lba(cxt) + 1 < arg_parts[arg_nparts - 1].start + arg_parts[arg_nparts - 1].sectors) {
+		log_error("cannot lay out '%s': libfdisk uses %lu-byte sectors, a %lu-byte grain and "
+			  "ends at sector %ju", img->out.part, fdisk_get_sector_size(cxt),
+			  fdisk_get_grain_size(cxt), (uintmax_t)fdisk_get_last_lba(cxt));
+		return -ERANGE;
+	}
+	if (arg_gpt)
+		snprintf(id, sizeof(id), "%s", img->disk_guid);
+	else
+		snprintf(id, sizeof(id), "0x%08" PRIx32, img->disk_id);
+	r = fdisk_set_disklabel_id_from_string(cxt, id);
+	if (r < 0)
+		return log_errno(r, "cannot set the disk identifier of '%s'", img->out.part);
+	for (size_t i = 0; i < arg_nparts; i++) {
+		r = table_add(cxt, i);
+		if (r < 0)
+			return log_errno(r, "cannot add partition %zu (%s) to '%s'", i + 1,
+					 arg_parts[i].arg, img->out.part);
+	}
+	r = fdisk_write_disklabel(cxt);
+	if (r == 0)
+		r = fdisk_deassign_device(cxt, 1); /* fsync, and no global sync() */
+	if (r < 0)
+		return log_errno(r, "cannot write the partition table of '%s'", img->out.part);
+	return 0;
+}
+
+/* ---- the filesystems ---- */
+
+/* With -v the tools' output is shown, on stderr: stdout is for results.
+ * Without, nothing: mkfs.vfat warns that the partition is smaller than the
+ * file, which is the point of --offset. */
+static int tool_run(char *const argv[])
+{
+	return command_run(argv, log_enabled(LOG_DEBUG) ? COMMAND_STDOUT_TO_STDERR : COMMAND_SILENT);
+}
+
+static int fs_make(struct image *img, size_t i)
+{
+	struct part_spec *p = &arg_parts[i];
+	const char *mkfs = fs_info[p->type].mkfs;
+	char *argv[24];
+	char label[24], volid[16], start[24], kib[32], ext_opts[128], uuid[UUID_STR], epoch[24];
+	size_t n = 0;
+	int r;
+
+	argv[n++] = (char *)mkfs;
+	snprintf(kib, sizeof(kib), "%" PRIu64, p->sectors * SECTOR / 1024);
+	if (p->type == FS_VFAT) {
+		/* Before -i: --invariant also sets a volume id. */
+		if (arg_reproducible)
+			argv[n++] = "--invariant";
+		if (p->sectors * SECTOR >= FAT32_MIN)
+			argv[n++] = "-F32";
+		snprintf(volid, sizeof(volid), "%08" PRIX32, p->vfat_id);
+		argv[n++] = "-i";
+		argv[n++] = volid;
+		snprintf(start, sizeof(start), "%" PRIu64, p->start);
+		argv[n++] = "-h"; /* hidden sectors: where the partition starts */
+		argv[n++] = start;
+		snprintf(label, sizeof(label), "--offset=%" PRIu64, p->start);
+		argv[n++] = label;
+		if (p->label[0]) {
+			argv[n++] = "-n";
+			argv[n++] = p->label;
+		}
+		argv[n++] = img->out.part;
+		argv[n++] = kib;
+	} else {
+		uuid_unparse_lower(p->fs_uuid, uuid);
+		argv[n++] = "-F";
+		argv[n++] = "-q";
+		argv[n++] = "-U";
+		argv[n++] = uuid;
+		if (arg_reproducible) {
+			char seed[UUID_STR];
+			uuid_unparse_lower(p->fs_uuid, seed);
+			snprintf(ext_opts, sizeof(ext_opts), "offset=%" PRIu64 ",hash_seed=%s",
+				 p->start * SECTOR, seed);
+			snprintf(epoch, sizeof(epoch), "%llu", arg_epoch);
+			setenv("E2FSPROGS_FAKE_TIME", epoch, 1);
+		} else
+			snprintf(ext_opts, sizeof(ext_opts), "offset=%" PRIu64, p->start * SECTOR);
+		argv[n++] = "-E";
+		argv[n++] = ext_opts;
+		if (p->label[0]) {
+			argv[n++] = "-L";
+			argv[n++] = p->label;
+		}
+		argv[n++] = img->out.part;
+		snprintf(kib + strlen(kib), sizeof(kib) - strlen(kib), "k");
+		argv[n++] = kib;
+	}
+	argv[n] = NULL;
+
+	log_info("partition %zu: %s%s%s", i + 1, fs_info[p->type].name, p->label[0] ? " " : "",
+		 p->label);
+	r = tool_run(argv);
+	if (r == -ENOENT) {
+		log_error("cannot make the %s filesystem of partition %zu: %s is not installed (%s)",
+			  fs_info[p->type].name, i + 1, mkfs,
+			  p->type == FS_VFAT ? "dosfstools" : "e2fsprogs");
+		return r;
+	}
+	if (r < 0)
+		return log_errno(r, "cannot run %s", mkfs);
+	if (r != 0) {
+		log_error("cannot make the %s filesystem of partition %zu: %s exited with status %d%s",
+			  fs_info[p->type].name, i + 1, mkfs, r,
+			  log_enabled(LOG_DEBUG) ? "" : " (-v shows its output)");
+		return -EIO;
+	}
+	return 0;
+}
+
+/* Reads back what mkfs made: the type, identifier and label that will be
+ * printed, and, for ext4, features that an older e2fsck (Debian 12's
+ * 1.47.0) or kernel would refuse. */
+static int fs_verify(struct image *img, size_t i)
+{
+	struct part_spec *p = &arg_parts[i];
+	blkid_probe pr = blkid_new_probe();
+	const char *type = "", *uuid = "", *label = "";
+	char msg[160] = "";
+	int r;
+
+	if (!pr)
+		return log_errno(ENOMEM, "cannot probe partition %zu", i + 1);
+	r = blkid_probe_set_device(pr, img->out.fd, (blkid_loff_t)(p->start * SECTOR),
+				   (blkid_loff_t)(p->sectors * SECTOR));
+	if (r == 0) {
+		blkid_probe_enable_superblocks(pr, 1);
+		blkid_probe_set_superblocks_flags(pr, BLKID_SUBLKS_TYPE | BLKID_SUBLKS_UUID |
+							      BLKID_SUBLKS_LABEL);
+		r = blkid_do_safeprobe(pr);
+	}
+	if (r == 0) {
+		blkid_probe_lookup_value(pr, "TYPE", &type, NULL);
+		blkid_probe_lookup_value(pr, "UUID", &uuid, NULL);
+		blkid_probe_lookup_value(pr, "LABEL", &label, NULL);
+		if (strcmp(type, fs_info[p->type].name) != 0 || strcmp(uuid, p->fsuuid) != 0 ||
+		    strcmp(label, p->label) != 0)
+			snprintf(msg, sizeof(msg), "found %s UUID=%s LABEL=%s", type, uuid, label);
+	} else
+		snprintf(msg, sizeof(msg), "no single filesystem found");
+	blkid_free_probe(pr);
+	if (msg[0]) {
+		log_error("partition %zu of '%s' is not the filesystem made: %s", i + 1,
+			  img->out.part, msg);
+		return -EIO;
+	}
+	if (p->type == FS_EXT4) {
+		struct extfs sb;
+		uint32_t inc, ro;
+
+		r = extfs_read(img->out.fd, p->start * SECTOR, &sb);
+		if (r < 0)
+			return log_errno(r, "cannot read the ext4 superblock of partition %zu", i + 1);
+		if (extfs_features_unportable(&sb, &inc, &ro)) {
+			log_error("mkfs.ext4 made partition %zu with features e2fsprogs 1.47.0 or "
+				  "Linux 6.1 cannot use (incompat 0x%" PRIx32 ", ro_compat 0x%" PRIx32
+				  "); see mke2fs.conf", i + 1, inc, ro);
+			return -EOPNOTSUPP;
+		}
+	}
+	return 0;
+}
+
+/* ---- the image ---- */
+
+static int run(void)
+{
+	_cleanup_(image_abort) struct image img = { .path = arg_out, .out = OUTFILE_INIT };
+	char b1[16], b2[16];
+	struct stat st;
+	int r;
+
+	/* ---- checks: nothing is created until all of them passed ---- */
+	if (layout_plan() < 0)
+		return EXIT_FAILED;
+	if (lstat(arg_out, &st) == 0) {
+		log_error("cannot create '%s': it exists", arg_out);
+		return EXIT_FAILED;
+	}
+	ids_assign(&img);
+
+	/* ---- writes, into OUT.part, removed again on any failure ---- */
+	r = outfile_open(&img.out, arg_out, false);
+	if (r < 0) {
+		log_errno(r, r == -EEXIST ? "cannot create '%s'" : "cannot create '%s.part'", arg_out);
+		return EXIT_FAILED;
+	}
+	if (ftruncate(img.out.fd, (off_t)arg_size) < 0) {
+		log_errno(errno, "cannot make '%s' %s long", img.out.part, format_bytes(b1, arg_size));
+		return EXIT_FAILED;
+	}
+	img.out.size = arg_size;
+	if (table_write(&img) < 0)
+		return EXIT_FAILED;
+	for (size_t i = 0; i < arg_nparts; i++)
+		if (fs_make(&img, i) < 0 || fs_verify(&img, i) < 0)
+			return EXIT_FAILED;
+	r = sparse_punch_zeros(img.out.fd, 0, arg_size);
+	if (r < 0) {
+		log_errno(r, "cannot read '%s'", img.out.part);
+		return EXIT_FAILED;
+	}
+	if (fsync(img.out.fd) < 0 || fstat(img.out.fd, &st) < 0) {
+		log_errno(errno, "cannot write '%s'", img.out.part);
+		return EXIT_FAILED;
+	}
+	r = outfile_commit(&img.out);
+	if (r < 0) {
+		log_errno(r, "cannot rename '%s.part' to '%s'", arg_out, arg_out);
+		return EXIT_FAILED;
+	}
+
+	for (size_t i = 0; i < arg_nparts; i++) {
+		const struct part_spec *p = &arg_parts[i];
+		printf("%zu %s %s PARTUUID=%s UUID=%s\n", i + 1, fs_info[p->type].name,
+		       p->label[0] ? p->label : "-", p->partuuid, p->fsuuid);
+	}
+	if (fflush(stdout) != 0) {
+		log_errno(errno, "cannot write to stdout");
+		return EXIT_FAILED;
+	}
+	log_notice("%s: %s, %s, %zu partition%s, %s allocated", arg_out, format_bytes(b1, arg_size),
+		   arg_gpt ? "GPT" : "MBR", arg_nparts, arg_nparts == 1 ? "" : "s",
+		   format_bytes(b2, (uint64_t)st.st_blocks * 512));
+	return EXIT_DONE;
+}
+
+/* ---- the command line ---- */
+
+static bool label_char_ok(char c, enum fs_type t)
+{
+	return (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-' ||
+	       (t == FS_EXT4 && c >= 'a' && c <= 'z');
+}
+
+/* TYPE:SIZE[:LABEL] */
+static int part_parse(const char *arg)
+{
+	struct part_spec *p;
+	const char *colon, *size_s, *label;
+	char size[64];
+	size_t tlen, slen;
+	int r;
+
+	if (arg_nparts == GPT_MAX) {
+		log_error("too many partitions: at most %d", GPT_MAX);
+		return -EINVAL;
+	}
+	p = &arg_parts[arg_nparts];
+	p->arg = arg;
+	colon = strchr(arg, ':');
+	if (!colon) {
+		log_error("invalid partition '%s': want TYPE:SIZE[:LABEL]", arg);
+		return -EINVAL;
+	}
+	tlen = (size_t)(colon - arg);
+	if (tlen == 4 && strncmp(arg, "vfat", 4) == 0)
+		p->type = FS_VFAT;
+	else if (tlen == 4 && strncmp(arg, "ext4", 4) == 0)
+		p->type = FS_EXT4;
+	else {
+		log_error("invalid partition '%s': unknown type '%.*s' (vfat or ext4)", arg, (int)tlen, arg);
+		return -EINVAL;
+	}
+	size_s = colon + 1;
+	label = strchr(size_s, ':');
+	slen = label ? (size_t)(label - size_s) : strlen(size_s);
+	snprintf(size, sizeof(size), "%.*s", (int)(slen < sizeof(size) ? slen : sizeof(size) - 1), size_s);
+	if (strcmp(size, "rest") == 0)
+		p->rest = true;
+	else {
+		r = slen < sizeof(size) ? size_parse(size, &p->size, NULL) : -EINVAL;
+		if (r < 0 || p->size == 0 || p->size % (GRAIN * SECTOR)) {
+			log_error("invalid partition '%s': size '%s' is not 'rest' or a whole number of "
+				  "MiB (512M, 1G, ...)", arg, size);
+			return -EINVAL;
+		}
+	}
+	if (label) {
+		label++;
+		if (strlen(label) > fs_info[p->type].label_max) {
+			log_error("invalid partition '%s': a %s label holds at most %zu characters", arg,
+				  fs_info[p->type].name, fs_info[p->type].label_max);
+			return -EINVAL;
+		}
+		for (const char *c = label; *c; c++)
+			if (!label_char_ok(*c, p->type) || (c == label && (*c == '-' || *c == '_'))) {
+				log_error("invalid partition '%s': a %s label is made of %s, digits, '-' "
+					  "and '_', and starts with a letter or digit", arg,
+					  fs_info[p->type].name,
+					  p->type == FS_VFAT ? "capital letters" : "letters");
+				return -EINVAL;
+			}
+		snprintf(p->label, sizeof(p->label), "%s", label);
+	}
+	arg_nparts++;
+	return 0;
+}
+
+static void help(void)
+{
+	printf("Usage: %s [OPTION]... --size SIZE --part TYPE:SIZE[:LABEL]... OUT\n"
+	       "Create the disk image OUT: a partition table and a new, empty filesystem in\n"
+	       "each partition, as a sparse file. Prints one line per partition:\n"
+	       "  N TYPE LABEL PARTUUID=... UUID=...\n\n"
+	       "  -t, --table=dos|gpt   the partition table (default: dos)\n"
+	       "  -s, --size=SIZE       the size of OUT: a number of bytes with an optional\n"
+	       "                        K, M, G or T suffix (1024-based)\n"
+	       "  -p, --part=TYPE:SIZE[:LABEL]\n"
+	       "                        add a partition, in order: TYPE vfat or ext4, SIZE\n"
+	       "                        as above or 'rest' (the last one only), LABEL up to\n"
+	       "                        11 (vfat) or 16 (ext4) characters\n"
+	       "  -q, --quiet           only the summary and errors\n"
+	       "  -v, --verbose         say more, and show the mkfs tools' output\n"
+	       "  -h, --help            show this help\n"
+	       "  -V, --version         show the version\n\n"
+	       "Partitions start on 1 MiB boundaries. With SOURCE_DATE_EPOCH set, the image\n"
+	       "is reproducible: identifiers derive from OUT's name and that value.\n\n"
+	       "Exit status: 0 done, 1 failed, 2 bad usage.\n",
+	       log_program());
+}
+
+static int parse_argv(int argc, char **argv)
+{
+	static const struct option options[] = {
+		{ "table", required_argument, NULL, 't' },
+		{ "size", required_argument, NULL, 's' },
+		{ "part", required_argument, NULL, 'p' },
+		CLI_COMMON_OPTIONS,
+		{}
+	};
+	const char *size = NULL, *sde;
+	char *end;
+	int c, r;
+
+	while ((c = getopt_long(argc, argv, "t:s:p:" CLI_COMMON_SHORT, options, NULL)) >= 0) {
+		switch (c) {
+		case 't':
+			if (strcmp(optarg, "dos") == 0 || strcmp(optarg, "mbr") == 0)
+				arg_gpt = false;
+			else if (strcmp(optarg, "gpt") == 0)
+				arg_gpt = true;
+			else {
+				log_error("invalid table '%s': want dos or gpt", optarg);
+				return -EINVAL;
+			}
+			break;
+		case 's':
+			size = optarg;
+			break;
+		case 'p':
+			if (part_parse(optarg) < 0)
+				return -EINVAL;
+			break;
+		default:
+			if ((c = cli_option(c, help)) <= 0)
+				return c;
+		}
+	}
+	if (!size) {
+		log_error("no size given: use --size SIZE");
+		return -EINVAL;
+	}
+	r = size_parse(size, &arg_size, NULL);
+	if (r == -ERANGE || (r == 0 && arg_size > (uint64_t)INT64_MAX)) {
+		log_error("size '%s' is too large", size);
+		return -ERANGE;
+	}
+	if (r < 0 || arg_size == 0) {
+		log_error("invalid size '%s': want a number with an optional K, M, G or T suffix", size);
+		return -EINVAL;
+	}
+	if (arg_size % SECTOR) {
+		log_error("size '%s' is not a whole number of 512-byte sectors", size);
+		return -EINVAL;
+	}
+	if (arg_nparts == 0) {
+		log_error("no partition given: use --part TYPE:SIZE[:LABEL]");
+		return -EINVAL;
+	}
+	for (size_t i = 0; i + 1 < arg_nparts; i++)
+		if (arg_parts[i].rest) {
+			log_error("invalid partition '%s': only the last partition can take the rest",
+				  arg_parts[i].arg);
+			return -EINVAL;
+		}
+	if (!arg_gpt && arg_nparts > DOS_MAX) {
+		log_error("too many partitions: an MBR partition table holds %d (use --table gpt)",
+			  DOS_MAX);
+		return -EINVAL;
+	}
+	if (optind != argc - 1) {
+		log_error(optind == argc ? "no output file given" : "too many arguments");
+		fprintf(stderr, "Try '%s --help'.\n", log_program());
+		return -EINVAL;
+	}
+	arg_out = argv[optind];
+	sde = getenv("SOURCE_DATE_EPOCH");
+	if (sde && *sde) {
+		errno = 0;
+		arg_epoch = strtoull(sde, &end, 10);
+		if (errno || *end || sde[0] < '0' || sde[0] > '9') {
+			log_error("SOURCE_DATE_EPOCH='%s' is not a number of seconds", sde);
+			return -EINVAL;
+		}
+		arg_reproducible = true;
+	}
+	return 1;
+}
+
+int main(int argc, char **argv)
+{
+	int r;
+
+	log_setup(argv[0]);
+	r = parse_argv(argc, argv);
+	if (r <= 0)
+		return r < 0 ? EXIT_USAGE : EXIT_DONE;
+	return run();
+}
