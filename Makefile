@@ -8,7 +8,8 @@
 #   make install        PREFIX=/usr/local DESTDIR=
 #   make clean
 
-VERSION := 0.1.0
+include mk/version.mk
+VERSION := $(RTIK_VERSION)
 
 PREFIX ?= /usr/local
 BINDIR ?= $(PREFIX)/bin

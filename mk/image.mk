@@ -46,6 +46,7 @@
 
 RTIK_MK_DIR := $(abspath $(dir $(lastword $(MAKEFILE_LIST))))
 include $(RTIK_MK_DIR)/tools.mk
+include $(RTIK_MK_DIR)/version.mk
 
 # In this tree the top is beside mk/; for an installed copy, the directory
 # of the Makefile that includes it.
@@ -96,7 +97,7 @@ export IMAGE_NAME IMAGE_URL IMAGE_MIRRORS IMAGE_SHA256 IMAGE_SHA256SUMS IMAGE_SI
 	IMAGE_PARTITIONS OVERLAYS PHASE1_HOST PHASE1_TARGET PHASE2_HOST PHASE2_TARGET \
 	IMAGE_ENV OUTPUT BUILD_DIR CACHE_DIR RECIPE_DIR SHARED_DIR DOWNLOAD WORK STATE ROOT SCRATCH \
 	IMG_FETCH IMG_EXTRACT IMG_GROW IMG_LOOP IMG_MOUNT IMG_UMOUNT IMG_OVERLAY IMG_NSPAWN_RUN \
-	IMG_NEW IMG_BINFMT
+	IMG_NEW IMG_BINFMT RTIK_VERSION
 ifneq ($(strip $(QEMU_CPU)),)
 export QEMU_CPU
 endif
@@ -150,9 +151,12 @@ endif
 # file removed from it).
 RTIK_OVERLAY_FILES := $(if $(OVERLAYS),$(shell find $(OVERLAYS) 2>/dev/null))
 
-# A phase script's stage depends on every file beside it and below (the
-# files it sources), and on PHASE_DEPS.
-rtik_script_deps = $(if $(1),$(shell find $(dir $(1)) -type f 2>/dev/null) $(PHASE_DEPS))
+# A phase script's stage depends on the script, on every file beside it and
+# below (the files it sources) but the other stages' scripts, and on
+# PHASE_DEPS.
+RTIK_PHASE_SCRIPTS := $(abspath $(PHASE1_HOST) $(PHASE1_TARGET) $(PHASE2_HOST) $(PHASE2_TARGET))
+rtik_script_deps = $(if $(1),$(abspath $(1)) $(filter-out $(RTIK_PHASE_SCRIPTS),$(abspath \
+	$(shell find $(dir $(1)) -type f 2>/dev/null))) $(PHASE_DEPS))
 
 $(S)fetch: $(V)fetch
 $(S)extract: $(S)fetch $(V)extract

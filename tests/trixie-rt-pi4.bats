@@ -1,0 +1,166 @@
+#!/usr/bin/env bats
+# shellcheck disable=SC2030,SC2031,SC2154 # bats: @test bodies run in subshells; run sets stderr_lines
+# images/trixie-rt-pi4 built for real from Debian's archive (once per suite
+# run, shared with the boot tests: tests/trixie_helper.bash), then checked
+# offline: the boot partition with mtools, the root filesystem with debugfs,
+# nothing attached or mounted. Then the pipeline's behaviour on it: a second
+# make does nothing, `make phase2` reruns phase 2 only; and the errors of a
+# recipe that starts from nothing.
+
+bats_require_minimum_version 1.5.0
+load test_helper
+load trixie_helper
+
+setup_file() {
+	[ "$(id -u)" -eq 0 ] || return 0
+	IMG=$(trixie_image)
+	export IMG
+}
+
+setup() {
+	require_root
+	common_setup
+	[ -n "${IMG-}" ] && [ -f "$IMG" ]
+	RECIPE=$TOP/images/trixie-rt-pi4
+	B=$(trixie_build_dir)
+}
+
+teardown() {
+	[ -n "${T-}" ] || return 0
+	block_cleanup
+}
+
+# The stages a make ran, from its ">>> trixie-rt-pi4: STAGE" lines.
+stages() {
+	sed -n 's/^>>> [^:]*: //p' <<<"$output" | tr '\n' ' ' | sed 's/ $//'
+}
+
+kernel_release() {
+	boot_cat "$IMG" config.txt | sed -n 's/^kernel=vmlinuz-//p'
+}
+
+@test "the boot partition: the RT kernel and its initramfs, named in config.txt, the Pi 4's DTB, root by label" {
+	local rel files
+	rel=$(kernel_release)
+	echo "kernel: $rel" >&2
+	[[ $rel == *-rt-arm64 ]]
+	boot_cat "$IMG" config.txt | grep -qx "initramfs initrd.img-$rel"
+	boot_cat "$IMG" config.txt | grep -qx 'arm_64bit=1'
+	files=$(boot_ls "$IMG")
+	grep -qx "vmlinuz-$rel" <<<"$files"
+	grep -qx "initrd.img-$rel" <<<"$files"
+	grep -qx bcm2711-rpi-4-b.dtb <<<"$files"
+	grep -qx start4.elf <<<"$files"
+	grep -qx fixup4.dat <<<"$files"
+	boot_cat "$IMG" cmdline.txt | grep -q ' root=LABEL=RASPIROOT '
+	# The same bytes as the root filesystem's /boot.
+	[ "$(boot_cat "$IMG" "vmlinuz-$rel" | sha256sum)" = "$(root_cat "$IMG" "/boot/vmlinuz-$rel" | sha256sum)" ]
+	[ "$(boot_cat "$IMG" "initrd.img-$rel" | sha256sum)" = "$(root_cat "$IMG" "/boot/initrd.img-$rel" | sha256sum)" ]
+	# A whole zstd initramfs, made once.
+	[ "$(root_cat "$IMG" "/boot/initrd.img-$rel" | head -c 4 | od -An -tx1 | tr -d ' ')" = 28b52ffd ]
+}
+
+@test "the partitions: MBR, FAT32 RASPIFIRM bootable, ext4 RASPIROOT filling the rest" {
+	run sfdisk --json "$IMG"
+	[ "$status" -eq 0 ]
+	python3 - "$output" <<'PY'
+import json, sys
+t = json.loads(sys.argv[1])["partitiontable"]
+assert t["label"] == "dos", t
+p1, p2 = t["partitions"]
+assert p1["type"] == "c" and p1.get("bootable"), p1
+assert p2["type"] == "83", p2
+PY
+	[ "$(blkid -p -O "$(part_offset "$IMG" 1)" -s LABEL -o value "$IMG")" = RASPIFIRM ]
+	[ "$(blkid -p -O "$(part_offset "$IMG" 2)" -s LABEL -o value "$IMG")" = RASPIROOT ]
+	e2fsck -fn "$IMG?offset=$(part_offset "$IMG" 2)"
+}
+
+@test "the root filesystem: fstab by label, the knobs file, the tuning files and units enabled" {
+	root_cat "$IMG" /etc/fstab | grep -Eq '^LABEL=RASPIROOT[[:space:]]+/[[:space:]]+ext4'
+	root_cat "$IMG" /etc/fstab | grep -Eq '^LABEL=RASPIFIRM[[:space:]]+/boot/firmware[[:space:]]+vfat'
+	run root_cat "$IMG" /etc/rt-image.conf
+	echo "$output" >&2
+	grep -qx RT_IMAGE_NAME=trixie-rt-pi4 <<<"$output"
+	grep -qx PINNED_CPU_FREQUENCY=1500000 <<<"$output"
+	grep -qx RT_GROUP=realtime <<<"$output"
+	grep -qx RT_RTPRIO=98 <<<"$output"
+	grep -qx RT_USER=rt <<<"$output"
+	root_cat "$IMG" /etc/security/limits.d/99-realtime.conf | grep -Eq '^@realtime[[:space:]]+-[[:space:]]+rtprio[[:space:]]+98'
+	root_cat "$IMG" /etc/default/cpu-frequency | grep -qx PINNED_CPU_FREQUENCY=1500000
+	root_stat "$IMG" /usr/local/sbin/rt-check | grep -q 'Mode:  0755'
+	root_stat "$IMG" /usr/local/sbin/rt-cpu-frequency | grep -q 'Mode:  0755'
+	local u
+	for u in multi-user.target.wants/cpu-frequency.service sysinit.target.wants/rt-throttling.service \
+		multi-user.target.wants/ssh.service multi-user.target.wants/systemd-networkd.service \
+		multi-user.target.wants/regenerate-ssh-host-keys.service multi-user.target.wants/rt-grow-root.service; do
+		root_stat "$IMG" "/etc/systemd/system/$u" | grep -q 'Type: symlink' || { echo "not enabled: $u" >&2; return 1; }
+	done
+	root_cat "$IMG" /etc/hostname | grep -qx rt-pi4
+}
+
+@test "the user: rt in sudo and realtime, password expired; no known password stays valid" {
+	root_cat "$IMG" /etc/passwd | grep -q '^rt:x:[0-9]*:[0-9]*:.*:/home/rt:/bin/bash$'
+	root_cat "$IMG" /etc/group | grep -Eq '^sudo:x:[0-9]+:(.*,)?rt(,.*)?$'
+	root_cat "$IMG" /etc/group | grep -Eq '^realtime:x:[0-9]+:(.*,)?rt(,.*)?$'
+	# Field 3, the day of the last change, 0: change it at the next login.
+	[ "$(root_cat "$IMG" /etc/shadow | awk -F: '$1 == "rt" { print $3 }')" = 0 ]
+	# root has no password to log in with.
+	[[ $(root_cat "$IMG" /etc/shadow | awk -F: '$1 == "root" { print $2 }') =~ ^[*!] ]]
+}
+
+@test "what each device makes itself, and nothing of the build, are not in the image" {
+	# No SSH host keys, an empty machine-id.
+	! root_ls "$IMG" /etc/ssh | grep -q ssh_host_
+	root_stat "$IMG" /etc/machine-id | grep -q 'Size: 0$'
+	# No apt lists, no .deb, no qemu, no policy-rc.d.
+	[ -z "$(root_ls "$IMG" /var/lib/apt/lists | tr -s ' \t' '\n' | grep -v -e '^$' -e '^\.$' -e '^\.\.$' -e '^partial$' -e '^lock$' -e '^[0-9]*$' -e '^(.*)$')" ]
+	! root_ls "$IMG" /var/cache/apt/archives | grep -q '\.deb'
+	! root_ls "$IMG" /usr/bin | grep -q qemu-
+	! root_stat "$IMG" /usr/sbin/policy-rc.d | grep -q Inode
+	# resolv.conf as systemd-resolved's package left it.
+	root_stat "$IMG" /etc/resolv.conf | grep -q 'Fast link dest: "../run/systemd/resolve/stub-resolv.conf"'
+}
+
+@test "a second make does nothing; make phase2 reruns phase 2 only, then make redoes only finish" {
+	run make -C "$RECIPE" BUILD_DIR="$B"
+	[ "$status" -eq 0 ]
+	[ -z "$(stages)" ]
+
+	run make -C "$RECIPE" BUILD_DIR="$B" phase2
+	echo "$output" >&2
+	[ "$status" -eq 0 ]
+	[ "$(stages)" = "phase2-host phase2-target" ]
+	run make -C "$RECIPE" BUILD_DIR="$B"
+	[ "$status" -eq 0 ]
+	[ "$(stages)" = finish ]
+	[ -f "$IMG" ]
+	assert_nothing_left "$B"
+}
+
+# --- errors of a recipe that starts from nothing --------------------------------
+
+# A build of the recipe under $T with VAR=VALUE overrides.
+bad_build() {
+	run --separate-stderr make -C "$RECIPE" BUILD_DIR="$T/b" CACHE_DIR="$T/cache" "$@"
+	echo "$output" >&2
+	printf '%s\n' "${stderr_lines[@]}" >&2
+	[ "$status" -ne 0 ]
+	[ ! -e "$T/b/trixie-rt-pi4.img" ]
+	assert_nothing_left "$T"
+}
+
+@test "an unknown suite: one line naming it, nothing mounted" {
+	bad_build IMAGE_SUITE=nosuchsuite
+	[ "${stderr_lines[0]}" = "image.mk: the mirror http://deb.debian.org/debian has no suite 'nosuchsuite' (no dists/nosuchsuite/Release)" ]
+}
+
+@test "an unreachable mirror: one line naming it, nothing mounted" {
+	bad_build IMAGE_MIRROR=http://127.0.0.1:9/debian
+	[[ ${stderr_lines[0]} == "image.mk: cannot reach the mirror http://127.0.0.1:9/debian: "* ]]
+}
+
+@test "a package that does not exist: one line naming it, nothing mounted" {
+	bad_build IMAGE_PACKAGES="systemd-sysv no-such-package-rtik"
+	[ "${stderr_lines[0]}" = "image.mk: IMAGE_PACKAGES: no package 'no-such-package-rtik' in trixie (arm64, main non-free-firmware) at http://deb.debian.org/debian" ]
+}
