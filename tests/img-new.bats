@@ -238,7 +238,8 @@ rejects() {
 	a=$(env -u SOURCE_DATE_EPOCH img-new -q "${PI[@]}" "$T/a.img")
 	b=$(env -u SOURCE_DATE_EPOCH img-new -q "${PI[@]}" "$T/b.img")
 	[ "$a" != "$b" ]
-	! cmp -s "$T/a.img" "$T/b.img"
+	run cmp -s "$T/a.img" "$T/b.img"
+	[ "$status" -ne 0 ]
 }
 
 @test "runs unprivileged" {
@@ -357,4 +358,27 @@ rejects() {
 	img-new -q "${PI[@]}" "$T/pi.img" >/dev/null
 	[ ! -e "$T/pi.img.part" ]
 	[ "$(probe "$T/pi.img" 2 TYPE)" = ext4 ]
+}
+
+@test "an ext4 that an older e2fsck or kernel could not use is refused" {
+	mkdir "$T/bin" "$T/out"
+	# The host's mkfs.ext4, then the read-only feature (ro_compat 0x1000)
+	# set by hand, as a future default might add something unknown.
+	cat >"$T/bin/mkfs.ext4" <<-'SH'
+		#!/bin/sh
+		PATH=$REAL_PATH
+		mkfs.ext4 -O ^metadata_csum "$@" || exit
+		for a; do
+			case $a in offset=*) off=${a#offset=}; off=${off%%,*} ;; esac
+			file=$last; last=$a
+		done
+		printf '\020' | dd of="$file" bs=1 seek=$((off + 1024 + 0x65)) conv=notrunc status=none
+	SH
+	chmod +x "$T/bin/mkfs.ext4"
+	run --separate-stderr env REAL_PATH="$PATH" PATH="$T/bin:$PATH" img-new -q --size 64M \
+		--part ext4:rest "$T/out/x.img"
+	[ "$status" -eq 1 ]
+	[ -z "$output" ]
+	[ "$stderr" = "img-new: mkfs.ext4 made partition 1 with features e2fsprogs 1.47.0 or Linux 6.1 cannot use (incompat 0x0, ro_compat 0x1000); see mke2fs.conf" ]
+	[ -z "$(ls -A "$T/out")" ]
 }
