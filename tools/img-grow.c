@@ -391,23 +391,6 @@ static int fs_inspect(struct grow *g)
 	return 0;
 }
 
-static bool program_in_path(const char *name)
-{
-	const char *path = getenv("PATH");
-	char buf[4096];
-
-	if (!path || !*path)
-		path = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
-	while (*path) {
-		size_t len = strcspn(path, ":");
-		snprintf(buf, sizeof(buf), "%.*s/%s", (int)len, len ? path : ".", name);
-		if (access(buf, X_OK) == 0)
-			return true;
-		path += len + (path[len] == ':');
-	}
-	return false;
-}
-
 /* Growing the filesystem needs a loop device and e2fsprogs: make sure of
  * both before anything is written, so that "cannot" leaves no half-grown
  * image. */
@@ -417,7 +400,7 @@ static int fs_preflight(struct grow *g)
 	int fd;
 
 	for (size_t i = 0; i < ARRAY_SIZE(tools); i++)
-		if (!program_in_path(tools[i])) {
+		if (!command_exists(tools[i])) {
 			log_error("cannot grow the %s filesystem in partition %u of '%s': %s is not "
 				  "installed (e2fsprogs)", g->fstype, g->nr, g->path, tools[i]);
 			return -ENOENT;

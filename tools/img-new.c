@@ -55,11 +55,12 @@ static const struct fs_info {
 	const char *name;
 	size_t label_max;
 	const char *mkfs;
+	const char *package;
 	unsigned char dos_type;
 	const char *gpt_type;
 } fs_info[] = {
-	[FS_VFAT] = { "vfat", 11, "mkfs.vfat", 0x0c, "EBD0A0A2-B9E5-4433-87C0-68B6B72699C7" },
-	[FS_EXT4] = { "ext4", 16, "mkfs.ext4", 0x83, "0FC63DAF-8483-4772-8E79-3D69D8477DE4" },
+	[FS_VFAT] = { "vfat", 11, "mkfs.vfat", "dosfstools", 0x0c, "EBD0A0A2-B9E5-4433-87C0-68B6B72699C7" },
+	[FS_EXT4] = { "ext4", 16, "mkfs.ext4", "e2fsprogs", 0x83, "0FC63DAF-8483-4772-8E79-3D69D8477DE4" },
 };
 
 struct part_spec {
@@ -385,12 +386,6 @@ static int fs_make(struct image *img, size_t i)
 	log_info("partition %zu: %s%s%s", i + 1, fs_info[p->type].name, p->label[0] ? " " : "",
 		 p->label);
 	r = tool_run(argv);
-	if (r == -ENOENT) {
-		log_error("cannot make the %s filesystem of partition %zu: %s is not installed (%s)",
-			  fs_info[p->type].name, i + 1, mkfs,
-			  p->type == FS_VFAT ? "dosfstools" : "e2fsprogs");
-		return r;
-	}
 	if (r < 0)
 		return log_errno(r, "cannot run %s", mkfs);
 	if (r != 0) {
@@ -470,6 +465,14 @@ static int run(void)
 	if (lstat(arg_out, &st) == 0) {
 		log_error("cannot create '%s': it exists", arg_out);
 		return EXIT_FAILED;
+	}
+	for (size_t i = 0; i < arg_nparts; i++) {
+		const struct fs_info *fi = &fs_info[arg_parts[i].type];
+		if (!command_exists(fi->mkfs)) {
+			log_error("cannot make the %s filesystem of partition %zu: %s is not installed (%s)",
+				  fi->name, i + 1, fi->mkfs, fi->package);
+			return EXIT_FAILED;
+		}
 	}
 	ids_assign(&img);
 
@@ -573,14 +576,14 @@ static int part_parse(const char *arg)
 	if (label) {
 		label++;
 		if (strlen(label) > fs_info[p->type].label_max) {
-			log_error("invalid partition '%s': a %s label holds at most %zu characters", arg,
+			log_error("invalid partition '%s': %s labels hold at most %zu characters", arg,
 				  fs_info[p->type].name, fs_info[p->type].label_max);
 			return -EINVAL;
 		}
 		for (const char *c = label; *c; c++)
 			if (!label_char_ok(*c, p->type) || (c == label && (*c == '-' || *c == '_'))) {
-				log_error("invalid partition '%s': a %s label is made of %s, digits, '-' "
-					  "and '_', and starts with a letter or digit", arg,
+				log_error("invalid partition '%s': %s labels are made of %s, digits, '-' "
+					  "and '_', and start with a letter or digit", arg,
 					  fs_info[p->type].name,
 					  p->type == FS_VFAT ? "capital letters" : "letters");
 				return -EINVAL;

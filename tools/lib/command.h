@@ -14,3 +14,7 @@ enum {
  * (0-255), 128+N if killed by signal N, or -errno if it could not be
  * started (-ENOENT: not installed). */
 int command_run(char *const argv[], unsigned flags);
+
+/* True if name is an executable in PATH (the default path without PATH),
+ * as posix_spawnp would find it: to refuse before anything is written. */
+bool command_exists(const char *name);

@@ -1,0 +1,384 @@
+#!/usr/bin/env bats
+# img-new: MBR and GPT images with vfat and ext4 made in place, checked with
+# sfdisk, blkid and the filesystems' own checkers; sparse; reproducible with
+# SOURCE_DATE_EPOCH; every refusal and failure leaving nothing.
+
+bats_require_minimum_version 1.5.0
+load test_helper
+
+setup() {
+	common_setup
+}
+
+teardown() {
+	block_cleanup
+	if [ -n "${NOBODY_DIR-}" ]; then rm -rf -- "$NOBODY_DIR"; fi
+}
+
+PI=(--size 2G --part vfat:512M:RASPIFIRM --part ext4:rest:RASPIROOT)
+
+# json IMG EXPR: EXPR evaluated on sfdisk --json IMG's partitiontable (t).
+json() {
+	sfdisk --json "$1" | python3 -c "import json, sys; t = json.load(sys.stdin)['partitiontable']; print($2)"
+}
+
+# field IMG N KEY: KEY (start, size) of partition N from sfdisk --dump.
+field() {
+	sfdisk --dump "$1" | sed -n "s/^.*$2 : .*$3= *\([0-9]*\).*/\1/p"
+}
+
+# probe IMG N TAG: a tag (TYPE, LABEL, UUID, VERSION) of partition N's filesystem.
+probe() {
+	blkid -p -O $(($(field "$1" "$2" start) * 512)) -s "$3" -o value "$1"
+}
+
+# Partition N of IMG extracted (sparsely) to $T/part.img.
+part_extract() {
+	rm -f "$T/part.img"
+	dd if="$1" of="$T/part.img" bs=1M iflag=skip_bytes,count_bytes conv=sparse \
+		skip=$(($(field "$1" "$2" start) * 512)) count=$(($(field "$1" "$2" size) * 512)) status=none
+}
+
+allocated_kib() { du -k "$1" | cut -f1; }
+
+# rejects STATUS MSG ARGS...: img-new ARGS... $T/new/out.img exits STATUS
+# with exactly "img-new: MSG" on stderr, nothing on stdout, and leaves
+# nothing in $T/new.
+rejects() {
+	local want=$1 msg=$2
+	shift 2
+	mkdir -p "$T/new"
+	run --separate-stderr img-new "$@" "$T/new/out.img"
+	echo "status $status, stderr: $stderr"
+	[ "$status" -eq "$want" ]
+	[ -z "$output" ]
+	[ "$stderr" = "img-new: $msg" ]
+	[ -z "$(ls -A "$T/new")" ]
+}
+
+@test "--help prints usage on stdout and exits 0" {
+	run --separate-stderr img-new --help
+	[ "$status" -eq 0 ]
+	[[ $output == "Usage: img-new "* ]]
+	[ -z "$stderr" ]
+}
+
+@test "--version prints the version" {
+	run --separate-stderr img-new -V
+	[ "$status" -eq 0 ]
+	[[ $output =~ ^img-new\ [0-9]+\.[0-9]+ ]]
+}
+
+@test "the Pi layout: MBR, FAT32 boot partition 0x0c and active, ext4 root, as printed" {
+	local img=$T/pi.img id
+	run --separate-stderr img-new --table dos "${PI[@]}" "$img"
+	echo "$output"
+	echo "$stderr"
+	[ "$status" -eq 0 ]
+	[ ! -e "$img.part" ]
+	[ "$(stat -c %s "$img")" -eq $((2 << 30)) ]
+
+	[ "$(json "$img" "t['label']")" = dos ]
+	id=$(json "$img" "t['id'][2:]")
+	[[ $id =~ ^[0-9a-f]{8}$ ]]
+	[ "$(json "$img" "len(t['partitions'])")" -eq 2 ]
+	[ "$(json "$img" "t['partitions'][0]['type']")" = c ]
+	[ "$(json "$img" "t['partitions'][0].get('bootable')")" = True ]
+	[ "$(json "$img" "t['partitions'][1]['type']")" = 83 ]
+	[ "$(json "$img" "t['partitions'][1].get('bootable')")" = None ]
+	# 1 MiB aligned; 512 MiB; the rest to the end of the disk.
+	[ "$(field "$img" 1 start)" -eq 2048 ]
+	[ "$(field "$img" 1 size)" -eq 1048576 ]
+	[ "$(field "$img" 2 start)" -eq 1050624 ]
+	[ $(($(field "$img" 2 start) + $(field "$img" 2 size))) -eq $((2 << 21)) ]
+
+	[ "$(probe "$img" 1 TYPE)" = vfat ]
+	[ "$(probe "$img" 1 VERSION)" = FAT32 ]
+	[ "$(probe "$img" 1 LABEL)" = RASPIFIRM ]
+	[ "$(probe "$img" 2 TYPE)" = ext4 ]
+	[ "$(probe "$img" 2 LABEL)" = RASPIROOT ]
+
+	# stdout: one line per partition, what blkid and sfdisk say.
+	[ "${#lines[@]}" -eq 2 ]
+	[ "${lines[0]}" = "1 vfat RASPIFIRM PARTUUID=$id-01 UUID=$(probe "$img" 1 UUID)" ]
+	[ "${lines[1]}" = "2 ext4 RASPIROOT PARTUUID=$id-02 UUID=$(probe "$img" 2 UUID)" ]
+	[[ ${lines[0]} =~ UUID=[0-9A-F]{4}-[0-9A-F]{4}$ ]]
+	[[ ${lines[1]} =~ UUID=[0-9a-f]{8}-([0-9a-f]{4}-){3}[0-9a-f]{12}$ ]]
+	[ "${#stderr_lines[@]}" -eq 3 ]
+	[ "${stderr_lines[0]}" = "img-new: partition 1: vfat RASPIFIRM" ]
+	[ "${stderr_lines[1]}" = "img-new: partition 2: ext4 RASPIROOT" ]
+	[[ ${stderr_lines[2]} =~ ^"img-new: $img: 2.00 GiB, MBR, 2 partitions, "[0-9.]+" KiB allocated"$ ]]
+}
+
+@test "the filesystems are clean for fsck.vfat -n and e2fsck -fn" {
+	local img=$T/pi.img
+	img-new -q "${PI[@]}" "$img" >/dev/null
+	part_extract "$img" 1
+	run fsck.vfat -n "$T/part.img"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	part_extract "$img" 2
+	run e2fsck -fn "$T/part.img"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	# The ext4 filesystem fills its partition.
+	[ "$(dumpe2fs -h "$T/part.img" 2>/dev/null | sed -n 's/^Block count: *//p')" -eq \
+		$(($(field "$img" 2 size) * 512 / 4096)) ]
+}
+
+@test "the filesystems check clean on loop devices at their offsets (root)" {
+	require_root
+	local img=$T/pi.img dev
+	img-new -q "${PI[@]}" "$img" >/dev/null
+	dev=$(losetup --show -f -r --offset $((2048 * 512)) --sizelimit $((512 << 20)) "$img")
+	run fsck.vfat -n "$dev"
+	losetup -d "$dev"
+	[ "$status" -eq 0 ]
+	dev=$(losetup --show -f -r --offset $((1050624 * 512)) "$img")
+	run e2fsck -fn "$dev"
+	losetup -d "$dev"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	assert_nothing_left
+}
+
+@test "sparse: only the filesystems' metadata is allocated" {
+	local img=$T/pi.img kib
+	img-new -q "${PI[@]}" "$img" >/dev/null
+	kib=$(allocated_kib "$img")
+	echo "allocated: $kib KiB of 2 GiB"
+	[ "$kib" -lt 2048 ]
+	img-new -q --size 16G --part vfat:1G --part ext4:rest "$T/big.img" >/dev/null
+	kib=$(allocated_kib "$T/big.img")
+	echo "allocated: $kib KiB of 16 GiB"
+	[ "$kib" -lt 8192 ]
+}
+
+@test "GPT: basic data and Linux filesystem types, GUIDs and names as printed" {
+	local img=$T/gpt.img
+	run --separate-stderr img-new -q --table gpt "${PI[@]}" "$img"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ "$(json "$img" "t['label']")" = gpt ]
+	[ "$(json "$img" "t['partitions'][0]['type']")" = EBD0A0A2-B9E5-4433-87C0-68B6B72699C7 ]
+	[ "$(json "$img" "t['partitions'][1]['type']")" = 0FC63DAF-8483-4772-8E79-3D69D8477DE4 ]
+	[ "$(json "$img" "t['partitions'][0]['name']")" = RASPIFIRM ]
+	[ "$(json "$img" "t['partitions'][1]['name']")" = RASPIROOT ]
+	[ "${lines[0]}" = "1 vfat RASPIFIRM PARTUUID=$(json "$img" "t['partitions'][0]['uuid'].lower()") UUID=$(probe "$img" 1 UUID)" ]
+	[ "${lines[1]}" = "2 ext4 RASPIROOT PARTUUID=$(json "$img" "t['partitions'][1]['uuid'].lower()") UUID=$(probe "$img" 2 UUID)" ]
+	run --separate-stderr sfdisk --verify "$img"
+	[ "$status" -eq 0 ]
+	[[ $output == *"No errors detected."* ]]
+	# The last partition ends on a 1 MiB boundary before the backup table.
+	[ $((($(field "$img" 2 start) + $(field "$img" 2 size)) % 2048)) -eq 0 ]
+	[ "$(probe "$img" 2 TYPE)" = ext4 ]
+	part_extract "$img" 2
+	e2fsck -fn "$T/part.img"
+	[ "$(allocated_kib "$img")" -lt 2048 ]
+}
+
+@test "no label: '-' in the label column; small vfat is FAT16; several partitions" {
+	local img=$T/multi.img
+	run --separate-stderr img-new -q --table gpt --size 256M --part vfat:16M \
+		--part ext4:64M:data --part vfat:64M:EXTRA --part ext4:rest "$img"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ "${#lines[@]}" -eq 4 ]
+	[[ ${lines[0]} == "1 vfat - PARTUUID="* ]]
+	[[ ${lines[1]} == "2 ext4 data PARTUUID="* ]]
+	[[ ${lines[2]} == "3 vfat EXTRA PARTUUID="* ]]
+	[[ ${lines[3]} == "4 ext4 - PARTUUID="* ]]
+	[ "$(probe "$img" 1 VERSION)" = FAT16 ]
+	[ "$(probe "$img" 3 VERSION)" = FAT32 ]
+	[ "$(probe "$img" 2 LABEL)" = data ]
+	[ "$(field "$img" 3 start)" -eq $(((1 + 16 + 64) * 2048)) ]
+	local n
+	for n in 1 3; do
+		part_extract "$img" $n
+		fsck.vfat -n "$T/part.img"
+	done
+	for n in 2 4; do
+		part_extract "$img" $n
+		e2fsck -fn "$T/part.img"
+	done
+}
+
+@test "SOURCE_DATE_EPOCH: byte-identical images from two builds, anywhere" {
+	mkdir "$T/a" "$T/b"
+	run --separate-stderr env SOURCE_DATE_EPOCH=1700000000 img-new -q "${PI[@]}" "$T/a/pi.img"
+	[ "$status" -eq 0 ]
+	local first=$output
+	sleep 1 # a different wall clock
+	run --separate-stderr env SOURCE_DATE_EPOCH=1700000000 img-new -q "${PI[@]}" "$T/b/pi.img"
+	[ "$status" -eq 0 ]
+	[ "$output" = "$first" ]
+	cmp "$T/a/pi.img" "$T/b/pi.img"
+	# Also GPT.
+	SOURCE_DATE_EPOCH=1700000000 img-new -q --table gpt "${PI[@]}" "$T/a/gpt.img" >/dev/null
+	SOURCE_DATE_EPOCH=1700000000 img-new -q --table gpt "${PI[@]}" "$T/b/gpt.img" >/dev/null
+	cmp "$T/a/gpt.img" "$T/b/gpt.img"
+	# The filesystems carry that time.
+	part_extract "$T/a/pi.img" 2
+	dumpe2fs -h "$T/part.img" 2>/dev/null | grep -q "^Filesystem created: *$(LC_ALL=C TZ=UTC date -d @1700000000 '+%a %b %e %H:%M:%S %Y')"
+}
+
+@test "SOURCE_DATE_EPOCH: another value or another name gives other identifiers" {
+	local a b c
+	a=$(SOURCE_DATE_EPOCH=1700000000 img-new -q "${PI[@]}" "$T/pi.img")
+	rm "$T/pi.img"
+	b=$(SOURCE_DATE_EPOCH=1700000001 img-new -q "${PI[@]}" "$T/pi.img")
+	c=$(SOURCE_DATE_EPOCH=1700000000 img-new -q "${PI[@]}" "$T/other.img")
+	[ "$a" != "$b" ]
+	[ "$a" != "$c" ]
+	[ "$(echo "$a" | awk '{ print $4 }' | sort -u | wc -l)" -eq 2 ]
+}
+
+@test "without SOURCE_DATE_EPOCH, two images differ" {
+	local a b
+	a=$(env -u SOURCE_DATE_EPOCH img-new -q "${PI[@]}" "$T/a.img")
+	b=$(env -u SOURCE_DATE_EPOCH img-new -q "${PI[@]}" "$T/b.img")
+	[ "$a" != "$b" ]
+	run cmp -s "$T/a.img" "$T/b.img"
+	[ "$status" -ne 0 ]
+}
+
+@test "runs unprivileged" {
+	[ "$(id -u)" -eq 0 ] || { img-new -q "${PI[@]}" "$T/pi.img" >/dev/null; return; }
+	command -v setpriv >/dev/null || skip "no setpriv"
+	NOBODY_DIR=$(mktemp -d /tmp/img-new-test.XXXXXX)
+	chown nobody "$NOBODY_DIR"
+	run --separate-stderr setpriv --reuid=nobody --regid=nogroup --clear-groups -- \
+		"$(command -v img-new)" -q "${PI[@]}" "$NOBODY_DIR/pi.img"
+	echo "$stderr"
+	[ "$status" -eq 0 ]
+	[ "${#lines[@]}" -eq 2 ]
+	[ "$(stat -c %U "$NOBODY_DIR/pi.img")" = nobody ]
+}
+
+@test "usage errors exit 2 with one line and create nothing" {
+	rejects 2 "no size given: use --size SIZE" --part ext4:rest
+	rejects 2 "no partition given: use --part TYPE:SIZE[:LABEL]" --size 1G
+	rejects 2 "invalid table 'bsd': want dos or gpt" --table bsd --size 1G --part ext4:rest
+	rejects 2 "invalid size '1X': want a number with an optional K, M, G or T suffix" \
+		--size 1X --part ext4:rest
+	rejects 2 "size '1000' is not a whole number of 512-byte sectors" --size 1000 --part ext4:rest
+	rejects 2 "too many partitions: an MBR partition table holds 4 (use --table gpt)" --size 1G \
+		--part ext4:8M --part ext4:8M --part ext4:8M --part ext4:8M --part ext4:rest
+	run --separate-stderr img-new --size 1G --part ext4:rest
+	[ "$status" -eq 2 ]
+	[ "${stderr_lines[0]}" = "img-new: no output file given" ]
+	run --separate-stderr img-new --size 1G --part ext4:rest a b
+	[ "$status" -eq 2 ]
+	[ "${stderr_lines[0]}" = "img-new: too many arguments" ]
+	SOURCE_DATE_EPOCH=yesterday rejects 2 "SOURCE_DATE_EPOCH='yesterday' is not a number of seconds" \
+		--size 1G --part ext4:rest
+}
+
+@test "bad partitions exit 2 with one line and create nothing" {
+	rejects 2 "invalid partition 'xfs:rest': unknown type 'xfs' (vfat or ext4)" --size 1G --part xfs:rest
+	rejects 2 "invalid partition 'ext4': want TYPE:SIZE[:LABEL]" --size 1G --part ext4
+	rejects 2 "invalid partition 'ext4:1.5M': size '1.5M' is not 'rest' or a whole number of MiB (512M, 1G, ...)" \
+		--size 1G --part ext4:1.5M
+	rejects 2 "invalid partition 'ext4:big': size 'big' is not 'rest' or a whole number of MiB (512M, 1G, ...)" \
+		--size 1G --part ext4:big
+	rejects 2 "invalid partition 'vfat:rest': only the last partition can take the rest" \
+		--size 1G --part vfat:rest --part ext4:rest
+	rejects 2 "invalid partition 'vfat:64M:ABCDEFGHIJKL': vfat labels hold at most 11 characters" \
+		--size 1G --part vfat:64M:ABCDEFGHIJKL
+	rejects 2 "invalid partition 'ext4:rest:abcdefghijklmnopq': ext4 labels hold at most 16 characters" \
+		--size 1G --part ext4:rest:abcdefghijklmnopq
+	rejects 2 "invalid partition 'vfat:64M:boot': vfat labels are made of capital letters, digits, '-' and '_', and start with a letter or digit" \
+		--size 1G --part vfat:64M:boot
+	rejects 2 "invalid partition 'ext4:rest:my root': ext4 labels are made of letters, digits, '-' and '_', and start with a letter or digit" \
+		--size 1G --part "ext4:rest:my root"
+	# The longest labels are fine.
+	img-new -q --size 256M --part vfat:64M:ABCDEFGHIJK --part ext4:rest:abcdefghijklmnop "$T/ok.img" >/dev/null
+	[ "$(probe "$T/ok.img" 1 LABEL)" = ABCDEFGHIJK ]
+	[ "$(probe "$T/ok.img" 2 LABEL)" = abcdefghijklmnop ]
+}
+
+@test "partitions that do not fit exit 1 and create nothing" {
+	rejects 1 "partition 1 (vfat:1G) does not fit in 1.00 GiB: 1023 MiB left from 1.00 MiB on" \
+		--size 1G --part vfat:1G
+	rejects 1 "partition 2 (ext4:rest) does not fit in 1.00 GiB: 0 B left from 1.00 GiB on" \
+		--size 1G --part vfat:1023M --part ext4:rest
+	# GPT keeps 33 sectors at the end for its backup.
+	rejects 1 "partition 1 (ext4:63M) does not fit in 64.0 MiB: 63.0 MiB left from 1.00 MiB on" \
+		--table gpt --size 64M --part ext4:63M
+	img-new -q --table dos --size 64M --part ext4:63M "$T/ok.img" >/dev/null
+}
+
+@test "an existing OUT exits 1 and stays as it was" {
+	echo keep >"$T/out.img"
+	run --separate-stderr img-new "${PI[@]}" "$T/out.img"
+	[ "$status" -eq 1 ]
+	[ -z "$output" ]
+	[ "$stderr" = "img-new: cannot create '$T/out.img': it exists" ]
+	[ "$(cat "$T/out.img")" = keep ]
+	[ ! -e "$T/out.img.part" ]
+	# Also a dangling symlink.
+	rm "$T/out.img"
+	ln -s "$T/nowhere" "$T/out.img"
+	run --separate-stderr img-new "${PI[@]}" "$T/out.img"
+	[ "$status" -eq 1 ]
+	[ ! -e "$T/nowhere" ]
+}
+
+@test "a missing mkfs exits 1 before anything is created" {
+	mkdir "$T/bin"
+	ln -s "$(command -v mkfs.ext4)" "$T/bin/mkfs.ext4"
+	mkdir "$T/out"
+	run --separate-stderr env PATH="$T/bin:$(dirname "$(command -v img-new)")" img-new "${PI[@]}" "$T/out/pi.img"
+	[ "$status" -eq 1 ]
+	[ -z "$output" ]
+	[ "$stderr" = "img-new: cannot make the vfat filesystem of partition 1: mkfs.vfat is not installed (dosfstools)" ]
+	[ -z "$(ls -A "$T/out")" ]
+}
+
+@test "a failing mkfs exits 1 and leaves nothing, not even OUT.part" {
+	mkdir "$T/bin" "$T/out"
+	printf '#!/bin/sh\necho "mkfs.vfat: no" >&2\nexit 1\n' >"$T/bin/mkfs.vfat"
+	chmod +x "$T/bin/mkfs.vfat"
+	# ext4 first, so that the image is half made when mkfs.vfat fails.
+	run --separate-stderr env PATH="$T/bin:$PATH" img-new -q --size 256M --part ext4:64M \
+		--part vfat:rest "$T/out/x.img"
+	[ "$status" -eq 1 ]
+	[ -z "$output" ]
+	[ "$stderr" = "img-new: cannot make the vfat filesystem of partition 2: mkfs.vfat exited with status 1 (-v shows its output)" ]
+	[ -z "$(ls -A "$T/out")" ]
+	run --separate-stderr env PATH="$T/bin:$PATH" img-new -q -v --size 256M --part vfat:rest "$T/out/x.img"
+	[ "$status" -eq 1 ]
+	[[ $stderr == *"mkfs.vfat: no"* ]]
+	[[ $stderr == *"mkfs.vfat exited with status 1" ]]
+	[ -z "$(ls -A "$T/out")" ]
+}
+
+@test "a stale OUT.part from a killed run is replaced" {
+	echo stale >"$T/pi.img.part"
+	img-new -q "${PI[@]}" "$T/pi.img" >/dev/null
+	[ ! -e "$T/pi.img.part" ]
+	[ "$(probe "$T/pi.img" 2 TYPE)" = ext4 ]
+}
+
+@test "an ext4 that an older e2fsck or kernel could not use is refused" {
+	mkdir "$T/bin" "$T/out"
+	# The host's mkfs.ext4, then the read-only feature (ro_compat 0x1000)
+	# set by hand, as a future default might add something unknown.
+	cat >"$T/bin/mkfs.ext4" <<-'SH'
+		#!/bin/sh
+		PATH=$REAL_PATH
+		mkfs.ext4 -O ^metadata_csum "$@" || exit
+		for a; do
+			case $a in offset=*) off=${a#offset=}; off=${off%%,*} ;; esac
+			file=$last; last=$a
+		done
+		printf '\020' | dd of="$file" bs=1 seek=$((off + 1024 + 0x65)) conv=notrunc status=none
+	SH
+	chmod +x "$T/bin/mkfs.ext4"
+	run --separate-stderr env REAL_PATH="$PATH" PATH="$T/bin:$PATH" img-new -q --size 64M \
+		--part ext4:rest "$T/out/x.img"
+	[ "$status" -eq 1 ]
+	[ -z "$output" ]
+	[ "$stderr" = "img-new: mkfs.ext4 made partition 1 with features e2fsprogs 1.47.0 or Linux 6.1 cannot use (incompat 0x0, ro_compat 0x1000); see mke2fs.conf" ]
+	[ -z "$(ls -A "$T/out")" ]
+}
