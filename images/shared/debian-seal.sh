@@ -71,16 +71,60 @@ first_boot_prepare() {
 	say "no SSH host keys, an empty machine-id, no apt lists"
 }
 
+# Runs "$@" with BOOT_DIR on a tmpfs copy of the boot partition, then
+# writes back each file that changed as a whole (a new file, then a
+# rename) and removes what was removed. raspi-firmware's hooks append to
+# config.txt, which a FAT filesystem served by FUSE (fusefat, where the
+# kernel has no vfat driver) refuses; and the partition the firmware reads
+# is never left with a half-written kernel.
+boot_staged() {
+	local fat=/run/rtik-boot-fat status=0 f
+	mkdir -p "$fat"
+	mount --bind "$BOOT_DIR" "$fat"
+	# shellcheck disable=SC2064 # the paths are fixed now
+	trap "umount '$BOOT_DIR' 2>/dev/null; umount '$fat' 2>/dev/null; policy_rc_d_remove" EXIT
+	mount -t tmpfs -o mode=0755 rtik-boot "$BOOT_DIR"
+	cp -R "$fat/." "$BOOT_DIR/"
+	"$@" || status=$?
+	if [ "$status" -eq 0 ]; then
+		(
+			cd "$BOOT_DIR"
+			find . -type d | while IFS= read -r f; do mkdir -p "$fat/$f"; done
+			find . -type f | while IFS= read -r f; do
+				if ! cmp -s "$f" "$fat/$f"; then
+					cp "$f" "$fat/$f.rtik-new"
+					mv -f "$fat/$f.rtik-new" "$fat/$f"
+				fi
+			done
+			cd "$fat"
+			find . -depth -type f | while IFS= read -r f; do
+				[ -e "$BOOT_DIR/$f" ] || rm -f "$f"
+			done
+		)
+	fi
+	umount "$BOOT_DIR"
+	umount "$fat"
+	rmdir "$fat"
+	trap policy_rc_d_remove EXIT
+	return "$status"
+}
+
+# The initramfs, then raspi-firmware's hook once more, so that a change of
+# /etc/default alone reaches the boot partition too.
+boot_update() {
+	initramfs_make "$@"
+	if raspi_firmware_debian; then
+		DEB_MAINT_PARAMS=configure "$RASPI_FIRMWARE_HOOK" "${@: -1}"
+	fi
+}
+
 main() {
 	local rels
 	export LC_ALL=C.UTF-8
 	mapfile -t rels < <(kernels)
 	[ "${#rels[@]}" -gt 0 ] || die "no kernel in /boot: is a linux-image package in IMAGE_PACKAGES?"
-	initramfs_make "${rels[@]}"
+	boot_staged boot_update "${rels[@]}"
 	if raspi_firmware_debian; then
-		# raspi-firmware's initramfs hook has run; once more, so that a
-		# change of /etc/default alone reaches the boot partition too.
-		DEB_MAINT_PARAMS=configure "$RASPI_FIRMWARE_HOOK" "${rels[-1]}"
 		boot_check "${rels[-1]}"
 	fi
 	first_boot_prepare

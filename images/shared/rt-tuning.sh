@@ -195,13 +195,17 @@ overclock_apply() {
 		say "no overclock (ARM_FREQ and OVER_VOLTAGE are empty)"
 		return
 	fi
+	# A new file and a rename, never an append: FAT through FUSE refuses
+	# appends.
 	{
+		[ ! -f "$target" ] || cat "$target"
 		echo "$OC_BEGIN"
 		echo "[all]"
 		[ -z "${ARM_FREQ:-}" ] || echo "arm_freq=$ARM_FREQ"
 		[ -z "${OVER_VOLTAGE:-}" ] || echo "over_voltage=$OVER_VOLTAGE"
 		echo "$OC_END"
-	} >>"$target"
+	} >"$target.rtik-new"
+	mv -f "$target.rtik-new" "$target"
 	say "$target: arm_freq=${ARM_FREQ:-(default)} over_voltage=${OVER_VOLTAGE:-(default)}"
 	if [ -n "${ARM_FREQ:-}" ] && [ -n "${PINNED_CPU_FREQUENCY:-}" ] &&
 		[ "$PINNED_CPU_FREQUENCY" -ne "$((ARM_FREQ * 1000))" ]; then
