@@ -37,7 +37,6 @@
 #include "hash.h"
 #include "log.h"
 #include "outfile.h"
-#include "parttable.h"
 #include "progress.h"
 #include "text.h"
 
@@ -426,34 +425,60 @@ static void json_entry(struct text *t, const char *name, const char *url, uint64
 
 /* ---- the image ---- */
 
+static uint64_t le(const unsigned char *p, int bytes)
+{
+	uint64_t v = 0;
+
+	while (bytes--)
+		v = v << 8 | p[bytes];
+	return v;
+}
+
 /* Refuses what cannot be a whole disk image: empty, not whole sectors, no
- * partition table, or partitions that run past the end of the file. */
+ * partition table, or one that reaches past the end of the file (an MBR
+ * partition, a GPT's backup header). Read by hand: libblkid does not see a
+ * GPT whose backup is cut off at all, which would make "truncated" read as
+ * "no partition table". */
 static int image_check(struct pack *p)
 {
-	struct part parts[PARTTABLE_MAX];
-	int n;
+	unsigned char b[1024];
+	uint64_t sectors = p->size / 512;
+	int r;
 
 	if (p->size == 0) {
 		log_error("cannot pack '%s': it is empty", p->path);
 		return -EINVAL;
 	}
-	if (p->size % 512) {
-		log_error("cannot pack '%s': it is truncated (%" PRIu64 " bytes, not whole 512-byte sectors)",
-			  p->path, p->size);
+	if (p->size % 512 || p->size < sizeof(b)) {
+		log_error("cannot pack '%s': it is truncated (%" PRIu64 " bytes%s)", p->path, p->size,
+			  p->size % 512 ? ", not whole 512-byte sectors" : "");
 		return -EINVAL;
 	}
-	n = parttable_read(p->path, parts);
-	if (n <= 0) {
+	r = pread_all(p->fd, b, sizeof(b), 0);
+	if (r < 0)
+		return log_errno(r, "cannot read '%s'", p->path);
+	if (b[510] != 0x55 || b[511] != 0xaa) {
 		log_error("cannot pack '%s': it has no partition table", p->path);
 		return -ENOMEDIUM;
 	}
-	for (int i = 0; i < n; i++)
-		if (parts[i].start + parts[i].size > p->size) {
-			log_error("cannot pack '%s': it is truncated (partition %d ends at %" PRIu64
-				  " bytes, the file at %" PRIu64 ")", p->path, parts[i].nr,
-				  parts[i].start + parts[i].size, p->size);
+	if (memcmp(b + 512, "EFI PART", 8) == 0) {
+		uint64_t alt = le(b + 512 + 32, 8);
+		if (alt >= sectors) {
+			log_error("cannot pack '%s': it is truncated (the GPT backup header is at sector %"
+				  PRIu64 ", the file ends at sector %" PRIu64 ")", p->path, alt, sectors);
 			return -EINVAL;
 		}
+		return 0;
+	}
+	for (int i = 0; i < 4; i++) {
+		const unsigned char *e = b + 446 + 16 * i;
+		uint64_t end = le(e + 8, 4) + le(e + 12, 4);
+		if (e[4] != 0 && end > sectors) {
+			log_error("cannot pack '%s': it is truncated (partition %d ends at sector %" PRIu64
+				  ", the file at sector %" PRIu64 ")", p->path, i + 1, end, sectors);
+			return -EINVAL;
+		}
+	}
 	return 0;
 }
 
