@@ -14,3 +14,6 @@ enum {
  * (0-255), 128+N if killed by signal N, or -errno if it could not be
  * started (-ENOENT: not installed). */
 int command_run(char *const argv[], unsigned flags);
+
+/* True if name is an executable in PATH (or the default path). */
+bool command_exists(const char *name);
