@@ -58,6 +58,7 @@ struct shrink {
 	char fstype[32];
 	struct extfs sb;
 	uint64_t min_blocks, target_blocks; /* what resize2fs -P says, plus headroom */
+	uint64_t slack;  /* blocks: this close to the target counts as there */
 	bool fs_shrinks;
 	uint64_t new_end, new_size; /* the partition's last sector; bytes */
 };
@@ -147,24 +148,28 @@ static int table_inspect(struct shrink *s)
 	return 0;
 }
 
-/* resize2fs -P, read-only, on the partition at its offset in the file. */
-static int fs_min_blocks(struct shrink *s)
+/* resize2fs -P, read-only: on the loop device if there is one, else on
+ * the partition at its offset in the file. */
+static int fs_min_blocks(struct shrink *s, const char *loopdev, uint64_t *blocks)
 {
-	char dev[4096 + 64], *line = NULL;
+	char cmd[4096 + 64], *line = NULL;
 	size_t n = 0;
 	int r = -EIO;
 
-	snprintf(dev, sizeof(dev), "resize2fs -P '%s?offset=%" PRIu64 "' 2>/dev/null", s->path,
-		 s->start * s->sector);
 	if (strchr(s->path, '\'')) {
 		log_error("cannot shrink '%s': a quote in the file name", s->path);
 		return -EINVAL;
 	}
-	FILE *f = popen(dev, "re");
+	if (loopdev)
+		snprintf(cmd, sizeof(cmd), "resize2fs -P '%s' 2>/dev/null", loopdev);
+	else
+		snprintf(cmd, sizeof(cmd), "resize2fs -P '%s?offset=%" PRIu64 "' 2>/dev/null", s->path,
+			 s->start * s->sector);
+	FILE *f = popen(cmd, "re");
 	if (!f)
 		return log_errno(errno, "cannot run resize2fs");
 	while (getline(&line, &n, f) > 0)
-		if (sscanf(line, "Estimated minimum size of the filesystem: %" SCNu64, &s->min_blocks) == 1)
+		if (sscanf(line, "Estimated minimum size of the filesystem: %" SCNu64, blocks) == 1)
 			r = 0;
 	free(line);
 	if (pclose(f) != 0 || r < 0) {
@@ -198,7 +203,7 @@ static int fs_inspect(struct shrink *s)
 			log_error("cannot shrink '%s': %s is not installed (e2fsprogs)", s->path, tools[i]);
 			return -ENOENT;
 		}
-	r = fs_min_blocks(s);
+	r = fs_min_blocks(s, NULL, &s->min_blocks);
 	if (r < 0)
 		return r;
 	headroom = (arg_headroom + s->sb.block_size - 1) / s->sb.block_size;
@@ -206,8 +211,8 @@ static int fs_inspect(struct shrink *s)
 	/* resize2fs -P's estimate moves a little as the layout changes: within
 	 * a MiB (or 1/16 of the headroom) above the target counts as done, so
 	 * that a second run changes nothing. */
-	uint64_t slack = ((arg_headroom / 16 > (1 << 20) ? arg_headroom / 16 : 1 << 20)) / s->sb.block_size;
-	s->fs_shrinks = s->sb.blocks > s->target_blocks + slack;
+	s->slack = ((arg_headroom / 16 > (1 << 20) ? arg_headroom / 16 : 1 << 20)) / s->sb.block_size;
+	s->fs_shrinks = s->sb.blocks > s->target_blocks + s->slack;
 	fs_end = s->start + bytes_to_sectors(s, (s->fs_shrinks ? s->target_blocks : s->sb.blocks) *
 						     s->sb.block_size) - 1;
 	layout(s, fs_end);
@@ -258,27 +263,33 @@ static int fs_shrink(struct shrink *s)
 	if ((r = fs_step(s, fsck, 2)) < 0)
 		return r;
 	/* resize2fs -M's minimum counts the metadata of the groups the
-	 * filesystem has now: a second pass on the smaller one finds a smaller
-	 * minimum, as resize2fs -P would on the next run. Go until it stays. */
-	uint64_t before = s->sb.blocks;
+	 * filesystem has now: on the smaller one, resize2fs -P finds a smaller
+	 * minimum, as it would on the next run. Another pass only while that
+	 * is worth it: a resize2fs -M close to the true minimum can fail. */
+	after = s->sb;
 	for (int pass = 0; pass < 4; pass++) {
-		if ((r = fs_step(s, minimum, 0)) < 0)
+		uint64_t est;
+		if (pass > 0 && (fs_min_blocks(s, l.path, &est) < 0 || est + s->slack >= after.blocks))
+			break;
+		if ((r = fs_step(s, minimum, 0)) < 0) {
+			/* resize2fs asks for this after an aborted resize. */
+			fs_step(s, fsck, 2);
 			return r;
+		}
 		r = extfs_read(s->fd, s->start * s->sector, &after);
 		if (r < 0)
 			return log_errno(r, "cannot read the superblock in partition %u of '%s'", s->nr,
 					 s->path);
 		log_debug("resize2fs -M pass %d: %" PRIu64 " blocks", pass + 1, after.blocks);
-		if (after.blocks + after.blocks / 64 >= before)
-			break;
-		before = after.blocks;
 	}
 	s->target_blocks = after.blocks + (arg_headroom + after.block_size - 1) / after.block_size;
 	if (s->target_blocks > s->sb.blocks)
 		s->target_blocks = s->sb.blocks;
 	snprintf(blocks, sizeof(blocks), "%" PRIu64, s->target_blocks);
-	if (s->target_blocks > after.blocks && (r = fs_step(s, grow, 0)) < 0)
+	if (s->target_blocks > after.blocks && (r = fs_step(s, grow, 0)) < 0) {
+		fs_step(s, fsck, 2);
 		return r;
+	}
 	if ((r = fs_step(s, check, 0)) < 0)
 		return r;
 	r = loop_detach(&l);
