@@ -14,7 +14,6 @@
  * loop device that covers just the partition. An image that needs none of
  * this is not written at all.
  */
-#include <blkid.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -32,6 +31,7 @@
 #include "command.h"
 #include "cli.h"
 #include "common.h"
+#include "disklabel.h"
 #include "extfs.h"
 #include "format.h"
 #include "log.h"
@@ -74,92 +74,6 @@ static uint64_t part_bytes(const struct grow *g, uint64_t end)
 
 /* ---- libfdisk ---- */
 
-/* libfdisk's warnings ("The backup GPT table is not on the end of the
- * device") are expected here; show them with -v only. */
-static int fdisk_ask_log(struct fdisk_context *cxt, struct fdisk_ask *ask, void *data)
-{
-	(void)cxt;
-	(void)data;
-	switch (fdisk_ask_get_type(ask)) {
-	case FDISK_ASKTYPE_INFO:
-	case FDISK_ASKTYPE_WARN:
-	case FDISK_ASKTYPE_WARNX:
-		log_debug("libfdisk: %s", fdisk_ask_print_get_mesg(ask));
-		return 0;
-	default:
-		return -EINVAL; /* no questions: everything is decided up front */
-	}
-}
-
-static void fdisk_unref_contextp(struct fdisk_context **cxt)
-{
-	fdisk_unref_context(*cxt);
-}
-
-static void fdisk_unref_tablep(struct fdisk_table **tb)
-{
-	fdisk_unref_table(*tb);
-}
-
-static void fdisk_free_iterp(struct fdisk_iter **itr)
-{
-	fdisk_free_iter(*itr);
-}
-
-static int table_open(struct grow *g, bool readonly, struct fdisk_context **ret)
-{
-	struct fdisk_context *cxt = fdisk_new_context();
-	int r;
-
-	if (!cxt)
-		return log_errno(ENOMEM, "cannot read the partition table of '%s'", g->path);
-	fdisk_set_ask(cxt, fdisk_ask_log, NULL);
-	r = fdisk_assign_device_by_fd(cxt, g->fd, g->path, readonly);
-	if (r < 0) {
-		fdisk_unref_context(cxt);
-		return log_errno(r, "cannot read the partition table of '%s'", g->path);
-	}
-	*ret = cxt;
-	return 0;
-}
-
-static int gpt_item(struct fdisk_context *cxt, int id, uint64_t *v)
-{
-	struct fdisk_labelitem *item = fdisk_new_labelitem();
-	int r;
-
-	if (!item)
-		return -ENOMEM;
-	r = fdisk_get_disklabel_item(cxt, id, item);
-	if (r == 0)
-		r = fdisk_labelitem_get_data_u64(item, v);
-	fdisk_unref_labelitem(item);
-	return r == 0 ? 0 : r < 0 ? r : -EINVAL;
-}
-
-/* The last usable sector of a disk of total sectors under the table in
- * cxt, as libfdisk will set it: the end of the disk for MBR, the sector
- * before the backup entries for GPT (gpt_calculate_last_lba()). */
-static int table_last_lba(struct fdisk_context *cxt, struct grow *g, uint64_t total, uint64_t *last)
-{
-	uint64_t first, lastent;
-	int r;
-
-	if (!g->gpt) {
-		*last = total - 1;
-		return 0;
-	}
-	r = gpt_item(cxt, GPT_LABELITEM_ENTRIESLBA, &first);
-	if (r == 0)
-		r = gpt_item(cxt, GPT_LABELITEM_ENTRIESLASTLBA, &lastent);
-	if (r < 0)
-		return r;
-	if (lastent < first || total < 2 + (lastent - first + 1))
-		return -ENOSPC;
-	*last = total - 2 - (lastent - first + 1);
-	return 0;
-}
-
 /* Reads the table (without writing) and picks the partition. */
 static int table_inspect(struct grow *g)
 {
@@ -171,7 +85,7 @@ static int table_inspect(struct grow *g)
 	uint64_t total;
 	int r;
 
-	r = table_open(g, true, &cxt);
+	r = disklabel_open(g->fd, g->path, true, &cxt);
 	if (r < 0)
 		return r;
 	if (!fdisk_has_label(cxt)) {
@@ -187,9 +101,9 @@ static int table_inspect(struct grow *g)
 	g->gpt = fdisk_is_label(cxt, GPT);
 	g->sector = fdisk_get_sector_size(cxt);
 	if (g->gpt) {
-		r = gpt_item(cxt, GPT_LABELITEM_LASTLBA, &g->last_lba);
+		r = disklabel_gpt_item(cxt, GPT_LABELITEM_LASTLBA, &g->last_lba);
 		if (r == 0)
-			r = gpt_item(cxt, GPT_LABELITEM_ALTLBA, &g->alt_lba);
+			r = disklabel_gpt_item(cxt, GPT_LABELITEM_ALTLBA, &g->alt_lba);
 		if (r < 0)
 			return log_errno(r, "cannot read the GPT header of '%s'", g->path);
 	}
@@ -238,7 +152,7 @@ static int table_inspect(struct grow *g)
 	}
 
 	total = g->new_size / g->sector;
-	r = table_last_lba(cxt, g, total, &g->new_end);
+	r = disklabel_last_lba(cxt, g->gpt, total, &g->new_end);
 	if (r < 0)
 		return log_errno(r, "cannot grow '%s' to %" PRIu64 " bytes", g->path, g->new_size);
 	if (g->new_end < g->end) {
@@ -270,7 +184,7 @@ static int table_write(struct grow *g)
 	/* Opening the grown disk read-write is what moves the GPT backup
 	 * header, its entries and the last usable LBA to the new end
 	 * (gpt_probe_label() -> gpt_fix_alternative_lba()). */
-	r = table_open(g, false, &cxt);
+	r = disklabel_open(g->fd, g->path, false, &cxt);
 	if (r < 0)
 		return r;
 	last = fdisk_get_last_lba(cxt);
@@ -343,29 +257,17 @@ static void gpt_old_backup_discard(struct grow *g)
 
 static int fs_inspect(struct grow *g)
 {
-	blkid_probe pr = blkid_new_probe();
-	const char *type = NULL;
 	int r;
 
-	if (!pr)
-		return log_errno(ENOMEM, "cannot probe partition %u of '%s'", g->nr, g->path);
-	r = blkid_probe_set_device(pr, g->fd, (blkid_loff_t)(g->start * g->sector),
-				   (blkid_loff_t)part_bytes(g, g->end));
-	if (r == 0) {
-		blkid_probe_enable_superblocks(pr, 1);
-		blkid_probe_set_superblocks_flags(pr, BLKID_SUBLKS_TYPE);
-		r = blkid_do_safeprobe(pr);
-	}
-	if (r == 0 && blkid_probe_lookup_value(pr, "TYPE", &type, NULL) == 0)
-		snprintf(g->fstype, sizeof(g->fstype), "%s", type);
-	blkid_free_probe(pr);
-	if (r == -2) {
+	r = disk_probe_fstype(g->fd, g->start * g->sector, part_bytes(g, g->end), g->fstype,
+			      sizeof(g->fstype));
+	if (r == -ENOTUNIQ) {
 		log_error("cannot grow partition %u of '%s': it holds signatures of several "
 			  "filesystems (see wipefs)", g->nr, g->path);
-		return -ENOTUNIQ;
+		return r;
 	}
 	if (r < 0)
-		return log_errno(EIO, "cannot probe partition %u of '%s'", g->nr, g->path);
+		return log_errno(r == -ENOMEM ? r : EIO, "cannot probe partition %u of '%s'", g->nr, g->path);
 
 	g->ext = strcmp(g->fstype, "ext2") == 0 || strcmp(g->fstype, "ext3") == 0 ||
 		 strcmp(g->fstype, "ext4") == 0;
@@ -479,22 +381,6 @@ static int fs_grow(struct grow *g)
 
 /* ---- the image ---- */
 
-struct loop_user {
-	const struct stat *st;
-	int nr;
-};
-
-static int loop_user_find(int nr, const char *backing, void *userdata)
-{
-	struct loop_user *u = userdata;
-
-	(void)backing;
-	if (!loop_nr_uses(nr, u->st))
-		return 0;
-	u->nr = nr;
-	return 1;
-}
-
 static void summary(const struct grow *g, bool part_grew, bool fs_grew)
 {
 	char b1[16], b2[16], part[64], fs[128];
@@ -528,7 +414,6 @@ static int run(void)
 	_cleanup_(closep) int fd = -1;
 	struct grow g = { .path = arg_image };
 	struct stat st;
-	struct loop_user user = { .st = &st, .nr = -1 };
 	char b1[16], b2[16];
 	bool part_grew;
 	int r;
@@ -574,11 +459,9 @@ static int run(void)
 		return EXIT_FAILED;
 	}
 
-	r = loop_foreach(loop_user_find, &user);
-	if (r < 0)
-		log_debug("cannot list loop devices: %s", strerror(-r));
-	if (user.nr >= 0) {
-		log_error("cannot grow '%s': /dev/loop%d is using it", arg_image, user.nr);
+	r = loop_find_user(&st);
+	if (r >= 0) {
+		log_error("cannot grow '%s': /dev/loop%d is using it", arg_image, r);
 		return EXIT_FAILED;
 	}
 

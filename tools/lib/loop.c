@@ -239,3 +239,27 @@ int loop_foreach(int (*fn)(int nr, const char *backing, void *userdata), void *u
 	closedir(d);
 	return r;
 }
+
+struct loop_user {
+	const struct stat *st;
+	int nr;
+};
+
+static int loop_user_find(int nr, const char *backing, void *userdata)
+{
+	struct loop_user *u = userdata;
+
+	(void)backing;
+	if (!loop_nr_uses(nr, u->st))
+		return 0;
+	u->nr = nr;
+	return 1;
+}
+
+int loop_find_user(const struct stat *st)
+{
+	struct loop_user user = { .st = st, .nr = -ENOENT };
+
+	loop_foreach(loop_user_find, &user);
+	return user.nr;
+}

@@ -45,6 +45,9 @@ bool loop_backs(int fd, const struct stat *st, uint64_t offset);
  * not the path in sysfs, which may name a file deleted and made anew. */
 bool loop_nr_uses(int nr, const struct stat *st);
 
+/* The number of a loop device that backs the file st, or -ENOENT. */
+int loop_find_user(const struct stat *st);
+
 /* Calls fn for every attached loop device with the path of its backing
  * file (" (deleted)" stripped); stops when fn returns nonzero. */
 int loop_foreach(int (*fn)(int nr, const char *backing, void *userdata), void *userdata);

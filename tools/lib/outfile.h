@@ -32,6 +32,11 @@ static inline int outfile_write(struct outfile *o, const void *buf, size_t len)
 {
 	return outfile_pwrite(o, buf, len, o->size);
 }
+/* Adds len bytes of hole at the end. */
+static inline void outfile_skip(struct outfile *o, uint64_t len)
+{
+	o->size += len;
+}
 /* Sets the final size (trailing holes), closes and renames into place. */
 int outfile_commit(struct outfile *o);
 /* Removes the .part; safe to call on a committed or unopened outfile. */
