@@ -133,7 +133,7 @@ static int attach(void)
 	}
 	image_id(&st, id);
 
-	r = state_read(&old, arg_state);
+	r = state_load(&old, arg_state);
 	if (r == 0 && state_attached(&old)) {
 		const char *old_id = state_get(&old, "image_id");
 		if (strcmp(old_id, id) != 0) {
@@ -152,10 +152,8 @@ static int attach(void)
 	}
 	if (r == 0)
 		log_info("'%s' is stale; attaching again", arg_state);
-	else if (r != -ENOENT) {
-		log_errno(r, "cannot read '%s'", arg_state);
+	else if (r != -ENOENT)
 		return EXIT_FAILED;
-	}
 
 	r = loop_attach(&l, image, 0, 0, LOOP_ATTACH_PARTSCAN);
 	if (r < 0) {
@@ -217,16 +215,14 @@ static int detach(void)
 {
 	_cleanup_(state_freep) struct state s = STATE_INIT;
 	struct busy b = { .s = &s };
-	int r = state_read(&s, arg_state), nr;
+	int r = state_load(&s, arg_state), nr;
 
 	if (r == -ENOENT) {
 		log_info("nothing to detach: '%s' does not exist", arg_state);
 		return EXIT_DONE;
 	}
-	if (r < 0) {
-		log_errno(r, "cannot read '%s'", arg_state);
+	if (r < 0)
 		return EXIT_FAILED;
-	}
 	if (!state_attached(&s)) {
 		log_info("%s is already detached", state_get(&s, "image") ? state_get(&s, "image") : arg_state);
 		state_remove(&s);

@@ -124,14 +124,15 @@ static int mount_kernel(const char *dev, const char *fstype, const char *target)
 	return r;
 }
 
-/* Waits (bounded) until something is mounted on target. */
-static bool mount_appeared(const char *target)
+/* Waits (bounded) until dev is mounted on target: the top mount there, and
+ * not whatever was there before (the root's own mount, say). */
+static bool mount_appeared(const char *target, const char *dev)
 {
 	for (int i = 0; i < 100; i++) {
 		struct top_mount t = { .target = target };
 		struct timespec ts = { .tv_nsec = 20 * 1000000L };
 
-		if (mounts_foreach(find_top, &t) == 0 && t.found)
+		if (mounts_foreach(find_top, &t) == 0 && t.found && strcmp(t.source, dev) == 0)
 			return true;
 		nanosleep(&ts, NULL);
 	}
@@ -166,7 +167,7 @@ static int mount_fuse(const char *dev, const char *fstype, const char *target)
 			  prog, prog);
 		return -ENOENT;
 	}
-	if (r != 0 || !mount_appeared(target)) {
+	if (r != 0 || !mount_appeared(target, dev)) {
 		log_error("%s could not mount '%s' on '%s'", prog, dev, target);
 		return -EIO;
 	}
@@ -221,6 +222,19 @@ static int mount_one(struct state *s, const char *root, const struct mount_req *
 	r = fd_path(fd, root, target);
 	if (r < 0)
 		return log_errno(r, "mount point '%s' resolves outside '%s'", m->path, root);
+	/* The state file holds one value a line: a newline from an image's
+	 * symlink would forge a line of its own. */
+	if (!state_value_ok(target)) {
+		log_error("mount point '%s' resolves to a name with a control character in the image; refused",
+			  m->path);
+		return -EINVAL;
+	}
+	/* Only "/" is the root: a link in the image that leads a deeper mount
+	 * point back to it would mount the partition over the image. */
+	if (strcmp(target, root) == 0 && m->path[strspn(m->path, "/")] != 0) {
+		log_error("mount point '%s' resolves to the root of the image; refused", m->path);
+		return -EINVAL;
+	}
 
 	r = mounted_already(target, dev);
 	if (r > 0) {
@@ -293,17 +307,19 @@ static int run(void)
 	size_t n_before;
 	int r;
 
-	r = state_read(&s, arg_state);
+	r = state_load(&s, arg_state);
 	if (r == -ENOENT) {
 		log_error("'%s' does not exist; attach the image with img-loop first", arg_state);
 		return EXIT_FAILED;
 	}
-	if (r < 0) {
-		log_errno(r, "cannot read '%s'", arg_state);
+	if (r < 0)
 		return EXIT_FAILED;
-	}
 	if (!state_get(&s, "loop")) {
 		log_error("'%s' records no loop device", arg_state);
+		return EXIT_FAILED;
+	}
+	if (!state_value_ok(arg_root)) {
+		log_error("the root directory's name has a control character; refused");
 		return EXIT_FAILED;
 	}
 	r = mkdir_host(arg_root);
@@ -316,8 +332,26 @@ static int run(void)
 		log_errno(errno, "cannot open '%s'", arg_root);
 		return EXIT_FAILED;
 	}
+	if (!state_value_ok(root)) {
+		log_error("the root directory's name has a control character; refused");
+		return EXIT_FAILED;
+	}
 
+	/* img-umount --state unmounts only under the root the state names. */
+	if (state_get(&s, "root") && strcmp(state_get(&s, "root"), root) != 0 && state_get(&s, "mount")) {
+		log_error("'%s' has mounts under '%s' already; unmount them first (img-umount --state %s)",
+			  arg_state, state_get(&s, "root"), arg_state);
+		return EXIT_FAILED;
+	}
 	n_before = s.n;
+	if (!state_get(&s, "root") || strcmp(state_get(&s, "root"), root) != 0) {
+		state_unset(&s, "root");
+		n_before = s.n;
+		if (state_add(&s, "root", root) < 0) {
+			log_error("cannot record the root '%s'", root);
+			return EXIT_FAILED;
+		}
+	}
 	for (unsigned i = 0; i < arg_n_mounts; i++) {
 		bool done;
 		r = mount_one(&s, root, &arg_mounts[i], &done, made[n_made]);
