@@ -30,6 +30,7 @@
 #include "loop.h"
 #include "mounts.h"
 #include "parttable.h"
+#include "signals.h"
 #include "state.h"
 
 static const char *arg_state;
@@ -113,6 +114,7 @@ static int parts_provide(struct loop_device *l, const char *image, struct state 
 
 static int attach(void)
 {
+	_cleanup_(signals_release) struct signals_window window = { 0 };
 	_cleanup_(freep) char *image = realpath(arg_image, NULL);
 	_cleanup_(state_freep) struct state old = STATE_INIT;
 	_cleanup_(state_freep) struct state s = STATE_INIT;
@@ -155,6 +157,9 @@ static int attach(void)
 	else if (r != -ENOENT)
 		return EXIT_FAILED;
 
+	/* From attach to record, an interrupt waits: it would leave a device
+	 * that no state file names. On failure the handle detaches it. */
+	signals_hold(&window);
 	r = loop_attach(&l, image, 0, 0, LOOP_ATTACH_PARTSCAN);
 	if (r < 0) {
 		log_errno(r, "cannot attach '%s' to a loop device", image);
@@ -182,6 +187,8 @@ static int attach(void)
 	/* Everything is in place: from here on the device outlives us. */
 	loop_relinquish(&l);
 	printf("%s\n", l.path);
+	fflush(stdout);
+	signals_release(&window);
 	return EXIT_DONE;
 }
 

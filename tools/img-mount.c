@@ -29,6 +29,7 @@
 #include "log.h"
 #include "mounts.h"
 #include "resolve.h"
+#include "signals.h"
 #include "state.h"
 
 #define MOUNTS_MAX 32
@@ -161,13 +162,17 @@ static int mount_fuse(const char *dev, const char *fstype, const char *target)
 
 	char *argv[] = { (char *)prog, "-o", opts, (char *)dev, (char *)target, NULL };
 	/* Both print debugging chatter; a failure is reported below. */
-	r = command_run(argv, COMMAND_SILENT);
+	r = command_run(argv, COMMAND_SILENT | COMMAND_OWN_GROUP);
 	if (r == -ENOENT) {
 		log_error("the kernel has no %s driver and %s is not installed (Debian package: %s)", fstype,
 			  prog, prog);
 		return -ENOENT;
 	}
 	if (r != 0 || !mount_appeared(target, dev)) {
+		/* It may have mounted before it failed: a dead FUSE mount. */
+		struct top_mount t = { .target = target };
+		if (mounts_foreach(find_top, &t) == 0 && t.found && strcmp(t.source, dev) == 0)
+			umount2(target, UMOUNT_NOFOLLOW | MNT_DETACH);
 		log_error("%s could not mount '%s' on '%s'", prog, dev, target);
 		return -EIO;
 	}
@@ -200,6 +205,7 @@ static int mount_one(struct state *s, const char *root, const struct mount_req *
 	_cleanup_(freep) char *fstype = NULL;
 	_cleanup_(closep) int rootfd = -1, fd = -1;
 	const char *dev;
+	size_t n;
 	int r;
 
 	*done = false;
@@ -253,6 +259,19 @@ static int mount_one(struct state *s, const char *root, const struct mount_req *
 		log_error("no filesystem found on partition %d ('%s')", m->nr, dev);
 		return -EINVAL;
 	}
+	/* Recorded before it is done: an interrupt (held meanwhile) or a crash
+	 * never leaves a mount that the state does not name. img-umount takes
+	 * a recorded mount that is not there as done. */
+	snprintf(record, sizeof(record), "%d:%s", m->nr, target);
+	n = s->n;
+	r = state_add(s, "mount", record);
+	if (r >= 0)
+		r = state_write(s);
+	if (r < 0) {
+		state_truncate(s, n);
+		return log_errno(r, "cannot record the mount in '%s'", arg_state);
+	}
+
 	char proc[64];
 	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
 	r = mount_kernel(dev, fstype, proc);
@@ -260,8 +279,12 @@ static int mount_one(struct state *s, const char *root, const struct mount_req *
 		r = mount_fuse(dev, fstype, target);
 	else if (r < 0)
 		log_errno(r, "cannot mount '%s' (%s) on '%s'", dev, fstype, target);
-	if (r < 0)
+	if (r < 0) {
+		state_truncate(s, n);
+		if (state_write(s) < 0)
+			log_error("cannot drop the mount from '%s' again", arg_state);
 		return r;
+	}
 	*done = true;
 	/* Shared: a copy of this mount in another mount namespace (a tool's
 	 * private namespace made while we are mounted) is then a slave of it
@@ -269,13 +292,6 @@ static int mount_one(struct state *s, const char *root, const struct mount_req *
 	 * alive, and writing to it, behind our back. */
 	if (mount(NULL, target, NULL, MS_SHARED, NULL) < 0)
 		return log_errno(errno, "cannot make '%s' a shared mount", target);
-
-	snprintf(record, sizeof(record), "%d:%s", m->nr, target);
-	r = state_add(s, "mount", record);
-	if (r >= 0)
-		r = state_write(s);
-	if (r < 0)
-		return log_errno(r, "cannot record the mount in '%s'", arg_state);
 	log_debug("mounted '%s' (%s) on '%s'", dev, fstype, target);
 	return 0;
 }
@@ -300,6 +316,7 @@ static int mkdir_host(const char *path)
 
 static int run(void)
 {
+	_cleanup_(signals_release) struct signals_window window = { 0 };
 	_cleanup_(state_freep) struct state s = STATE_INIT;
 	_cleanup_(freep) char *root = NULL;
 	char made[MOUNTS_MAX][PATH_MAX];
@@ -343,6 +360,10 @@ static int run(void)
 			  arg_state, state_get(&s, "root"), arg_state);
 		return EXIT_FAILED;
 	}
+	/* From each mount to its line in the state file, and through the undo
+	 * of a failed run, an interrupt waits: it would leave a mount that no
+	 * state file names. */
+	signals_hold(&window);
 	n_before = s.n;
 	if (!state_get(&s, "root") || strcmp(state_get(&s, "root"), root) != 0) {
 		state_unset(&s, "root");
@@ -368,8 +389,11 @@ undo:
 	 * reverse, and drop them from the state again. */
 	while (n_made > 0) {
 		const char *t = made[--n_made];
-		if (umount2(t, UMOUNT_NOFOLLOW) < 0)
+		if (umount2(t, UMOUNT_NOFOLLOW) < 0) {
 			log_errno(errno, "cannot unmount '%s' again", t);
+			/* Kept in the state, for img-umount --state. */
+			return EXIT_FAILED;
+		}
 	}
 	if (s.n > n_before) {
 		state_truncate(&s, n_before);
