@@ -7,6 +7,10 @@
 #   IMAGE_URL, IMAGE_MIRRORS   where the vendor image comes from
 #   IMAGE_SHA256 or IMAGE_SHA256SUMS
 #                              a pinned hash, or the URL of a SHA256SUMS file
+#   IMAGE_SHA256SUMS_SIG, IMAGE_KEYRING
+#                              a detached signature of that file and the keys
+#                              that may sign it (checked with gpgv); over
+#                              plain http, a list needs this or IMAGE_SHA256
 #   IMAGE_SIZE                 the final size, e.g. 4G (empty: keep the size)
 #   IMAGE_PARTITIONS           mounts, root first (default: 2:/ 1:/boot/firmware)
 #   OVERLAYS                   directories copied into the image, in order
@@ -42,6 +46,8 @@ IMAGE_PARTITIONS ?= 2:/ 1:/boot/firmware
 IMAGE_MIRRORS ?=
 IMAGE_SHA256 ?=
 IMAGE_SHA256SUMS ?=
+IMAGE_SHA256SUMS_SIG ?=
+IMAGE_KEYRING ?=
 IMAGE_SIZE ?=
 OVERLAYS ?=
 PHASE1_HOST ?=
@@ -61,7 +67,7 @@ STATE := $(BUILD_DIR)/loop.state
 ROOT := $(BUILD_DIR)/root
 SCRATCH := $(BUILD_DIR)/scratch
 
-export IMAGE_NAME IMAGE_URL IMAGE_MIRRORS IMAGE_SHA256 IMAGE_SHA256SUMS IMAGE_SIZE \
+export IMAGE_NAME IMAGE_URL IMAGE_MIRRORS IMAGE_SHA256 IMAGE_SHA256SUMS IMAGE_SHA256SUMS_SIG IMAGE_KEYRING IMAGE_SIZE \
 	IMAGE_PARTITIONS OVERLAYS PHASE1_HOST PHASE1_TARGET PHASE2_HOST PHASE2_TARGET \
 	IMAGE_ENV OUTPUT BUILD_DIR CACHE_DIR RECIPE_DIR DOWNLOAD WORK STATE ROOT SCRATCH \
 	IMG_FETCH IMG_EXTRACT IMG_GROW IMG_LOOP IMG_MOUNT IMG_UMOUNT IMG_OVERLAY IMG_NSPAWN_RUN
@@ -88,7 +94,7 @@ rtik_track = $(if $(call rtik_differ,$(file <$(V)$(1)),$(call rtik_dump,$(2))),$
 
 ifeq ($(filter clean clean-mounts distclean,$(MAKECMDGOALS)),)
 $(if $(wildcard $(BUILD_DIR)/.),,$(shell mkdir -p $(BUILD_DIR)))
-$(call rtik_track,fetch,IMAGE_URL IMAGE_MIRRORS IMAGE_SHA256 IMAGE_SHA256SUMS CACHE_DIR)
+$(call rtik_track,fetch,IMAGE_URL IMAGE_MIRRORS IMAGE_SHA256 IMAGE_SHA256SUMS IMAGE_SHA256SUMS_SIG IMAGE_KEYRING CACHE_DIR)
 $(call rtik_track,extract,DOWNLOAD)
 $(call rtik_track,grow,IMAGE_SIZE)
 $(call rtik_track,overlay,OVERLAYS IMAGE_PARTITIONS)

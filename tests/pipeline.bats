@@ -548,8 +548,9 @@ EOF
 	assert_nothing_left
 }
 
-@test "IMAGE_SHA256SUMS instead of a pinned hash" {
-	run --separate-stderr mk IMAGE_SHA256= "IMAGE_SHA256SUMS=$HTTP_URL/files/SHA256SUMS" fetch
+@test "IMAGE_SHA256SUMS beside a pinned hash" {
+	# Over plain http only with the hash pinned as well.
+	run --separate-stderr mk "IMAGE_SHA256SUMS=$HTTP_URL/files/SHA256SUMS" fetch
 	[ "$status" -eq 0 ]
 	[ "$(stages)" = fetch ]
 	cmp "$T/cache/vendor-mbr.img.xz" "$WWW/vendor-mbr.img.xz"

@@ -32,7 +32,12 @@ static inline int outfile_write(struct outfile *o, const void *buf, size_t len)
 {
 	return outfile_pwrite(o, buf, len, o->size);
 }
-/* Sets the final size (trailing holes), closes and renames into place. */
+/* fsync(fd), rename from to to, fsync to's directory: after a power cut,
+ * to is either absent or whole. */
+int file_sync_rename(int fd, const char *from, const char *to);
+
+/* Sets the final size (trailing holes), flushes data and directory entry
+ * (file_sync_rename), closes. */
 int outfile_commit(struct outfile *o);
 /* Removes the .part; safe to call on a committed or unopened outfile. */
 void outfile_abort(struct outfile *o);
