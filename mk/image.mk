@@ -10,6 +10,10 @@
 #   IMAGE_URL, IMAGE_MIRRORS   where the vendor image comes from
 #   IMAGE_SHA256 or IMAGE_SHA256SUMS
 #                              a pinned hash, or the URL of a SHA256SUMS file
+#   IMAGE_SHA256SUMS_SIG, IMAGE_KEYRING
+#                              a detached signature of that file and the keys
+#                              that may sign it (checked with gpgv); over
+#                              plain http, a list needs this or IMAGE_SHA256
 #   IMAGE_LAYOUT               instead of IMAGE_URL: the partition table and
 #                              partitions of a blank disk, for img-new:
 #                              "dos vfat:512M:RASPIFIRM ext4:rest:RASPIROOT"
@@ -72,6 +76,8 @@ PHASE_DEPS ?=
 IMAGE_MIRRORS ?=
 IMAGE_SHA256 ?=
 IMAGE_SHA256SUMS ?=
+IMAGE_SHA256SUMS_SIG ?=
+IMAGE_KEYRING ?=
 IMAGE_SIZE ?=
 OVERLAYS ?=
 PHASE1_HOST ?=
@@ -92,7 +98,7 @@ STATE := $(BUILD_DIR)/loop.state
 ROOT := $(BUILD_DIR)/root
 SCRATCH := $(BUILD_DIR)/scratch
 
-export IMAGE_NAME IMAGE_URL IMAGE_MIRRORS IMAGE_SHA256 IMAGE_SHA256SUMS IMAGE_SIZE \
+export IMAGE_NAME IMAGE_URL IMAGE_MIRRORS IMAGE_SHA256 IMAGE_SHA256SUMS IMAGE_SHA256SUMS_SIG IMAGE_KEYRING IMAGE_SIZE \
 	IMAGE_LAYOUT IMAGE_SUITE IMAGE_ARCH IMAGE_MIRROR IMAGE_COMPONENTS IMAGE_PACKAGES IMAGE_VARIANT \
 	IMAGE_PARTITIONS OVERLAYS PHASE1_HOST PHASE1_TARGET PHASE2_HOST PHASE2_TARGET \
 	IMAGE_ENV OUTPUT BUILD_DIR CACHE_DIR RECIPE_DIR SHARED_DIR DOWNLOAD WORK STATE ROOT SCRATCH \
@@ -135,7 +141,7 @@ $(call rtik_track,create,IMAGE_LAYOUT IMAGE_SIZE)
 $(call rtik_track,bootstrap,IMAGE_SUITE IMAGE_ARCH IMAGE_MIRROR IMAGE_COMPONENTS IMAGE_PACKAGES \
 	IMAGE_VARIANT IMAGE_PARTITIONS)
 else
-$(call rtik_track,fetch,IMAGE_URL IMAGE_MIRRORS IMAGE_SHA256 IMAGE_SHA256SUMS CACHE_DIR)
+$(call rtik_track,fetch,IMAGE_URL IMAGE_MIRRORS IMAGE_SHA256 IMAGE_SHA256SUMS IMAGE_SHA256SUMS_SIG IMAGE_KEYRING CACHE_DIR)
 $(call rtik_track,extract,DOWNLOAD)
 $(call rtik_track,grow,IMAGE_SIZE)
 endif

@@ -261,3 +261,25 @@ assert_no_output() {
 	[[ $stderr != *"ETA"* ]]
 	[ "${#stderr_lines[@]}" -eq 1 ]
 }
+
+@test "an .xz that asks for more memory than XZ_MEMLIMIT is refused in one line, no output" {
+	# A valid small .xz whose block header claims a 4 GiB dictionary (its
+	# CRC32 made right again): the decoder would have to reserve that.
+	head -c 100000 /dev/urandom >"$T/small.bin"
+	xz -T1 -k "$T/small.bin"
+	python3 - "$T/small.bin.xz" "$T/greedy.img.xz" <<'PY'
+import struct, sys, zlib
+b = bytearray(open(sys.argv[1], 'rb').read())
+size = (b[12] + 1) * 4
+h = b[12:12 + size]
+i = h.index(b'\x21\x01')  # the LZMA2 filter and its one property byte
+h[i + 2] = 40             # dictionary: 4 GiB - 1
+struct.pack_into('<I', h, size - 4, zlib.crc32(bytes(h[:size - 4])))
+b[12:12 + size] = h
+open(sys.argv[2], 'wb').write(b)
+PY
+	run --separate-stderr img-extract -o "$T/out.img" "$T/greedy.img.xz"
+	[ "$status" -eq 1 ]
+	[ "$stderr" = "img-extract: '$T/greedy.img.xz': decoding needs more memory than the limit of 1.00 GiB (XZ_MEMLIMIT)" ]
+	[ ! -e "$T/out.img" ] && [ ! -e "$T/out.img.part" ]
+}

@@ -12,7 +12,21 @@ setup_file() {
 	head -c 1000 /dev/urandom >"$WWW/other.bin"
 	SUM=$(sha256sum "$WWW/payload.img.xz" | cut -d' ' -f1)
 	(cd "$WWW" && sha256sum --binary payload.img.xz other.bin >SHA256SUMS)
-	export WWW SUM
+	# Two signing keys of our own: the list is signed with the first; a
+	# keyring of each, and a list signed by the second.
+	KEYS=$BATS_FILE_TMPDIR/keys
+	mkdir -p -m 0700 "$KEYS/g1" "$KEYS/g2"
+	local k
+	for k in 1 2; do
+		gpg --batch --quiet --homedir "$KEYS/g$k" --passphrase '' \
+			--quick-gen-key "img-fetch test $k <test$k@example.invalid>" ed25519 sign never 2>/dev/null
+		gpg --batch --quiet --homedir "$KEYS/g$k" --export >"$KEYS/key$k.gpg"
+	done
+	gpg --batch --quiet --homedir "$KEYS/g1" --output "$WWW/SHA256SUMS.gpg" --detach-sign "$WWW/SHA256SUMS"
+	cp "$WWW/SHA256SUMS" "$WWW/OTHERSUMS"
+	gpg --batch --quiet --homedir "$KEYS/g2" --output "$WWW/OTHERSUMS.gpg" --detach-sign "$WWW/OTHERSUMS"
+	KEYRING=$KEYS/key1.gpg
+	export WWW SUM KEYS KEYRING
 	http_start "$WWW"
 }
 
@@ -61,9 +75,13 @@ setup() {
 	[ "$status" -eq 2 ]
 	[ "$stderr" = "img-fetch: --sha256 wants 64 hex digits, not 'abc'" ]
 
-	run --separate-stderr img-fetch --sha256 "$SUM" --sha256sums "$HTTP_URL/files/SHA256SUMS" x
+	run --separate-stderr img-fetch --sha256sums "$HTTP_URL/files/SHA256SUMS" x
 	[ "$status" -eq 2 ]
-	[ "$stderr" = "img-fetch: --sha256 and --sha256sums exclude each other" ]
+	[ "$stderr" = "img-fetch: --sha256sums over plain http can be forged on the way; use https, pin the hash with --sha256 too, or check a signature with --sha256sums-sig" ]
+
+	run --separate-stderr img-fetch --sha256sums "$HTTP_URL/files/SHA256SUMS" --sha256sums-sig "$HTTP_URL/files/SHA256SUMS.gpg" x
+	[ "$status" -eq 2 ]
+	[ "$stderr" = "img-fetch: --sha256sums-sig and --keyring go together, with --sha256sums" ]
 
 	run --separate-stderr img-fetch --no-verify --sha256 "$SUM" x
 	[ "$status" -eq 2 ]
@@ -229,14 +247,14 @@ setup() {
 }
 
 @test "--sha256sums takes the line for the URL's file name" {
-	run --separate-stderr img-fetch -o out --sha256sums "$HTTP_URL/files/SHA256SUMS" "$HTTP_URL/files/payload.img.xz"
+	run --separate-stderr img-fetch -o out --sha256sums "$HTTP_URL/files/SHA256SUMS" --sha256sums-sig "$HTTP_URL/files/SHA256SUMS.gpg" --keyring "$KEYRING" "$HTTP_URL/files/payload.img.xz"
 	[ "$status" -eq 0 ]
 	cmp out "$WWW/payload.img.xz"
 }
 
 @test "--sha256sums with no line for the file fails in one line" {
 	cp "$WWW/other.bin" "$WWW/unlisted.bin"
-	run --separate-stderr img-fetch -o out --sha256sums "$HTTP_URL/files/SHA256SUMS" "$HTTP_URL/files/unlisted.bin"
+	run --separate-stderr img-fetch -o out --sha256sums "$HTTP_URL/files/SHA256SUMS" --sha256sums-sig "$HTTP_URL/files/SHA256SUMS.gpg" --keyring "$KEYRING" "$HTTP_URL/files/unlisted.bin"
 	rm -f "$WWW/unlisted.bin"
 	[ "$status" -eq 1 ]
 	[ "$stderr" = "img-fetch: $HTTP_URL/files/SHA256SUMS has no line for 'unlisted.bin'" ]
@@ -244,7 +262,7 @@ setup() {
 }
 
 @test "--sha256sums that cannot be fetched fails in one line" {
-	run --separate-stderr img-fetch -o out --sha256sums "$HTTP_URL/files/NOSUMS" "$HTTP_URL/files/payload.img.xz"
+	run --separate-stderr img-fetch -o out --sha256sums "$HTTP_URL/files/NOSUMS" --sha256 "$SUM" "$HTTP_URL/files/payload.img.xz"
 	[ "$status" -eq 1 ]
 	[ "$stderr" = "img-fetch: $HTTP_URL/files/NOSUMS: HTTP error 404" ]
 }
@@ -253,10 +271,56 @@ setup() {
 	# The list says payload.img.xz, the server sends other.bin under that name.
 	mkdir -p "$WWW/swap"
 	cp "$WWW/other.bin" "$WWW/swap/payload.img.xz"
-	run --separate-stderr img-fetch -o out --sha256sums "$HTTP_URL/files/SHA256SUMS" "$HTTP_URL/files/swap/payload.img.xz"
+	run --separate-stderr img-fetch -o out --sha256sums "$HTTP_URL/files/SHA256SUMS" --sha256sums-sig "$HTTP_URL/files/SHA256SUMS.gpg" --keyring "$KEYRING" "$HTTP_URL/files/swap/payload.img.xz"
 	rm -rf "$WWW/swap"
 	[ "$status" -eq 1 ]
 	[[ $stderr == *"does not match: expected sha256 $SUM"* ]]
+}
+
+@test "--sha256sums-sig: a good signature by a key in the keyring" {
+	run --separate-stderr img-fetch -o out --sha256sums "$HTTP_URL/files/SHA256SUMS" \
+		--sha256sums-sig "$HTTP_URL/files/SHA256SUMS.gpg" --keyring "$KEYRING" "$HTTP_URL/files/payload.img.xz"
+	[ "$status" -eq 0 ]
+	cmp out "$WWW/payload.img.xz"
+}
+
+@test "--sha256sums-sig: a list changed after signing is refused before any line is used" {
+	mkdir -p "$WWW/forged"
+	sed "s/^[0-9a-f]* \*payload/$(printf '0%.0s' {1..64}) *payload/" "$WWW/SHA256SUMS" >"$WWW/forged/SHA256SUMS"
+	! cmp -s "$WWW/SHA256SUMS" "$WWW/forged/SHA256SUMS"
+	cp "$WWW/SHA256SUMS.gpg" "$WWW/forged/"
+	run --separate-stderr img-fetch -o out --sha256sums "$HTTP_URL/files/forged/SHA256SUMS" \
+		--sha256sums-sig "$HTTP_URL/files/forged/SHA256SUMS.gpg" --keyring "$KEYRING" "$HTTP_URL/files/payload.img.xz"
+	rm -rf "$WWW/forged"
+	[ "$status" -eq 1 ]
+	[ "$stderr" = "img-fetch: $HTTP_URL/files/forged/SHA256SUMS.gpg is not a good signature of $HTTP_URL/files/forged/SHA256SUMS by a key in '$KEYRING'" ]
+	[ ! -e out ] && [ ! -e out.part ]
+	# A signature that is no signature at all.
+	run --separate-stderr img-fetch -o out --sha256sums "$HTTP_URL/files/SHA256SUMS" \
+		--sha256sums-sig "$HTTP_URL/files/other.bin" --keyring "$KEYRING" "$HTTP_URL/files/payload.img.xz"
+	[ "$status" -eq 1 ]
+	[ "$stderr" = "img-fetch: $HTTP_URL/files/other.bin is not a good signature of $HTTP_URL/files/SHA256SUMS by a key in '$KEYRING'" ]
+}
+
+@test "--sha256sums-sig: a list signed by another key is refused" {
+	run --separate-stderr img-fetch -o out --sha256sums "$HTTP_URL/files/OTHERSUMS" \
+		--sha256sums-sig "$HTTP_URL/files/OTHERSUMS.gpg" --keyring "$KEYRING" "$HTTP_URL/files/payload.img.xz"
+	[ "$status" -eq 1 ]
+	[ "$stderr" = "img-fetch: $HTTP_URL/files/OTHERSUMS.gpg is not a good signature of $HTTP_URL/files/OTHERSUMS by a key in '$KEYRING'" ]
+	[ ! -e out ]
+	# With that key's keyring it is good.
+	run --separate-stderr img-fetch -o out --sha256sums "$HTTP_URL/files/OTHERSUMS" \
+		--sha256sums-sig "$HTTP_URL/files/OTHERSUMS.gpg" --keyring "$KEYS/key2.gpg" "$HTTP_URL/files/payload.img.xz"
+	[ "$status" -eq 0 ]
+}
+
+@test "--sha256sums over http with a pinned hash: the list must agree with it" {
+	run --separate-stderr img-fetch -o out --sha256 "$SUM" --sha256sums "$HTTP_URL/files/SHA256SUMS" "$HTTP_URL/files/payload.img.xz"
+	[ "$status" -eq 0 ]
+	run --separate-stderr img-fetch -o out2 --sha256 "$BAD" --sha256sums "$HTTP_URL/files/SHA256SUMS" "$HTTP_URL/files/payload.img.xz"
+	[ "$status" -eq 1 ]
+	[ "$stderr" = "img-fetch: $HTTP_URL/files/SHA256SUMS says sha256 $SUM for 'payload.img.xz', not the pinned $BAD" ]
+	[ ! -e out2 ]
 }
 
 @test "--no-verify prints the hash on stdout to pin it" {

@@ -139,7 +139,7 @@ loops_of() { losetup -nO NAME,BACK-FILE | awk -v f="$1" '$2 == f { print $1 }'; 
 	echo "garbage without equals" >"$T/s"
 	run --separate-stderr img-loop --state "$T/s" "$T/mbr.img"
 	[ "$status" -eq 1 ]
-	[ "$stderr" = "img-loop: cannot read '$T/s': Bad message" ]
+	[ "$stderr" = "img-loop: '$T/s' line 1 is not a state line; not guessing what it means" ]
 	[ -z "$(loops_of "$T/mbr.img")" ]
 }
 

@@ -137,3 +137,59 @@ fstype_of() { awk -v t="$1" '$5 == t { for (i = 7; $i != "-"; i++); print $(i + 
 	[ -d "$T/new/root/srv/deep/boot" ]
 	[ -n "$(source_of "$T/new/root/srv/deep/boot")" ]
 }
+
+@test "a mount point whose name in the image holds a newline is refused, nothing mounted, the state one line a mount" {
+	attach
+	mkdir -p "$T/victim"
+	mount -t tmpfs victim "$T/victim"
+	img-mount -q --state "$T/s" --root "$T/root" --mount 2:/ >/dev/null
+	rm -rf "$T/root/boot/firmware"
+	ln -s "/x"$'\n'"mount=1:$T/victim" "$T/root/boot/firmware"
+	run --separate-stderr img-mount --state "$T/s" --root "$T/root" --mount 2:/ --mount 1:/boot/firmware
+	[ "$status" -eq 1 ]
+	[ "${stderr_lines[1]}" = "img-mount: mount point '/boot/firmware' resolves to a name with a control character in the image; refused" ]
+	[ "${#stderr_lines[@]}" -eq 2 ] # the first: 2:/ already mounted
+	[ "$(grep -c "^mount=" "$T/s")" -eq 1 ]
+	! grep -q victim "$T/s"
+	# img-umount --state leaves the host's mount alone.
+	img-umount -q --state "$T/s"
+	[ "$(fstype_of "$T/victim")" = tmpfs ]
+	umount "$T/victim"
+	assert_nothing_left
+}
+
+@test "a mount point that resolves to the image's root is refused" {
+	attach
+	img-mount -q --state "$T/s" --root "$T/root" --mount 2:/ >/dev/null
+	rm -rf "$T/root/boot"
+	ln -s / "$T/root/boot"
+	run --separate-stderr img-mount -q --state "$T/s" --root "$T/root" --mount 2:/ --mount 1:/boot
+	[ "$status" -eq 1 ]
+	[ "$stderr" = "img-mount: mount point '/boot' resolves to the root of the image; refused" ]
+	[ "$(grep -c "$T/root " /proc/self/mountinfo)" -eq 1 ]
+	[ "$(fstype_of "$T/root")" = ext4 ]
+	[ "$(grep -c "^mount=" "$T/s")" -eq 1 ]
+	# A deeper path that leads back to the root is refused as well.
+	run --separate-stderr img-mount -q --state "$T/s" --root "$T/root" --mount 2:/ --mount 1:/boot/../boot/.
+	[ "$status" -eq 1 ]
+}
+
+@test "the state records the root; another root while mounted is refused" {
+	attach
+	img-mount -q --state "$T/s" --root "$T/root" --mount 2:/ >/dev/null
+	grep -qx "root=$T/root" "$T/s"
+	run --separate-stderr img-mount --state "$T/s" --root "$T/other" --mount 1:/
+	[ "$status" -eq 1 ]
+	[ "$stderr" = "img-mount: '$T/s' has mounts under '$T/root' already; unmount them first (img-umount --state $T/s)" ]
+}
+
+@test "a state file with an unknown line is refused" {
+	attach
+	printf 'colour=blue\n' >>"$T/s"
+	local n
+	n=$(wc -l <"$T/s")
+	run --separate-stderr img-mount --state "$T/s" --root "$T/root" --mount 2:/
+	[ "$status" -eq 1 ]
+	[ "$stderr" = "img-mount: '$T/s' line $n is not a state line; not guessing what it means" ]
+	[ -z "$(source_of "$T/root")" ]
+}

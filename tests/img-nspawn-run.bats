@@ -486,6 +486,24 @@ img-nspawn-run: exit status 0" ]
 	[ "$stderr" = "img-nspawn-run: cannot open '$T/no/such/dir/log': No such file or directory" ]
 }
 
+@test "--log: the command line as a note, cut where it does not fit" {
+	image_mount
+	# A long program name, and a command whose newlines each log as two bytes.
+	local name nl
+	name=img-nspawn-run-$(printf 'x%.0s' {1..200})
+	mkdir "$T/bin"
+	ln -s "$(command -v img-nspawn-run)" "$T/bin/$name"
+	printf -v nl '\n%.0s' {1..4100}
+	run --separate-stderr "$T/bin/$name" --root "$T/root" --log "$T/log" sh -c "true$nl"
+	[ "$status" -eq 0 ]
+	[ -z "$stderr" ]
+	local first
+	first=$(head -n 1 "$T/log" | sed -E "s/^$TS//")
+	[[ $first == "$name: in '$T/root': sh -c true\\n\\n\\n"* ]]
+	[ "${#first}" -le 8192 ]
+	[ "$(tail -n 1 "$T/log" | sed -E "s/^$TS//")" = "$name: exit status 0" ]
+}
+
 # unbuffered [--log FILE]: the command's first lines reach us while it still
 # runs (it waits for a file the test makes only after seeing them).
 unbuffered() {

@@ -60,12 +60,82 @@ setup_image() {
 	assert_nothing_left
 }
 
-@test "--state also unmounts what was mounted below its mounts" {
+@test "--state leaves a mount below its root that is not the image's alone, and names it" {
 	setup_image
+	local dev
+	dev=$(sed -n 's/^loop=//p' "$T/build/s")
 	mkdir -p "$T/build/root/mnt/extra"
 	mount -t tmpfs none "$T/build/root/mnt/extra"
+	run --separate-stderr img-umount --state "$T/build/s"
+	[ "$status" -eq 1 ]
+	[ "$stderr" = "img-umount: '$T/build/root/mnt/extra' is not a mount of $dev; leaving it alone" ]
+	grep -q " $T/build/root/mnt/extra " /proc/self/mountinfo
+	# What holds it stays too; the state is kept to finish the job.
+	grep -q " $T/build/root " /proc/self/mountinfo
+	[ -f "$T/build/s" ]
+	umount "$T/build/root/mnt/extra"
 	img-umount --state "$T/build/s"
 	assert_nothing_left
+}
+
+@test "--state never unmounts a mount it records outside its root" {
+	setup_image
+	mkdir -p "$T/victim"
+	mount -t tmpfs victim "$T/victim"
+	# What a newline in a value once made of a state file.
+	echo "mount=1:$T/victim" >>"$T/build/s"
+	run --separate-stderr img-umount --state "$T/build/s"
+	[ "$status" -eq 1 ]
+	[ "$stderr" = "img-umount: '$T/build/s' records a mount on '$T/victim', outside its root '$T/build/root'; leaving it alone" ]
+	grep -q " $T/victim " /proc/self/mountinfo
+	umount "$T/victim"
+}
+
+@test "--state never unmounts a mount under its root whose source is not its device" {
+	setup_image
+	local other dev
+	dev=$(sed -n 's/^loop=//p' "$T/build/s")
+	img-umount --state "$T/build/s"
+	# Someone else's filesystem now sits where the state says.
+	cp --sparse=always "$T/build/work.img" "$T/theirs.img"
+	img-loop -q --state "$T/theirs.s" "$T/theirs.img" >/dev/null
+	img-loop -q --state "$T/build/s" "$T/build/work.img" >/dev/null
+	dev=$(sed -n 's/^loop=//p' "$T/build/s")
+	other=$(sed -n 's/^part2=//p' "$T/theirs.s")
+	mkdir -p "$T/build/root"
+	mount "$other" "$T/build/root"
+	printf 'root=%s\nmount=2:%s\n' "$T/build/root" "$T/build/root" >>"$T/build/s"
+	run --separate-stderr img-umount --state "$T/build/s"
+	[ "$status" -eq 1 ]
+	[ "$stderr" = "img-umount: '$T/build/root' is not a mount of $dev; leaving it alone" ]
+	grep -q " $T/build/root " /proc/self/mountinfo
+	umount "$T/build/root"
+}
+
+@test "--state refuses a state file with a malformed or unknown line" {
+	setup_image
+	local n
+	for bad in 'no equals sign' 'colour=blue' '=x' 'part0=/dev/null' 'partx=/dev/null'; do
+		cp "$T/build/s" "$T/bad"
+		printf '%s\n' "$bad" >>"$T/bad"
+		n=$(wc -l <"$T/bad")
+		run --separate-stderr img-umount --state "$T/bad"
+		[ "$status" -eq 1 ]
+		[ "$stderr" = "img-umount: '$T/bad' line $n is not a state line; not guessing what it means" ]
+	done
+	# A control character in a value.
+	cp "$T/build/s" "$T/bad"
+	printf 'mount=1:%s/build/root\tx\n' "$T" >>"$T/bad"
+	run --separate-stderr img-umount --state "$T/bad"
+	[ "$status" -eq 1 ]
+	[[ $stderr == *"line $(wc -l <"$T/bad") is not a state line; not guessing what it means" ]]
+	# Mounts without a root.
+	grep -v '^root=' "$T/build/s" >"$T/bad"
+	run --separate-stderr img-umount --state "$T/bad"
+	[ "$status" -eq 1 ]
+	[ "$stderr" = "img-umount: '$T/bad' records mounts but no root directory; not guessing" ]
+	# Nothing was touched.
+	grep -q " $T/build/root " /proc/self/mountinfo
 }
 
 @test "--state without a state file has nothing to do" {

@@ -64,6 +64,12 @@ struct source {
 	bool peek_pending;
 };
 
+/* The most the xz decoder may take. A header can ask for a dictionary of
+ * up to 4 GiB per thread; images are made with 8 to 64 MiB (xz -6 to -9),
+ * so a larger demand is refused rather than let a hostile file take the
+ * machine's memory. Threads are dropped before this is reached. */
+#define XZ_MEMLIMIT (UINT64_C(1) << 30)
+
 static const char *lzma_strerror(lzma_ret r)
 {
 	switch (r) {
@@ -106,8 +112,8 @@ static int source_open(struct source *s, const char *name, int fd)
 		lzma_mt mt = {
 			.flags = LZMA_CONCATENATED,
 			.threads = lzma_cputhreads(),
-			.memlimit_threading = lzma_physmem() / 4,
-			.memlimit_stop = UINT64_MAX,
+			.memlimit_threading = lzma_physmem() / 4 < XZ_MEMLIMIT ? lzma_physmem() / 4 : XZ_MEMLIMIT,
+			.memlimit_stop = XZ_MEMLIMIT,
 		};
 		lzma_ret r;
 
@@ -168,6 +174,13 @@ static ssize_t source_read_raw(struct source *s, const void **buf)
 				s->lz.avail_in = (size_t)n;
 			}
 			r = lzma_code(&s->lz, s->in_eof ? LZMA_FINISH : LZMA_RUN);
+			if (r == LZMA_MEMLIMIT_ERROR) {
+				char limit[16];
+				snprintf(s->err, sizeof(s->err),
+					 "decoding needs more memory than the limit of %s (XZ_MEMLIMIT)",
+					 format_bytes(limit, XZ_MEMLIMIT));
+				return -ENOMEM;
+			}
 			if (r != LZMA_OK && r != LZMA_STREAM_END) {
 				snprintf(s->err, sizeof(s->err), "%s", lzma_strerror(r));
 				return -EINVAL;

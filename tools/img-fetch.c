@@ -25,8 +25,10 @@
 #include "cli.h"
 #include "common.h"
 #include "format.h"
+#include "gpgv.h"
 #include "hash.h"
 #include "log.h"
+#include "outfile.h"
 #include "progress.h"
 
 #define SUMS_MAX (1u << 20)
@@ -34,6 +36,8 @@
 static const char *arg_output;
 static char arg_sha256[SHA256_HEX_LEN + 1];
 static const char *arg_sha256sums;
+static const char *arg_sums_sig;
+static const char *arg_keyring;
 static unsigned arg_retries = 3;
 static bool arg_no_verify;
 static char **arg_urls;
@@ -153,6 +157,11 @@ static size_t on_data(char *buf, size_t size, size_t n, void *userdata)
 
 /* ---- one attempt, classified ---- */
 
+static bool url_is_https(const char *url)
+{
+	return strncasecmp(url, "https://", 8) == 0;
+}
+
 static enum outcome transfer_run(struct transfer *t, const char *url)
 {
 	CURLcode res;
@@ -162,9 +171,16 @@ static enum outcome transfer_run(struct transfer *t, const char *url)
 	t->range_start = -1;
 	t->failed_locally = false;
 	curl_easy_setopt(t->curl, CURLOPT_URL, url);
+	/* What came over https stays on https: a redirect to plain http
+	 * would hand the rest to whoever is on the path. */
+	curl_easy_setopt(t->curl, CURLOPT_REDIR_PROTOCOLS_STR, url_is_https(url) ? "https" : "http,https");
 	res = curl_easy_perform(t->curl);
 	if (res == CURLE_OK)
 		return DONE;
+	if (res == CURLE_UNSUPPORTED_PROTOCOL && url_is_https(url)) {
+		snprintf(t->reason, sizeof(t->reason), "redirected from https to a plain http URL; refused");
+		return PERMANENT;
+	}
 	if (res == CURLE_WRITE_ERROR && t->reason[0])
 		return t->failed_locally ? FATAL : PERMANENT;
 
@@ -203,7 +219,6 @@ static int transfer_init(struct transfer *t, curl_write_callback on_write, void 
 	t->curl = c;
 	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, t->errbuf);
 	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https,file");
-	curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 1L);
 	curl_easy_setopt(c, CURLOPT_MAXREDIRS, 10L);
 	curl_easy_setopt(c, CURLOPT_FAILONERROR, 1L);
@@ -294,36 +309,73 @@ static bool sums_lookup(char *text, const char *name, char out[static SHA256_HEX
 	return false;
 }
 
-static int sums_fetch(const char *name)
+/* A small file (a checksum list, its signature) into m, with retries. */
+static int small_fetch(struct membuf *m, const char *url)
 {
-	struct membuf m = { 0 };
 	enum outcome o = PERMANENT;
-	int r = -EIO;
 
-	if (transfer_init(&m.t, on_sums_data, &m) < 0)
+	if (transfer_init(&m->t, on_sums_data, m) < 0)
 		return log_errno(ENOMEM, "cannot set up a transfer");
 	for (unsigned attempt = 0; attempt <= arg_retries; attempt++) {
-		free(m.data);
-		m.data = NULL;
-		m.len = 0;
-		o = transfer_run(&m.t, arg_sha256sums);
+		free(m->data);
+		m->data = NULL;
+		m->len = 0;
+		o = transfer_run(&m->t, url);
 		if (o != TRANSIENT)
 			break;
 		if (attempt < arg_retries) {
-			log_info("%s: %s; retrying", arg_sha256sums, m.t.reason);
+			log_info("%s: %s; retrying", url, m->t.reason);
 			backoff(attempt);
 		}
 	}
+	curl_easy_cleanup(m->t.curl);
+	m->t.curl = NULL;
 	if (o != DONE)
-		log_error("%s: %s", arg_sha256sums, m.t.reason);
-	else if (!m.data || !sums_lookup(m.data, name, arg_sha256))
+		return log_error("%s: %s", url, m->t.reason), -EIO;
+	if (!m->data)
+		return log_error("%s is empty", url), -EIO;
+	return 0;
+}
+
+static int sums_fetch(const char *name)
+{
+	struct membuf m = { 0 }, sig = { 0 };
+	char hex[SHA256_HEX_LEN + 1];
+	int r = -EIO;
+
+	if (small_fetch(&m, arg_sha256sums) < 0)
+		goto out;
+	/* Checked before any line of it is read. */
+	if (arg_sums_sig) {
+		if (small_fetch(&sig, arg_sums_sig) < 0)
+			goto out;
+		r = gpgv_verify(arg_keyring, m.data, m.len, sig.data, sig.len);
+		if (r == -ENOENT && access(arg_keyring, F_OK) == 0)
+			log_error("gpgv is not installed (Debian package: gpgv); cannot check %s", arg_sums_sig);
+		else if (r == -EBADMSG)
+			log_error("%s is not a good signature of %s by a key in '%s'", arg_sums_sig, arg_sha256sums,
+				  arg_keyring);
+		else if (r < 0)
+			log_errno(r, "cannot check %s with keyring '%s'", arg_sums_sig, arg_keyring);
+		if (r < 0) {
+			r = -EIO;
+			goto out;
+		}
+		r = -EIO;
+		log_debug("%s: good signature by a key in '%s'", arg_sha256sums, arg_keyring);
+	}
+	if (!sums_lookup(m.data, name, hex))
 		log_error("%s has no line for '%s'", arg_sha256sums, name);
+	else if (arg_sha256[0] && strcasecmp(hex, arg_sha256) != 0)
+		log_error("%s says sha256 %s for '%s', not the pinned %s", arg_sha256sums, hex, name, arg_sha256);
 	else {
+		memcpy(arg_sha256, hex, sizeof(hex));
 		log_debug("%s: sha256 of '%s' is %s", arg_sha256sums, name, arg_sha256);
 		r = 0;
 	}
+out:
 	free(m.data);
-	curl_easy_cleanup(m.t.curl);
+	free(sig.data);
 	return r;
 }
 
@@ -473,8 +525,9 @@ static int run(void)
 		unlink(part);
 		goto out;
 	}
-	if (rename(part, arg_output) < 0) {
-		log_errno(errno, "cannot rename '%s' to '%s'", part, arg_output);
+	r = file_sync_rename(d.fd, part, arg_output);
+	if (r < 0) {
+		log_errno(r, "cannot put '%s' in place as '%s'", part, arg_output);
 		goto out;
 	}
 	double dt = now_seconds() - t0;
@@ -502,7 +555,11 @@ static void help(void)
 	       "  -o, --output=FILE      write FILE (default: the URL's last path component)\n"
 	       "      --sha256=HEX       the expected SHA-256\n"
 	       "      --sha256sums=URL   take it from the line for the file's name in URL,\n"
-	       "                         a SHA256SUMS file\n"
+	       "                         a SHA256SUMS file (over plain http: only with\n"
+	       "                         --sha256 too, or a signature)\n"
+	       "      --sha256sums-sig=URL  a detached signature of the SHA256SUMS file,\n"
+	       "                         checked with gpgv before it is used\n"
+	       "      --keyring=FILE     the keys that may sign it (with --sha256sums-sig)\n"
 	       "      --no-verify        accept any content; print its SHA-256 to pin it\n"
 	       "      --retries=N        retry transient errors N times per URL (default 3)\n"
 	       "  -q, --quiet            no progress, only the summary and errors\n"
@@ -515,11 +572,13 @@ static void help(void)
 
 static int parse_argv(int argc, char **argv)
 {
-	enum { ARG_SHA256 = 0x100, ARG_SUMS, ARG_NO_VERIFY, ARG_RETRIES };
+	enum { ARG_SHA256 = 0x100, ARG_SUMS, ARG_SUMS_SIG, ARG_KEYRING, ARG_NO_VERIFY, ARG_RETRIES };
 	static const struct option options[] = {
 		{ "output", required_argument, NULL, 'o' },
 		{ "sha256", required_argument, NULL, ARG_SHA256 },
 		{ "sha256sums", required_argument, NULL, ARG_SUMS },
+		{ "sha256sums-sig", required_argument, NULL, ARG_SUMS_SIG },
+		{ "keyring", required_argument, NULL, ARG_KEYRING },
 		{ "no-verify", no_argument, NULL, ARG_NO_VERIFY },
 		{ "retries", required_argument, NULL, ARG_RETRIES },
 		CLI_COMMON_OPTIONS,
@@ -544,6 +603,12 @@ static int parse_argv(int argc, char **argv)
 		case ARG_SUMS:
 			arg_sha256sums = optarg;
 			break;
+		case ARG_SUMS_SIG:
+			arg_sums_sig = optarg;
+			break;
+		case ARG_KEYRING:
+			arg_keyring = optarg;
+			break;
 		case ARG_NO_VERIFY:
 			arg_no_verify = true;
 			break;
@@ -565,8 +630,14 @@ static int parse_argv(int argc, char **argv)
 		log_error("no URL given");
 		return -EINVAL;
 	}
-	if (arg_sha256[0] && arg_sha256sums) {
-		log_error("--sha256 and --sha256sums exclude each other");
+	if (!!arg_sums_sig != !!arg_keyring || (arg_sums_sig && !arg_sha256sums)) {
+		log_error("--sha256sums-sig and --keyring go together, with --sha256sums");
+		return -EINVAL;
+	}
+	/* Over plain http anyone on the path can rewrite the list. */
+	if (arg_sha256sums && strncasecmp(arg_sha256sums, "http://", 7) == 0 && !arg_sha256[0] && !arg_sums_sig) {
+		log_error("--sha256sums over plain http can be forged on the way; use https, "
+			  "pin the hash with --sha256 too, or check a signature with --sha256sums-sig");
 		return -EINVAL;
 	}
 	if (arg_no_verify && (arg_sha256[0] || arg_sha256sums)) {

@@ -565,6 +565,10 @@ static int parse_argv(int argc, char **argv)
 		log_error("size '%s' is too large", size);
 		return r;
 	}
+	if (r == -EDOM) {
+		log_error("size '%s' is not a whole number of bytes", size);
+		return r;
+	}
 	if (r < 0) {
 		log_error("invalid size '%s': want a number with an optional K, M, G or T suffix, "
 			  "or +SIZE", size);

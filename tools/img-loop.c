@@ -30,6 +30,7 @@
 #include "loop.h"
 #include "mounts.h"
 #include "parttable.h"
+#include "signals.h"
 #include "state.h"
 
 static const char *arg_state;
@@ -113,6 +114,7 @@ static int parts_provide(struct loop_device *l, const char *image, struct state 
 
 static int attach(void)
 {
+	_cleanup_(signals_release) struct signals_window window = { 0 };
 	_cleanup_(freep) char *image = realpath(arg_image, NULL);
 	_cleanup_(state_freep) struct state old = STATE_INIT;
 	_cleanup_(state_freep) struct state s = STATE_INIT;
@@ -133,7 +135,7 @@ static int attach(void)
 	}
 	image_id(&st, id);
 
-	r = state_read(&old, arg_state);
+	r = state_load(&old, arg_state);
 	if (r == 0 && state_attached(&old)) {
 		const char *old_id = state_get(&old, "image_id");
 		if (strcmp(old_id, id) != 0) {
@@ -152,11 +154,12 @@ static int attach(void)
 	}
 	if (r == 0)
 		log_info("'%s' is stale; attaching again", arg_state);
-	else if (r != -ENOENT) {
-		log_errno(r, "cannot read '%s'", arg_state);
+	else if (r != -ENOENT)
 		return EXIT_FAILED;
-	}
 
+	/* From attach to record, an interrupt waits: it would leave a device
+	 * that no state file names. On failure the handle detaches it. */
+	signals_hold(&window);
 	r = loop_attach(&l, image, 0, 0, LOOP_ATTACH_PARTSCAN);
 	if (r < 0) {
 		log_errno(r, "cannot attach '%s' to a loop device", image);
@@ -184,6 +187,8 @@ static int attach(void)
 	/* Everything is in place: from here on the device outlives us. */
 	loop_relinquish(&l);
 	printf("%s\n", l.path);
+	fflush(stdout);
+	signals_release(&window);
 	return EXIT_DONE;
 }
 
@@ -217,16 +222,14 @@ static int detach(void)
 {
 	_cleanup_(state_freep) struct state s = STATE_INIT;
 	struct busy b = { .s = &s };
-	int r = state_read(&s, arg_state), nr;
+	int r = state_load(&s, arg_state), nr;
 
 	if (r == -ENOENT) {
 		log_info("nothing to detach: '%s' does not exist", arg_state);
 		return EXIT_DONE;
 	}
-	if (r < 0) {
-		log_errno(r, "cannot read '%s'", arg_state);
+	if (r < 0)
 		return EXIT_FAILED;
-	}
 	if (!state_attached(&s)) {
 		log_info("%s is already detached", state_get(&s, "image") ? state_get(&s, "image") : arg_state);
 		state_remove(&s);

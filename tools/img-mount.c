@@ -29,6 +29,7 @@
 #include "log.h"
 #include "mounts.h"
 #include "resolve.h"
+#include "signals.h"
 #include "state.h"
 
 #define MOUNTS_MAX 32
@@ -124,14 +125,15 @@ static int mount_kernel(const char *dev, const char *fstype, const char *target)
 	return r;
 }
 
-/* Waits (bounded) until something is mounted on target. */
-static bool mount_appeared(const char *target)
+/* Waits (bounded) until dev is mounted on target: the top mount there, and
+ * not whatever was there before (the root's own mount, say). */
+static bool mount_appeared(const char *target, const char *dev)
 {
 	for (int i = 0; i < 100; i++) {
 		struct top_mount t = { .target = target };
 		struct timespec ts = { .tv_nsec = 20 * 1000000L };
 
-		if (mounts_foreach(find_top, &t) == 0 && t.found)
+		if (mounts_foreach(find_top, &t) == 0 && t.found && strcmp(t.source, dev) == 0)
 			return true;
 		nanosleep(&ts, NULL);
 	}
@@ -160,13 +162,17 @@ static int mount_fuse(const char *dev, const char *fstype, const char *target)
 
 	char *argv[] = { (char *)prog, "-o", opts, (char *)dev, (char *)target, NULL };
 	/* Both print debugging chatter; a failure is reported below. */
-	r = command_run(argv, COMMAND_SILENT);
+	r = command_run(argv, COMMAND_SILENT | COMMAND_OWN_GROUP);
 	if (r == -ENOENT) {
 		log_error("the kernel has no %s driver and %s is not installed (Debian package: %s)", fstype,
 			  prog, prog);
 		return -ENOENT;
 	}
-	if (r != 0 || !mount_appeared(target)) {
+	if (r != 0 || !mount_appeared(target, dev)) {
+		/* It may have mounted before it failed: a dead FUSE mount. */
+		struct top_mount t = { .target = target };
+		if (mounts_foreach(find_top, &t) == 0 && t.found && strcmp(t.source, dev) == 0)
+			umount2(target, UMOUNT_NOFOLLOW | MNT_DETACH);
 		log_error("%s could not mount '%s' on '%s'", prog, dev, target);
 		return -EIO;
 	}
@@ -199,6 +205,7 @@ static int mount_one(struct state *s, const char *root, const struct mount_req *
 	_cleanup_(freep) char *fstype = NULL;
 	_cleanup_(closep) int rootfd = -1, fd = -1;
 	const char *dev;
+	size_t n;
 	int r;
 
 	*done = false;
@@ -221,6 +228,19 @@ static int mount_one(struct state *s, const char *root, const struct mount_req *
 	r = fd_path(fd, root, target);
 	if (r < 0)
 		return log_errno(r, "mount point '%s' resolves outside '%s'", m->path, root);
+	/* The state file holds one value a line: a newline from an image's
+	 * symlink would forge a line of its own. */
+	if (!state_value_ok(target)) {
+		log_error("mount point '%s' resolves to a name with a control character in the image; refused",
+			  m->path);
+		return -EINVAL;
+	}
+	/* Only "/" is the root: a link in the image that leads a deeper mount
+	 * point back to it would mount the partition over the image. */
+	if (strcmp(target, root) == 0 && m->path[strspn(m->path, "/")] != 0) {
+		log_error("mount point '%s' resolves to the root of the image; refused", m->path);
+		return -EINVAL;
+	}
 
 	r = mounted_already(target, dev);
 	if (r > 0) {
@@ -239,6 +259,19 @@ static int mount_one(struct state *s, const char *root, const struct mount_req *
 		log_error("no filesystem found on partition %d ('%s')", m->nr, dev);
 		return -EINVAL;
 	}
+	/* Recorded before it is done: an interrupt (held meanwhile) or a crash
+	 * never leaves a mount that the state does not name. img-umount takes
+	 * a recorded mount that is not there as done. */
+	snprintf(record, sizeof(record), "%d:%s", m->nr, target);
+	n = s->n;
+	r = state_add(s, "mount", record);
+	if (r >= 0)
+		r = state_write(s);
+	if (r < 0) {
+		state_truncate(s, n);
+		return log_errno(r, "cannot record the mount in '%s'", arg_state);
+	}
+
 	char proc[64];
 	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
 	r = mount_kernel(dev, fstype, proc);
@@ -246,8 +279,12 @@ static int mount_one(struct state *s, const char *root, const struct mount_req *
 		r = mount_fuse(dev, fstype, target);
 	else if (r < 0)
 		log_errno(r, "cannot mount '%s' (%s) on '%s'", dev, fstype, target);
-	if (r < 0)
+	if (r < 0) {
+		state_truncate(s, n);
+		if (state_write(s) < 0)
+			log_error("cannot drop the mount from '%s' again", arg_state);
 		return r;
+	}
 	*done = true;
 	/* Shared: a copy of this mount in another mount namespace (a tool's
 	 * private namespace made while we are mounted) is then a slave of it
@@ -255,13 +292,6 @@ static int mount_one(struct state *s, const char *root, const struct mount_req *
 	 * alive, and writing to it, behind our back. */
 	if (mount(NULL, target, NULL, MS_SHARED, NULL) < 0)
 		return log_errno(errno, "cannot make '%s' a shared mount", target);
-
-	snprintf(record, sizeof(record), "%d:%s", m->nr, target);
-	r = state_add(s, "mount", record);
-	if (r >= 0)
-		r = state_write(s);
-	if (r < 0)
-		return log_errno(r, "cannot record the mount in '%s'", arg_state);
 	log_debug("mounted '%s' (%s) on '%s'", dev, fstype, target);
 	return 0;
 }
@@ -286,6 +316,7 @@ static int mkdir_host(const char *path)
 
 static int run(void)
 {
+	_cleanup_(signals_release) struct signals_window window = { 0 };
 	_cleanup_(state_freep) struct state s = STATE_INIT;
 	_cleanup_(freep) char *root = NULL;
 	char made[MOUNTS_MAX][PATH_MAX];
@@ -293,17 +324,19 @@ static int run(void)
 	size_t n_before;
 	int r;
 
-	r = state_read(&s, arg_state);
+	r = state_load(&s, arg_state);
 	if (r == -ENOENT) {
 		log_error("'%s' does not exist; attach the image with img-loop first", arg_state);
 		return EXIT_FAILED;
 	}
-	if (r < 0) {
-		log_errno(r, "cannot read '%s'", arg_state);
+	if (r < 0)
 		return EXIT_FAILED;
-	}
 	if (!state_get(&s, "loop")) {
 		log_error("'%s' records no loop device", arg_state);
+		return EXIT_FAILED;
+	}
+	if (!state_value_ok(arg_root)) {
+		log_error("the root directory's name has a control character; refused");
 		return EXIT_FAILED;
 	}
 	r = mkdir_host(arg_root);
@@ -316,8 +349,30 @@ static int run(void)
 		log_errno(errno, "cannot open '%s'", arg_root);
 		return EXIT_FAILED;
 	}
+	if (!state_value_ok(root)) {
+		log_error("the root directory's name has a control character; refused");
+		return EXIT_FAILED;
+	}
 
+	/* img-umount --state unmounts only under the root the state names. */
+	if (state_get(&s, "root") && strcmp(state_get(&s, "root"), root) != 0 && state_get(&s, "mount")) {
+		log_error("'%s' has mounts under '%s' already; unmount them first (img-umount --state %s)",
+			  arg_state, state_get(&s, "root"), arg_state);
+		return EXIT_FAILED;
+	}
+	/* From each mount to its line in the state file, and through the undo
+	 * of a failed run, an interrupt waits: it would leave a mount that no
+	 * state file names. */
+	signals_hold(&window);
 	n_before = s.n;
+	if (!state_get(&s, "root") || strcmp(state_get(&s, "root"), root) != 0) {
+		state_unset(&s, "root");
+		n_before = s.n;
+		if (state_add(&s, "root", root) < 0) {
+			log_error("cannot record the root '%s'", root);
+			return EXIT_FAILED;
+		}
+	}
 	for (unsigned i = 0; i < arg_n_mounts; i++) {
 		bool done;
 		r = mount_one(&s, root, &arg_mounts[i], &done, made[n_made]);
@@ -334,8 +389,11 @@ undo:
 	 * reverse, and drop them from the state again. */
 	while (n_made > 0) {
 		const char *t = made[--n_made];
-		if (umount2(t, UMOUNT_NOFOLLOW) < 0)
+		if (umount2(t, UMOUNT_NOFOLLOW) < 0) {
 			log_errno(errno, "cannot unmount '%s' again", t);
+			/* Kept in the state, for img-umount --state. */
+			return EXIT_FAILED;
+		}
 	}
 	if (s.n > n_before) {
 		state_truncate(&s, n_before);

@@ -625,7 +625,10 @@ static void output_note(struct output *o, const char *fmt, ...)
 	vsnprintf(buf, sizeof(buf), fmt, ap);
 	va_end(ap);
 	n = (size_t)snprintf(line, sizeof(line), "%s: ", log_program());
-	for (const char *s = buf; *s; s++) {
+	if (n >= sizeof(line))
+		n = sizeof(line) - 1;
+	/* An escape takes two bytes: stop, cut, where the next one might not fit. */
+	for (const char *s = buf; *s && n + 2 <= sizeof(line); s++) {
 		if (*s == '\n' || *s == '\r')
 			line[n++] = '\\';
 		line[n++] = *s == '\n' ? 'n' : *s == '\r' ? 'r' : *s;

@@ -34,6 +34,7 @@
 #include "common.h"
 #include "log.h"
 #include "resolve.h"
+#include "signals.h"
 
 #define PERMS_FILE ".overlay-perms"
 #define FUSE_SUPER_MAGIC 0x65735546
@@ -222,9 +223,12 @@ static int tmp_commit(int tdirfd, const char *tmp, const char *name, const char 
 	return 0;
 }
 
-static void tmp_name(struct overlay *o, char buf[static 64])
+/* A fresh temporary name in tdirfd, the one an interrupt removes from now
+ * until the next: by then this one was renamed or removed. */
+static void tmp_name(struct overlay *o, int tdirfd, char buf[static 64])
 {
 	snprintf(buf, 64, ".img-overlay.%d.%lu", (int)getpid(), o->tmp_seq++);
+	signals_tmp_arm(tdirfd, buf);
 }
 
 static int file_copy(struct overlay *o, int srcfd, const char *name, const struct stat *st, int tdirfd,
@@ -257,7 +261,7 @@ static int file_copy(struct overlay *o, int srcfd, const char *name, const struc
 				o->unchanged++;
 				return 0;
 			}
-			tmp_name(o, tmp);
+			tmp_name(o, tdirfd, tmp);
 			if (linkat(pfd, base, tdirfd, tmp, 0) < 0)
 				return log_errno(errno, "cannot link '/%s' to '/%s'", rel, hl->rel);
 			r = tmp_commit(tdirfd, tmp, name, rel);
@@ -287,7 +291,7 @@ static int file_copy(struct overlay *o, int srcfd, const char *name, const struc
 	_cleanup_(closep) int in = openat(srcfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	if (in < 0)
 		return log_errno(errno, "cannot open '%s/%s'", o->src, rel);
-	tmp_name(o, tmp);
+	tmp_name(o, tdirfd, tmp);
 	int out = openat(tdirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	if (out < 0)
 		return log_errno(errno, "cannot create a file in '/%s'", rel);
@@ -340,7 +344,7 @@ static int symlink_copy(struct overlay *o, int srcfd, const char *name, const st
 	if (!o->apply)
 		return 0;
 
-	tmp_name(o, tmp);
+	tmp_name(o, tdirfd, tmp);
 	if (symlinkat(target, tdirfd, tmp) < 0)
 		return log_errno(errno, "cannot create link '/%s'", rel);
 	struct timespec times[2] = { st->st_atim, st->st_mtim };
@@ -689,8 +693,15 @@ static int run(void)
 		close(o.rootfd);
 		return EXIT_USAGE;
 	}
+	r = signals_tmp_install();
+	if (r < 0) {
+		log_errno(r, "cannot set up signal handlers");
+		close(o.rootfd);
+		return EXIT_FAILED;
+	}
 	for (unsigned i = 0; i < arg_n_srcs && r >= 0; i++)
 		r = overlay_one(&o, arg_srcs[i]);
+	signals_tmp_disarm();
 	for (size_t i = 0; i < o.n_links; i++)
 		free(o.links[i].rel);
 	free(o.links);

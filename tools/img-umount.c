@@ -119,14 +119,20 @@ struct mnt {
 	int id;
 	unsigned depth;
 	dev_t devno;
+	bool ours;
 	char *target;
 };
 
+struct devset;
+
 struct tree {
 	const char *top;
+	const struct devset *only; /* NULL: everything; else only its mounts */
 	struct mnt *v;
 	size_t n;
 };
+
+static bool devset_has(const struct devset *d, const struct mount_entry *m);
 
 static bool path_under(const char *path, const char *top)
 {
@@ -151,7 +157,11 @@ static int collect(const struct mount_entry *m, void *userdata)
 	t->v = v;
 	for (const char *p = m->target; *p; p++)
 		depth += *p == '/';
-	v[t->n] = (struct mnt){ .id = m->id, .depth = depth, .devno = m->devno, .target = strdup(m->target) };
+	v[t->n] = (struct mnt){ .id = m->id,
+				.depth = depth,
+				.devno = m->devno,
+				.ours = !t->only || devset_has(t->only, m),
+				.target = strdup(m->target) };
 	if (!v[t->n].target)
 		return -ENOMEM;
 	t->n++;
@@ -168,11 +178,21 @@ static int mnt_cmp(const void *a, const void *b)
 	return y->id - x->id;
 }
 
-/* Unmounts everything at or under top. Stops at the first mount that will
- * not go. */
-static int tree_unmount(const char *top)
+/* True if a mount that is not ours lies at or under target. */
+static bool tree_foreign_under(const struct tree *t, const char *target)
 {
-	struct tree t = { .top = top };
+	for (size_t i = 0; i < t->n; i++)
+		if (!t->v[i].ours && path_under(t->v[i].target, target))
+			return true;
+	return false;
+}
+
+/* Unmounts everything at or under top, or with only, only the mounts of
+ * those devices: any other is named and left alone, and so are the mounts
+ * it sits on. Stops at the first mount that will not go. */
+static int tree_unmount(const char *top, const struct devset *only, const char *owner)
+{
+	struct tree t = { .top = top, .only = only };
 	int r = mounts_foreach(collect, &t);
 
 	if (r < 0) {
@@ -184,6 +204,13 @@ static int tree_unmount(const char *top)
 	for (size_t i = 0; i < t.n; i++) {
 		const char *target = t.v[i].target;
 
+		if (!t.v[i].ours) {
+			log_error("'%s' is not a mount of %s; leaving it alone", target, owner);
+			r = -EPERM;
+			continue;
+		}
+		if (r == -EPERM && tree_foreign_under(&t, target))
+			continue; /* it holds one that is not ours */
 		if (umount2(target, UMOUNT_NOFOLLOW) == 0) {
 			log_debug("unmounted '%s'", target);
 			continue;
@@ -227,23 +254,39 @@ struct devset {
 	char where[PATH_MAX];
 };
 
+/* Is m a mount of loopN or of one of its partitions? */
+static bool devset_has(const struct devset *d, const struct mount_entry *m)
+{
+	char name[32];
+	size_t len;
+
+	if (d->n == 0)
+		return false;
+	for (size_t i = 0; i < d->n; i++)
+		if (m->devno == d->devs[i])
+			return true;
+	/* A FUSE mount names its device only as its source. */
+	snprintf(name, sizeof(name), "/dev/loop%d", d->nr);
+	len = strlen(name);
+	if (!m->fstype || strncmp(m->fstype, "fuse", 4) != 0 || !m->source || strncmp(m->source, name, len) != 0)
+		return false;
+	if (m->source[len] == 0)
+		return true;
+	if (m->source[len] != 'p' || !m->source[len + 1])
+		return false;
+	for (const char *p = m->source + len + 1; *p; p++)
+		if (!isdigit((unsigned char)*p))
+			return false;
+	return true;
+}
+
 /* Is loopN, or one of its partitions, mounted anywhere? */
 static int find_use(const struct mount_entry *m, void *userdata)
 {
 	struct devset *d = userdata;
-	char name[32];
-	size_t len;
 
-	snprintf(name, sizeof(name), "/dev/loop%d", d->nr);
-	len = strlen(name);
-	for (size_t i = 0; i < d->n; i++)
-		if (m->devno == d->devs[i])
-			goto used;
-	/* A FUSE mount names its device only as its source. */
-	if (m->source && strncmp(m->source, name, len) == 0 && (m->source[len] == 0 || m->source[len] == 'p'))
-		goto used;
-	return 0;
-used:
+	if (!devset_has(d, m))
+		return 0;
 	snprintf(d->where, sizeof(d->where), "%s", m->target);
 	return 1;
 }
@@ -361,7 +404,7 @@ static int all(void)
 	} else if (strcmp(top, "/") == 0) {
 		log_error("'%s' is the root directory; --all wants a build directory", arg_all);
 		return EXIT_USAGE;
-	} else if ((r = tree_unmount(top)) < 0)
+	} else if ((r = tree_unmount(top, NULL, NULL)) < 0)
 		return EXIT_FAILED;
 	u.top = top;
 	r = loop_foreach(detach_under, &u);
@@ -380,17 +423,33 @@ static void state_freep(struct state *s)
 static int from_state(void)
 {
 	_cleanup_(state_freep) struct state s = STATE_INIT;
-	const char *loop;
-	int r = state_read(&s, arg_state), nr;
+	struct devset d = { .nr = -1 };
+	const char *loop, *root;
+	int r = state_load(&s, arg_state), nr = -1;
 
 	if (r == -ENOENT) {
 		log_info("nothing to undo: '%s' does not exist", arg_state);
 		return EXIT_DONE;
 	}
-	if (r < 0) {
-		log_errno(r, "cannot read '%s'", arg_state);
+	if (r < 0)
+		return EXIT_FAILED;
+	loop = state_get(&s, "loop");
+	root = state_get(&s, "root");
+	if (!loop || sscanf(loop, "/dev/loop%d", &nr) != 1 || nr < 0) {
+		log_error("'%s' records no loop device", arg_state);
 		return EXIT_FAILED;
 	}
+	if (state_get(&s, "mount") && (!root || root[0] != '/')) {
+		log_error("'%s' records mounts but no root directory; not guessing", arg_state);
+		return EXIT_FAILED;
+	}
+	/* Ours are the mounts of the device that still backs our image, from
+	 * the kernel's tables: after a reboot the number may be someone
+	 * else's, and then nothing is ours. */
+	if (state_attached(&s))
+		devset_fill(&d, nr);
+	else
+		d.nr = nr;
 	for (size_t i = s.n; i-- > 0;) {
 		const char *target;
 		if (strcmp(s.items[i].key, "mount") != 0)
@@ -400,15 +459,20 @@ static int from_state(void)
 			log_error("'%s': bad mount line '%s'", arg_state, s.items[i].value);
 			return EXIT_FAILED;
 		}
-		if (tree_unmount(target + 1) < 0)
+		target++;
+		if (!path_under(target, root)) {
+			log_error("'%s' records a mount on '%s', outside its root '%s'; leaving it alone", arg_state,
+				  target, root);
+			return EXIT_FAILED;
+		}
+		if (tree_unmount(target, &d, loop) < 0)
 			return EXIT_FAILED;
 	}
 	state_unset(&s, "mount");
 
 	/* Only if it still backs our image: the number may have been reused
 	 * by someone else since. */
-	loop = state_get(&s, "loop");
-	if (state_attached(&s) && sscanf(loop, "/dev/loop%d", &nr) == 1 && detach_nr(nr) < 0)
+	if (d.n > 0 && detach_nr(nr) < 0)
 		return EXIT_FAILED;
 	r = state_remove(&s);
 	if (r < 0) {

@@ -3,9 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
+#include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +16,8 @@ extern char **environ;
 int command_run(char *const argv[], unsigned flags)
 {
 	posix_spawn_file_actions_t fa;
+	posix_spawnattr_t attr;
+	sigset_t mask, def;
 	pid_t pid;
 	int status, r;
 
@@ -33,7 +33,22 @@ int command_run(char *const argv[], unsigned flags)
 	}
 	else if (flags & COMMAND_STDOUT_TO_STDERR)
 		posix_spawn_file_actions_adddup2(&fa, STDERR_FILENO, STDOUT_FILENO);
-	r = posix_spawnp(&pid, argv[0], &fa, NULL, argv, environ);
+	/* A child starts with no signal held and default actions, whatever
+	 * window (tools/lib/signals.h) its parent is in. */
+	posix_spawnattr_init(&attr);
+	sigemptyset(&mask);
+	posix_spawnattr_setsigmask(&attr, &mask);
+	sigemptyset(&def);
+	sigaddset(&def, SIGINT);
+	sigaddset(&def, SIGTERM);
+	sigaddset(&def, SIGHUP);
+	sigaddset(&def, SIGQUIT);
+	posix_spawnattr_setsigdefault(&attr, &def);
+	posix_spawnattr_setpgroup(&attr, 0);
+	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF |
+					   (flags & COMMAND_OWN_GROUP ? POSIX_SPAWN_SETPGROUP : 0));
+	r = posix_spawnp(&pid, argv[0], &fa, &attr, argv, environ);
+	posix_spawnattr_destroy(&attr);
 	posix_spawn_file_actions_destroy(&fa);
 	if (r != 0)
 		return -r;

@@ -8,9 +8,14 @@ enum {
 	COMMAND_QUIET = 1 << 0, /* their stdout to /dev/null (stderr stays) */
 	COMMAND_SILENT = 1 << 1, /* stdin, stdout and stderr on /dev/null */
 	COMMAND_STDOUT_TO_STDERR = 1 << 2, /* keep our stdout for results */
+	/* In a process group of its own: a daemon that outlives us (fusefat)
+	 * must not get the Ctrl-C of the terminal's group halfway through
+	 * setting up what we record. */
+	COMMAND_OWN_GROUP = 1 << 3,
 };
 
-/* Runs argv[0] (looked up in PATH) and waits. Returns its exit status
+/* Runs argv[0] (looked up in PATH) and waits. It starts with no signal
+ * held and INT, TERM, HUP and QUIT at their defaults. Returns its exit status
  * (0-255), 128+N if killed by signal N, or -errno if it could not be
  * started (-ENOENT: not installed). */
 int command_run(char *const argv[], unsigned flags);

@@ -9,6 +9,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common.h"
+
 bool mem_is_zero(const void *buf, size_t len)
 {
 	const unsigned char *p = buf;
@@ -97,16 +99,40 @@ int outfile_pwrite(struct outfile *o, const void *buf, size_t len, uint64_t off)
 	return 0;
 }
 
+int file_sync_rename(int fd, const char *from, const char *to)
+{
+	_cleanup_(freep) char *dir = strdup(to);
+	_cleanup_(closep) int dfd = -1;
+	char *slash;
+
+	if (!dir)
+		return -ENOMEM;
+	/* The data first, so that the name never points at blocks a power
+	 * cut could still lose; then the directory entry. */
+	if (fsync(fd) < 0)
+		return -errno;
+	if (rename(from, to) < 0)
+		return -errno;
+	slash = strrchr(dir, '/');
+	if (slash)
+		slash == dir ? (void)(slash[1] = 0) : (void)(*slash = 0);
+	dfd = open(slash ? dir : ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0 || fsync(dfd) < 0)
+		return -errno;
+	return 0;
+}
+
 int outfile_commit(struct outfile *o)
 {
-	int fd = o->fd;
+	int fd = o->fd, r;
 
 	if (ftruncate(fd, (off_t)o->size) < 0)
 		return -errno;
+	r = file_sync_rename(fd, o->part, o->path);
+	if (r < 0)
+		return r;
 	o->fd = -1;
 	if (close(fd) < 0)
-		return -errno;
-	if (rename(o->part, o->path) < 0)
 		return -errno;
 	free(o->part);
 	o->part = NULL;

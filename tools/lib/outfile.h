@@ -37,7 +37,12 @@ static inline void outfile_skip(struct outfile *o, uint64_t len)
 {
 	o->size += len;
 }
-/* Sets the final size (trailing holes), closes and renames into place. */
+/* fsync(fd), rename from to to, fsync to's directory: after a power cut,
+ * to is either absent or whole. */
+int file_sync_rename(int fd, const char *from, const char *to);
+
+/* Sets the final size (trailing holes), flushes data and directory entry
+ * (file_sync_rename), closes. */
 int outfile_commit(struct outfile *o);
 /* Removes the .part; safe to call on a committed or unopened outfile. */
 void outfile_abort(struct outfile *o);

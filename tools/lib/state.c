@@ -11,12 +11,42 @@
 #include <unistd.h>
 
 #include "common.h"
+#include "log.h"
 #include "loop.h"
+
+bool state_value_ok(const char *value)
+{
+	for (const unsigned char *p = (const unsigned char *)value; *p; p++)
+		if (*p < 0x20 || *p == 0x7f)
+			return false;
+	return true;
+}
+
+/* The keys the tools write; anything else is not ours. */
+static bool key_known(const char *key)
+{
+	static const char *const keys[] = { "id", "image", "image_id", "created", "loop", "root", "mount" };
+	const char *p;
+
+	for (size_t i = 0; i < ARRAY_SIZE(keys); i++)
+		if (strcmp(key, keys[i]) == 0)
+			return true;
+	if (strncmp(key, "part", 4) != 0 || key[4] < '1' || key[4] > '9')
+		return false;
+	for (p = key + 5; *p >= '0' && *p <= '9'; p++)
+		;
+	return *p == 0 && p - key <= 7;
+}
 
 int state_add(struct state *s, const char *key, const char *value)
 {
-	struct state_item *items = realloc(s->items, (s->n + 1) * sizeof(*items));
+	struct state_item *items;
 
+	/* A value is one line: a newline in it would be read back as a line
+	 * of its own, one the tools never wrote. */
+	if (!key_known(key) || !state_value_ok(value))
+		return -EINVAL;
+	items = realloc(s->items, (s->n + 1) * sizeof(*items));
 	if (!items)
 		return -ENOMEM;
 	s->items = items;
@@ -49,18 +79,23 @@ int state_read(struct state *s, const char *path)
 	while (r == 0 && (len = getline(&line, &cap, f)) >= 0) {
 		char *eq;
 
+		s->line++;
 		if (len > 0 && line[len - 1] == '\n')
 			line[--len] = 0;
 		if (len == 0 || line[0] == '#')
 			continue;
 		eq = strchr(line, '=');
-		if (!eq || eq == line) {
+		if (!eq || eq == line || strlen(line) != (size_t)len) {
 			r = -EBADMSG;
 			break;
 		}
 		*eq = 0;
 		r = state_add(s, line, eq + 1);
+		if (r == -EINVAL)
+			r = -EBADMSG;
 	}
+	if (r == 0)
+		s->line = 0;
 	free(line);
 	fclose(f);
 	return r;
@@ -76,6 +111,8 @@ const char *state_get(const struct state *s, const char *key)
 
 int state_set(struct state *s, const char *key, const char *value)
 {
+	if (!state_value_ok(value))
+		return -EINVAL;
 	for (size_t i = 0; i < s->n; i++)
 		if (strcmp(s->items[i].key, key) == 0) {
 			char *v = strdup(value);
@@ -176,4 +213,15 @@ void state_free(struct state *s)
 	free(s->items);
 	free(s->path);
 	*s = (struct state)STATE_INIT;
+}
+
+int state_load(struct state *s, const char *path)
+{
+	int r = state_read(s, path);
+
+	if (r == -EBADMSG)
+		log_error("'%s' line %zu is not a state line; not guessing what it means", path, s->line);
+	else if (r < 0 && r != -ENOENT)
+		log_errno(r, "cannot read '%s'", path);
+	return r;
 }

@@ -19,15 +19,24 @@ struct state {
 	char *path;
 	struct state_item *items;
 	size_t n;
+	size_t line; /* after -EBADMSG from state_read: the bad line */
 };
 
 #define STATE_INIT { 0 }
 
-/* -ENOENT if there is no such file; -EBADMSG if a line is not key=value. */
+/* -ENOENT if there is no such file; -EBADMSG (s->line says which) if a
+ * line is not key=value with a key the tools write and a value without
+ * control characters: a state file is never guessed at. */
 int state_read(struct state *s, const char *path);
+/* state_read, with one message on error (none for -ENOENT). */
+int state_load(struct state *s, const char *path);
+/* False if value holds a control character (a newline above all), which
+ * no state value may. */
+bool state_value_ok(const char *value);
 /* The first value of key, or NULL. */
 const char *state_get(const struct state *s, const char *key);
-/* Replaces the first value of key, or appends it. */
+/* Replaces the first value of key, or appends it. -EINVAL for an unknown
+ * key or a value that state_value_ok() refuses. */
 int state_set(struct state *s, const char *key, const char *value);
 /* Appends key=value even if key is there. */
 int state_add(struct state *s, const char *key, const char *value);
