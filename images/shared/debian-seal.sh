@@ -80,7 +80,11 @@ first_boot_prepare() {
 boot_staged() {
 	local fat=/run/rtik-boot-fat status=0 f
 	mkdir -p "$fat"
+	# Private, in this container's own mount namespace: the tmpfs must not
+	# propagate onto the bind (or anywhere else).
+	mount --make-private "$BOOT_DIR"
 	mount --bind "$BOOT_DIR" "$fat"
+	mount --make-private "$fat"
 	# shellcheck disable=SC2064 # the paths are fixed now
 	trap "umount '$BOOT_DIR' 2>/dev/null; umount '$fat' 2>/dev/null; policy_rc_d_remove" EXIT
 	mount -t tmpfs -o mode=0755 rtik-boot "$BOOT_DIR"
