@@ -2,8 +2,11 @@
 #include "command.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <spawn.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -34,6 +37,69 @@ int command_run(char *const argv[], unsigned flags)
 	while (waitpid(pid, &status, 0) < 0)
 		if (errno != EINTR)
 			return -errno;
+	if (WIFSIGNALED(status))
+		return 128 + WTERMSIG(status);
+	return WEXITSTATUS(status);
+}
+
+int command_capture(char *const argv[], unsigned flags, char **out, size_t max)
+{
+	posix_spawn_file_actions_t fa;
+	int pipefd[2], status, r;
+	size_t len = 0;
+	bool big = false;
+	char *buf;
+	pid_t pid;
+
+	*out = NULL;
+	buf = malloc(max + 1);
+	if (!buf)
+		return -ENOMEM;
+	if (pipe2(pipefd, O_CLOEXEC) < 0) {
+		r = -errno;
+		free(buf);
+		return r;
+	}
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_adddup2(&fa, pipefd[1], STDOUT_FILENO);
+	posix_spawn_file_actions_addclosefrom_np(&fa, 3);
+	if (flags & COMMAND_SILENT) {
+		posix_spawn_file_actions_addopen(&fa, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
+		posix_spawn_file_actions_addopen(&fa, STDERR_FILENO, "/dev/null", O_WRONLY, 0);
+	}
+	r = posix_spawnp(&pid, argv[0], &fa, NULL, argv, environ);
+	posix_spawn_file_actions_destroy(&fa);
+	close(pipefd[1]);
+	if (r != 0) {
+		close(pipefd[0]);
+		free(buf);
+		return -r;
+	}
+	for (;;) {
+		char sink[4096];
+		ssize_t n = big ? read(pipefd[0], sink, sizeof(sink))
+				: read(pipefd[0], buf + len, max + 1 - len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		if (!big) {
+			len += (size_t)n;
+			big = len > max; /* read on to the end, so that it is not stopped by SIGPIPE */
+		}
+	}
+	close(pipefd[0]);
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR) {
+			free(buf);
+			return -errno;
+		}
+	if (big) {
+		free(buf);
+		return -EFBIG;
+	}
+	buf[len] = 0;
+	*out = buf;
 	if (WIFSIGNALED(status))
 		return 128 + WTERMSIG(status);
 	return WEXITSTATUS(status);
