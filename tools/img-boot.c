@@ -569,7 +569,7 @@ static int run(void)
 		.userdata = &w,
 	};
 	if (!arg_interactive)
-		log_info("booting %s on %s with %u CPUs (the console: %s)", arg_image,
+		log_debug("booting %s on %s with %u CPUs (the console: %s)", arg_image,
 			 arg_machine == MACHINE_VIRT ? "virt" : "raspi4b", arg_cpus,
 			 arg_log ? arg_log : log_enabled(LOG_DEBUG) ? "stderr" : "-v or --log");
 	r = vm_run(&vm);
