@@ -202,7 +202,6 @@ mkimg() {
 	img=$(trixie_image)
 	run --separate-stderr img-boot --cpus 2 --timeout 600 --log "$T/console" \
 		--run 'systemd-run --unit=rtik-broken false; sleep 2; echo "RTJSON $(rt-check --duration 2 --max-latency 1 --json)"; rt-check --duration 1' "$img"
-	cat "$T/console" >&3 2>/dev/null || true
 	# rt-check's status: it failed.
 	[ "$status" -eq 1 ]
 	[[ $stderr == *"the command exited with status 1 after "*" s, userspace after "*" s, the command started after "*" s" ]]
@@ -212,7 +211,8 @@ mkimg() {
 	grep -q '^rt-limits: ok (rt (group realtime): rtprio 98, memlock unlimited)' "$T/console"
 	grep -q '^units: FAIL (failed: rtik-broken.service)' "$T/console"
 	grep -q '^latency: ok (max ' "$T/console"
-	grep -a '^RTJSON ' "$T/console" | sed 's/^RTJSON //' | python3 -c '
+	# The serial getty's prompt may share its line.
+	sed -n 's/.*RTJSON //p' "$T/console" | python3 -c '
 import json, sys
 d = json.load(sys.stdin)
 c = {x["name"]: x for x in d["checks"]}
@@ -226,7 +226,7 @@ assert len(d["latency"]["cpus"]) == 2 and d["latency"]["max_latency_us"] == 1
 	[ "$(sha256sum <"$img" | cut -d' ' -f1)" = "$(cat "$BATS_FILE_TMPDIR/sha256")" ]
 }
 
-@test "boot: the command's own status, quotes and \$ intact; without --run the boot check passes" {
+@test "boot: the command's own status, its quotes and \$ intact, the image unchanged" {
 	local img
 	img=$(trixie_image)
 	run --separate-stderr img-boot -q --cpus 2 --log "$T/console" \
@@ -259,9 +259,10 @@ assert len(d["latency"]["cpus"]) == 2 and d["latency"]["max_latency_us"] == 1
 	sleep 4
 	[ -n "$(qemu_pids)" ]
 	kill -TERM "$BG_PID"
-	run wait "$BG_PID"
+	local rc=0
+	wait "$BG_PID" || rc=$?
 	BG_PID=
-	[ "$status" -eq 143 ]
+	[ "$rc" -eq 143 ]
 	grep -q "interrupted by signal 15" "$T/err"
 	assert_clean
 }

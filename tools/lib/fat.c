@@ -16,7 +16,6 @@
 static void mtools_env(void)
 {
 	setenv("MTOOLS_SKIP_CHECK", "1", 0);
-	setenv("MTOOLS_NO_VFAT", "0", 0);
 }
 
 /* Their warnings ("block count mismatch") mean nothing here: -v shows them. */

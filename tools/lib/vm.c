@@ -105,9 +105,9 @@ static void stderr_read(struct vm *vm, int fd, struct line_buf *lb, bool *open_)
 	}
 }
 
-_Noreturn static void child_exec(const struct vm *vm, const sigset_t *old, int out, int err,
-				 int errpipe)
+_Noreturn static void child_exec(const struct vm *vm, int out, int err, int errpipe)
 {
+	sigset_t none;
 	int e;
 
 	/* Dies with us, even of SIGKILL. */
@@ -118,7 +118,9 @@ _Noreturn static void child_exec(const struct vm *vm, const sigset_t *old, int o
 		    dup2(err, STDERR_FILENO) < 0)
 			goto fail;
 	}
-	sigprocmask(SIG_SETMASK, old, NULL);
+	/* Whatever our caller blocks, the emulator gets its signals. */
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
 	execvp(vm->argv[0], vm->argv);
 fail:
 	e = errno;
@@ -183,7 +185,7 @@ int vm_run(struct vm *vm)
 	}
 	if (pid == 0) {
 		close(execfd[0]);
-		child_exec(vm, &old, out_w, err_w, execfd[1]);
+		child_exec(vm, out_w, err_w, execfd[1]);
 	}
 	close(execfd[1]);
 	if (out_w >= 0)
