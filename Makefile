@@ -48,6 +48,7 @@ LIBS_img-mount := $(call pc,mount blkid)
 LIBS_img-umount := $(call pc,mount)
 LIBS_img-nspawn-run := $(call pc,mount)
 LIBS_img-binfmt :=
+LIBS_img-boot := $(call pc,blkid)
 LIB_CFLAGS := $(call pc_cflags,libcurl libcrypto libarchive liblzma libzstd zlib fdisk blkid mount)
 
 LIB_SRC := $(wildcard tools/lib/*.c)

@@ -2,6 +2,7 @@
 #include "command.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
@@ -75,4 +76,81 @@ bool command_exists(const char *name)
 		path += len + (path[len] == ':');
 	}
 	return false;
+}
+
+int command_capture(char *const argv[], unsigned flags, char **out, size_t max)
+{
+	posix_spawn_file_actions_t fa;
+	posix_spawnattr_t attr;
+	sigset_t mask, def;
+	int pipefd[2], status, r;
+	size_t len = 0;
+	bool big = false;
+	char *buf;
+	pid_t pid;
+
+	*out = NULL;
+	buf = malloc(max + 1);
+	if (!buf)
+		return -ENOMEM;
+	if (pipe2(pipefd, O_CLOEXEC) < 0) {
+		r = -errno;
+		free(buf);
+		return r;
+	}
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_adddup2(&fa, pipefd[1], STDOUT_FILENO);
+	posix_spawn_file_actions_addclosefrom_np(&fa, 3);
+	if (flags & COMMAND_SILENT) {
+		posix_spawn_file_actions_addopen(&fa, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
+		posix_spawn_file_actions_addopen(&fa, STDERR_FILENO, "/dev/null", O_WRONLY, 0);
+	}
+	/* As command_run: no signal held, default actions. */
+	posix_spawnattr_init(&attr);
+	sigemptyset(&mask);
+	posix_spawnattr_setsigmask(&attr, &mask);
+	sigemptyset(&def);
+	sigaddset(&def, SIGINT);
+	sigaddset(&def, SIGTERM);
+	sigaddset(&def, SIGHUP);
+	sigaddset(&def, SIGQUIT);
+	posix_spawnattr_setsigdefault(&attr, &def);
+	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+	r = posix_spawnp(&pid, argv[0], &fa, &attr, argv, environ);
+	posix_spawnattr_destroy(&attr);
+	posix_spawn_file_actions_destroy(&fa);
+	close(pipefd[1]);
+	if (r != 0) {
+		close(pipefd[0]);
+		free(buf);
+		return -r;
+	}
+	for (;;) {
+		char sink[4096];
+		ssize_t n = big ? read(pipefd[0], sink, sizeof(sink))
+				: read(pipefd[0], buf + len, max + 1 - len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		if (!big) {
+			len += (size_t)n;
+			big = len > max; /* read on to the end, so that it is not stopped by SIGPIPE */
+		}
+	}
+	close(pipefd[0]);
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR) {
+			free(buf);
+			return -errno;
+		}
+	if (big) {
+		free(buf);
+		return -EFBIG;
+	}
+	buf[len] = 0;
+	*out = buf;
+	if (WIFSIGNALED(status))
+		return 128 + WTERMSIG(status);
+	return WEXITSTATUS(status);
 }

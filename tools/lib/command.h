@@ -3,6 +3,7 @@
 #pragma once
 
 #include <stdbool.h>
+#include <stddef.h>
 
 enum {
 	COMMAND_QUIET = 1 << 0, /* their stdout to /dev/null (stderr stays) */
@@ -23,3 +24,8 @@ int command_run(char *const argv[], unsigned flags);
 /* True if name is an executable in PATH (the default path without PATH),
  * as posix_spawnp would find it: to refuse before anything is written. */
 bool command_exists(const char *name);
+/* Runs argv[0] as command_run() does (flags: COMMAND_SILENT puts stdin and
+ * stderr on /dev/null) and collects its standard output, up to max bytes,
+ * NUL-terminated, into *out (free it). Returns its status as command_run()
+ * does; -EFBIG if it wrote more than max bytes. */
+int command_capture(char *const argv[], unsigned flags, char **out, size_t max);

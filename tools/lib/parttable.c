@@ -3,6 +3,7 @@
 
 #include <blkid.h>
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 static int part_cmp(const void *a, const void *b)
@@ -41,4 +42,29 @@ int parttable_read(const char *path, struct part parts[static PARTTABLE_MAX])
 	blkid_free_probe(pr);
 	qsort(parts, (size_t)n, sizeof(*parts), part_cmp);
 	return n;
+}
+
+int part_probe(int fd, const struct part *p, struct part_fs *fs)
+{
+	blkid_probe pr = blkid_new_probe();
+	const char *v;
+	int r;
+
+	*fs = (struct part_fs){ 0 };
+	if (!pr)
+		return -ENOMEM;
+	r = blkid_probe_set_device(pr, fd, (blkid_loff_t)p->start, (blkid_loff_t)p->size);
+	if (r == 0) {
+		blkid_probe_enable_superblocks(pr, 1);
+		blkid_probe_set_superblocks_flags(pr, BLKID_SUBLKS_TYPE | BLKID_SUBLKS_LABEL);
+		r = blkid_do_safeprobe(pr);
+	}
+	if (r == 0 && blkid_probe_lookup_value(pr, "TYPE", &v, NULL) == 0)
+		snprintf(fs->type, sizeof(fs->type), "%s", v);
+	if (r == 0 && blkid_probe_lookup_value(pr, "LABEL", &v, NULL) == 0)
+		snprintf(fs->label, sizeof(fs->label), "%s", v);
+	blkid_free_probe(pr);
+	if (r == -2)
+		return -ENOTUNIQ;
+	return r < 0 ? -EIO : 0;
 }

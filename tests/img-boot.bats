@@ -1,0 +1,287 @@
+#!/usr/bin/env bats
+# shellcheck disable=SC2030,SC2031,SC2154 # bats: @test bodies run in subshells; run sets stderr_lines
+# shellcheck disable=SC2016 # the commands in single quotes run in the booted image
+# img-boot: usage, images it refuses before QEMU starts (built here, small),
+# and real boots of the trixie image (few: each costs about 40 s), which
+# check the command's status and quoting, rt-check in the emulator, a
+# timeout, a signal, a truncated initrd, and that the image, /tmp and the
+# process table are left as they were.
+
+bats_require_minimum_version 1.5.0
+load test_helper
+load trixie_helper
+
+setup_file() {
+	# The shared image is only read; its hash before the first boot.
+	if [ -n "${RTIK_TRIXIE_IMAGE:-}" ]; then
+		sha256sum <"$RTIK_TRIXIE_IMAGE" | cut -d' ' -f1 >"$BATS_FILE_TMPDIR/sha256"
+	fi
+}
+
+setup() {
+	common_setup
+	# img-boot's temporary directory goes here: empty again after each run.
+	mkdir -p "$T/tmp"
+	export TMPDIR=$T/tmp
+	BG_PID=
+	U=
+}
+
+teardown() {
+	[ -z "$U" ] || rm -rf "$U"
+	if [ -n "$BG_PID" ]; then
+		kill -9 "$BG_PID" 2>/dev/null || true
+		wait "$BG_PID" 2>/dev/null || true
+	fi
+	local p
+	for p in $(qemu_pids); do
+		kill -9 "$p" 2>/dev/null || true
+	done
+}
+
+# The QEMU processes booting something under $T's temporary directory.
+qemu_pids() {
+	local p
+	for p in $(pgrep -x qemu-system-aar 2>/dev/null; pgrep -f '^qemu-system-aarch64 ' 2>/dev/null); do
+		tr '\0' '\n' <"/proc/$p/cmdline" 2>/dev/null | grep -q -- "$T/tmp/img-boot\." && echo "$p"
+	done | sort -u
+	return 0
+}
+
+assert_clean() {
+	local left
+	left=$(ls -A "$T/tmp")
+	[ -z "$left" ] || { echo "left in TMPDIR: $left" >&2; return 1; }
+	[ -z "$(qemu_pids)" ] || { echo "QEMU left running: $(qemu_pids)" >&2; return 1; }
+}
+
+# mkimg IMG [boot-files...]: a 64 MiB MBR image with a FAT partition 1
+# holding config.txt and cmdline.txt (plus the named files, empty), and an
+# ext4 partition 2.
+mkimg() {
+	local img=$1 f
+	shift
+	truncate -s 64M "$img"
+	printf 'label: dos\n2048,32M,c\n67584,,83\n' | sfdisk -q "$img"
+	mkfs.vfat -n RASPIFIRM --offset 2048 "$img" $((32 * 1024)) >/dev/null
+	mkfs.ext4 -q -F -L RASPIROOT -E offset=$((67584 * 512)) "$img" 30M
+	printf 'arm_64bit=1\n[pi5]\nkernel=wrong\n[all]\nkernel=vmlinuz-test\ninitramfs initrd.img-test followkernel\n' >"$T/config.txt"
+	printf 'console=tty0 root=LABEL=RASPIROOT rw\n' >"$T/cmdline.txt"
+	MTOOLS_SKIP_CHECK=1 mcopy -i "$img@@1048576" "$T/config.txt" "$T/cmdline.txt" ::
+	for f in "$@"; do
+		: >"$T/$f"
+		MTOOLS_SKIP_CHECK=1 mcopy -i "$img@@1048576" "$T/$f" ::
+	done
+}
+
+# ---- usage ----
+
+@test "--help and --version" {
+	run img-boot --help
+	[ "$status" -eq 0 ]
+	[[ $output == *"Usage: img-boot [OPTION]... IMAGE"* ]]
+	[[ $output == *"124 timeout; 125"* ]]
+	run img-boot --version
+	[ "$status" -eq 0 ]
+	[[ $output == "img-boot "* ]]
+}
+
+@test "usage errors exit 2 with one line" {
+	run --separate-stderr img-boot
+	[ "$status" -eq 2 ]
+	[ "${stderr_lines[0]}" = "img-boot: no image given" ]
+	run --separate-stderr img-boot a b
+	[ "$status" -eq 2 ]
+	[ "${stderr_lines[0]}" = "img-boot: too many arguments" ]
+	run --separate-stderr img-boot --machine pc x.img
+	[ "$status" -eq 2 ]
+	[ "$stderr" = "img-boot: unknown machine 'pc': virt or raspi4b" ]
+	run --separate-stderr img-boot --cpus 0 x.img
+	[ "$status" -eq 2 ]
+	[ "$stderr" = "img-boot: --cpus wants at least 1" ]
+	run --separate-stderr img-boot --timeout 5s x.img
+	[ "$status" -eq 2 ]
+	[ "$stderr" = "img-boot: --timeout wants a number from 0 to 604800, not '5s'" ]
+	run --separate-stderr img-boot --memory 1M x.img
+	[ "$status" -eq 2 ]
+	[ "$stderr" = "img-boot: invalid memory size '1M': want at least 64M" ]
+	run --separate-stderr img-boot --interactive --run true x.img
+	[ "$status" -eq 2 ]
+	[ "$stderr" = "img-boot: --interactive cannot be combined with --run" ]
+	run --separate-stderr img-boot --bogus x.img
+	[ "$status" -eq 2 ]
+	assert_clean
+}
+
+# ---- images refused before QEMU starts ----
+
+@test "a missing image: 125, one line" {
+	run --separate-stderr img-boot "$T/nope.img"
+	[ "$status" -eq 125 ]
+	[ "$stderr" = "img-boot: cannot open '$T/nope.img': No such file or directory" ]
+	assert_clean
+}
+
+@test "a directory, an image without a partition table, one without a FAT partition" {
+	run --separate-stderr img-boot "$T"
+	[ "$status" -eq 125 ]
+	[ "$stderr" = "img-boot: cannot boot '$T': not an image file or a block device" ]
+
+	truncate -s 8M "$T/blank.img"
+	run --separate-stderr img-boot "$T/blank.img"
+	[ "$status" -eq 125 ]
+	[ "$stderr" = "img-boot: cannot boot '$T/blank.img': it has no partition table" ]
+
+	truncate -s 64M "$T/noboot.img"
+	printf 'label: dos\n2048,,83\n' | sfdisk -q "$T/noboot.img"
+	mkfs.ext4 -q -F -E offset=1048576 "$T/noboot.img" 60M
+	run --separate-stderr img-boot "$T/noboot.img"
+	[ "$status" -eq 125 ]
+	[ "$stderr" = "img-boot: cannot boot '$T/noboot.img': it has no boot partition (no FAT partition)" ]
+	assert_clean
+}
+
+@test "no kernel on the boot partition: 125, one line naming config.txt's kernel, nothing left" {
+	mkimg "$T/img" initrd.img-test
+	run --separate-stderr img-boot --timeout 30 "$T/img"
+	[ "$status" -eq 125 ]
+	# [pi5]'s kernel= does not apply, [all]'s does.
+	[ "$stderr" = "img-boot: cannot boot '$T/img': its boot partition (1) has no kernel 'vmlinuz-test'" ]
+	assert_clean
+}
+
+@test "no initramfs named by config.txt: 125" {
+	mkimg "$T/img" VMLINUZ-TEST
+	run --separate-stderr img-boot "$T/img"
+	[ "$status" -eq 125 ]
+	[ "$stderr" = "img-boot: cannot boot '$T/img': its boot partition (1) has no initramfs 'initrd.img-test'" ]
+	assert_clean
+}
+
+@test "a command too long for the kernel command line: 125, nothing left" {
+	mkimg "$T/img" vmlinuz-test initrd.img-test
+	run --separate-stderr img-boot --run "$(printf 'x%.0s' {1..1600})" "$T/img"
+	[ "$status" -eq 125 ]
+	[[ $stderr == "img-boot: cannot boot '$T/img': the kernel command line would be longer than 2047 bytes"* ]]
+	assert_clean
+}
+
+@test "an ordinary user boots a read-only image it can read (no QEMU here: stops at its absence)" {
+	require_root
+	# Outside bats' own directories, which only root may enter.
+	U=$(mktemp -d /tmp/img-boot-user.XXXXXX)
+	chmod 0755 "$U"
+	mkdir -m 1777 "$U/tmp"
+	mkdir "$U/bin"
+	mkimg "$U/img" vmlinuz-test initrd.img-test
+	chmod 0444 "$U/img"
+	ln -s "$(command -v mdir)" "$U/bin/mdir"
+	ln -s "$(command -v mcopy)" "$U/bin/mcopy"
+	run --separate-stderr setpriv --reuid=nobody --regid=nogroup --clear-groups \
+		env PATH="$U/bin" TMPDIR="$U/tmp" "$(command -v img-boot)" "$U/img"
+	[ "$status" -eq 125 ]
+	[ "$stderr" = "img-boot: cannot boot '$U/img': qemu-system-aarch64 is not installed (qemu-system-arm)" ]
+	[ -z "$(ls -A "$U/tmp")" ]
+}
+
+@test "raspi4b: tried when QEMU has it, else one line" {
+	mkimg "$T/img" vmlinuz-test initrd.img-test bcm2711-rpi-4-b.dtb
+	if qemu-system-aarch64 -machine help | grep -q '^raspi4b '; then
+		skip "this QEMU has raspi4b"
+	fi
+	run --separate-stderr img-boot --machine raspi4b "$T/img"
+	[ "$status" -eq 125 ]
+	[[ $stderr == "img-boot: cannot boot '$T/img' on raspi4b: qemu-system-aarch64 "*" has no raspi4b machine (QEMU 9.0 and newer have)" ]]
+	assert_clean
+}
+
+# ---- real boots ----
+
+@test "boot: rt-check in the emulator, a failing unit named, --max-latency 1 fails, the status comes back" {
+	local img
+	img=$(trixie_image)
+	run --separate-stderr img-boot --cpus 2 --timeout 600 --log "$T/console" \
+		--run 'systemd-run --unit=rtik-broken false; sleep 2; echo "RTJSON $(rt-check --duration 2 --max-latency 1 --json)"; rt-check --duration 1' "$img"
+	# rt-check's status: it failed.
+	[ "$status" -eq 1 ]
+	[[ $stderr == *"the command exited with status 1 after "*" s, userspace after "*" s, the command started after "*" s" ]]
+	grep -q '^kernel: ok (PREEMPT_RT' "$T/console"
+	grep -q '^rt-throttling: ok' "$T/console"
+	grep -q '^cpufreq: skip (' "$T/console"
+	grep -q '^rt-limits: ok (rt (group realtime): rtprio 98, memlock unlimited)' "$T/console"
+	grep -q '^units: FAIL (failed: rtik-broken.service)' "$T/console"
+	grep -q '^latency: ok (max ' "$T/console"
+	# The serial getty's prompt may share its line.
+	sed -n 's/.*RTJSON //p' "$T/console" | python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+c = {x["name"]: x for x in d["checks"]}
+assert d["ok"] is False
+assert c["kernel"]["result"] == "ok", c["kernel"]
+assert c["units"]["result"] == "fail" and "rtik-broken.service" in c["units"]["detail"]
+assert c["latency"]["result"] == "fail", c["latency"]
+assert len(d["latency"]["cpus"]) == 2 and d["latency"]["max_latency_us"] == 1
+'
+	assert_clean
+	[ "$(sha256sum <"$img" | cut -d' ' -f1)" = "$(cat "$BATS_FILE_TMPDIR/sha256")" ]
+}
+
+@test "boot: the command's own status, its quotes and \$ intact, the image unchanged" {
+	local img
+	img=$(trixie_image)
+	run --separate-stderr img-boot -q --cpus 2 --log "$T/console" \
+		--run 'printf "<%s>\n" "it'"'"'s" "\$HOME & %s" "a  b"; exit 7' "$img"
+	[ "$status" -eq 7 ]
+	grep -qx "<it's>" "$T/console"
+	grep -qx '<$HOME & %s>' "$T/console"
+	grep -qx '<a  b>' "$T/console"
+	assert_clean
+	[ "$(sha256sum <"$img" | cut -d' ' -f1)" = "$(cat "$BATS_FILE_TMPDIR/sha256")" ]
+}
+
+@test "boot: --timeout 5 gives 124, QEMU gone, nothing left" {
+	local img start
+	img=$(trixie_image)
+	start=$SECONDS
+	run --separate-stderr img-boot --timeout 5 "$img"
+	[ "$status" -eq 124 ]
+	[ "$stderr" = "img-boot: $img: timed out after 5 s, before the system had booted" ] ||
+		[[ $stderr == "img-boot: $img: timed out after 5 s, before the system had booted, userspace after "* ]]
+	[ $((SECONDS - start)) -lt 15 ]
+	assert_clean
+}
+
+@test "boot: SIGTERM ends QEMU and removes the temporary files" {
+	local img
+	img=$(trixie_image)
+	img-boot "$img" 2>"$T/err" &
+	BG_PID=$!
+	sleep 4
+	[ -n "$(qemu_pids)" ]
+	kill -TERM "$BG_PID"
+	local rc=0
+	wait "$BG_PID" || rc=$?
+	BG_PID=
+	[ "$rc" -eq 143 ]
+	grep -q "interrupted by signal 15" "$T/err"
+	assert_clean
+}
+
+@test "boot: a truncated initrd ends in 125 with one line, well within the timeout" {
+	local img initrd off start
+	img=$(trixie_image)
+	cp --sparse=always "$img" "$T/bad.img"
+	off=$(($(sfdisk -d "$T/bad.img" | sed -n 's/.*1 : start= *\([0-9]*\),.*/\1/p') * 512))
+	initrd=$(MTOOLS_SKIP_CHECK=1 mdir -b -i "$T/bad.img@@$off" :: 2>/dev/null | sed -n 's|^::/\(initrd.img-.*\)|\1|p' | head -n 1)
+	[ -n "$initrd" ]
+	MTOOLS_SKIP_CHECK=1 mcopy -i "$T/bad.img@@$off" "::$initrd" "$T/initrd"
+	truncate -s 1M "$T/initrd"
+	MTOOLS_SKIP_CHECK=1 mcopy -o -i "$T/bad.img@@$off" "$T/initrd" "::$initrd"
+	start=$SECONDS
+	run --separate-stderr img-boot --timeout 300 "$T/bad.img"
+	[ "$status" -eq 125 ]
+	[ "${#stderr_lines[@]}" -eq 1 ]
+	[[ $stderr == "img-boot: $T/bad.img: the system did not boot: "* ]]
+	[ $((SECONDS - start)) -lt 200 ]
+	assert_clean
+}
