@@ -12,9 +12,12 @@ load test_helper
 load trixie_helper
 
 setup_file() {
-	# The shared image is only read; its hash before the first boot.
-	if [ -n "${RTIK_TRIXIE_IMAGE:-}" ]; then
-		sha256sum <"$RTIK_TRIXIE_IMAGE" | cut -d' ' -f1 >"$BATS_FILE_TMPDIR/sha256"
+	# The shared image (built now if this is the suite's first use of it)
+	# is only read; its hash before the first boot.
+	if [ -n "${RTIK_TRIXIE_IMAGE:-}" ] || [ "$(id -u)" -eq 0 ]; then
+		local img
+		img=$(trixie_image)
+		sha256sum <"$img" | cut -d' ' -f1 >"$BATS_FILE_TMPDIR/sha256"
 	fi
 }
 
