@@ -39,10 +39,20 @@
 #   CACHE_DIR                  downloads, shared by all images (cache/ at the top)
 #   IMAGE_NAME                 the recipe directory's name
 #
+#   BOOT_TEST                  yes: `make` boot-tests the image too
+#   BOOT_TEST_DURATION         seconds of cyclictest in the boot test (10)
+#   BOOT_TEST_ARGS             more img-boot options (--cpus 2, --memory 1G)
+#   SHRINK                     yes: `make dist` shrinks the root filesystem
+#                              to its content plus SHRINK_HEADROOM (128M)
+#   DIST_FORMAT                xz (default), zst, gz or none
+#   DIST_DIR                   where `make dist` puts its files (OUTPUT's)
+#
 # Stages, in order, each with a stamp $(BUILD_DIR)/.stamp_STAGE and a target
 # of the same name: fetch extract grow (a vendor image) or create bootstrap
 # (from nothing), then attach mount overlay phase1-host phase1-target
-# phase2-host phase2-target finish; phase1 and phase2 run both halves.
+# phase2-host phase2-target finish; phase1 and phase2 run both halves. After
+# finish, on demand: boot-test (img-boot runs rt-check in QEMU) and dist
+# (img-shrink on a copy, img-pack, img-manifest).
 # `make` does what is missing or out of date; `make STAGE` reruns STAGE on
 # the current image (earlier stages run only if they never did) and stops
 # there, leaving the image mounted. Also: shell, clean-mounts, clean,
@@ -73,6 +83,13 @@ IMAGE_QEMU_CPU ?=
 QEMU_CPU ?= $(IMAGE_QEMU_CPU)
 SHARED_DIR ?= $(RTIK_TOP)/images/shared
 PHASE_DEPS ?=
+BOOT_TEST ?=
+BOOT_TEST_DURATION ?= 10
+BOOT_TEST_ARGS ?=
+SHRINK ?= no
+SHRINK_HEADROOM ?= 128M
+DIST_FORMAT ?= xz
+DIST_DIR ?= $(dir $(OUTPUT))
 IMAGE_MIRRORS ?=
 IMAGE_SHA256 ?=
 IMAGE_SHA256SUMS ?=
@@ -91,6 +108,7 @@ override CACHE_DIR := $(abspath $(CACHE_DIR))
 override OUTPUT := $(abspath $(OUTPUT))
 override OVERLAYS := $(abspath $(OVERLAYS))
 override SHARED_DIR := $(abspath $(SHARED_DIR))
+override DIST_DIR := $(abspath $(DIST_DIR))
 RECIPE_DIR := $(CURDIR)
 DOWNLOAD := $(CACHE_DIR)/$(notdir $(firstword $(subst ?, ,$(IMAGE_URL))))
 WORK := $(BUILD_DIR)/work.img
@@ -103,7 +121,8 @@ export IMAGE_NAME IMAGE_URL IMAGE_MIRRORS IMAGE_SHA256 IMAGE_SHA256SUMS IMAGE_SH
 	IMAGE_PARTITIONS OVERLAYS PHASE1_HOST PHASE1_TARGET PHASE2_HOST PHASE2_TARGET \
 	IMAGE_ENV OUTPUT BUILD_DIR CACHE_DIR RECIPE_DIR SHARED_DIR DOWNLOAD WORK STATE ROOT SCRATCH \
 	IMG_FETCH IMG_EXTRACT IMG_GROW IMG_LOOP IMG_MOUNT IMG_UMOUNT IMG_OVERLAY IMG_NSPAWN_RUN \
-	IMG_NEW IMG_BINFMT RTIK_VERSION
+	IMG_NEW IMG_BINFMT IMG_BOOT IMG_PACK IMG_SHRINK IMG_MANIFEST RTIK_VERSION \
+	BOOT_TEST_DURATION BOOT_TEST_ARGS SHRINK SHRINK_HEADROOM DIST_FORMAT DIST_DIR
 ifneq ($(strip $(QEMU_CPU)),)
 export QEMU_CPU
 endif
@@ -123,8 +142,30 @@ RTIK_START := create bootstrap
 else
 RTIK_START := fetch extract grow
 endif
+# After finish, on demand: boot-test (img-boot and rt-check) and dist (the
+# files people flash).
 RTIK_STAGES := $(RTIK_START) attach mount overlay phase1-host phase1-target \
-	phase2-host phase2-target finish
+	phase2-host phase2-target finish boot-test dist
+
+# Each stage's number, for its log's name (NN-STAGE.log).
+rtik_count :=
+$(foreach s,$(RTIK_STAGES),$(eval rtik_count += x)$(eval rtik_num_$(s) := $(shell printf %02d $(words $(rtik_count)))))
+
+# The stage before each one that has a stamp of history (attach and mount
+# are live state): what `make STAGE` builds first if it never ran.
+rtik_prev_extract := fetch
+rtik_prev_grow := extract
+rtik_prev_bootstrap := create
+rtik_prev_attach := $(lastword $(RTIK_START))
+rtik_prev_mount := $(lastword $(RTIK_START))
+rtik_prev_overlay := $(lastword $(RTIK_START))
+rtik_prev_phase1-host := overlay
+rtik_prev_phase1-target := phase1-host
+rtik_prev_phase2-host := phase1-target
+rtik_prev_phase2-target := phase2-host
+rtik_prev_finish := phase2-target
+rtik_prev_boot-test := finish
+rtik_prev_dist := finish
 
 # ---- what each stage depends on ----
 
@@ -151,6 +192,8 @@ $(call rtik_track,phase1-target,PHASE1_TARGET IMAGE_ENV $(IMAGE_ENV))
 $(call rtik_track,phase2-host,PHASE2_HOST IMAGE_ENV $(IMAGE_ENV))
 $(call rtik_track,phase2-target,PHASE2_TARGET IMAGE_ENV $(IMAGE_ENV))
 $(call rtik_track,finish,OUTPUT)
+$(call rtik_track,boot-test,BOOT_TEST_DURATION BOOT_TEST_ARGS)
+$(call rtik_track,dist,SHRINK SHRINK_HEADROOM DIST_FORMAT DIST_DIR)
 endif
 
 # Every file and directory of the overlays (a directory's mtime tells of a
@@ -175,6 +218,8 @@ $(S)phase1-target: $(S)phase1-host $(V)phase1-target $(call rtik_script_deps,$(P
 $(S)phase2-host: $(S)phase1-target $(V)phase2-host $(call rtik_script_deps,$(PHASE2_HOST))
 $(S)phase2-target: $(S)phase2-host $(V)phase2-target $(call rtik_script_deps,$(PHASE2_TARGET))
 $(S)finish: $(S)phase2-target $(V)finish
+$(S)boot-test: $(S)finish $(V)boot-test
+$(S)dist: $(S)finish $(V)dist
 
 # A script that does not exist stops the build before any stage runs.
 ifeq ($(filter clean clean-mounts distclean,$(MAKECMDGOALS)),)
@@ -184,11 +229,8 @@ endif
 
 # A stamp is touched as the last step of its stage, so a failed stage leaves
 # none. Attach and mount are live state, kept by the stages that need them.
-rtik_nn = $(if $(filter $(1),$(word 1,$(2))),$(words $(3) x),$(call rtik_nn,$(1),$(wordlist 2,99,$(2)),$(3) x))
-rtik_num = $(shell printf %02d $(call rtik_nn,$(1),$(RTIK_STAGES)))
-
 $(foreach s,$(filter-out attach mount,$(RTIK_STAGES)),$(S)$(s)):
-	@$(STAGE) $(call rtik_num,$(patsubst $(S)%,%,$@)) $(patsubst $(S)%,%,$@)
+	@$(STAGE) $(rtik_num_$(patsubst $(S)%,%,$@)) $(patsubst $(S)%,%,$@)
 	@touch $@
 
 $(V)%:
@@ -196,22 +238,18 @@ $(V)%:
 
 # ---- targets for people ----
 
-all: $(S)finish
+all: $(S)finish $(if $(filter yes,$(BOOT_TEST)),$(S)boot-test)
 .DEFAULT_GOAL := all
 
 # `make STAGE`: run STAGE now on the current image. The stage before it is
 # built only if it never ran.
 define rtik_stage_target
 $(1):
-	@$$(if $$(filter-out x attach mount,$(call rtik_before,$(1))),test -e $(S)$(call rtik_before,$(1)) || $$(MAKE) --no-print-directory $(S)$(call rtik_before,$(1)))
+	@$(if $(rtik_prev_$(1)),test -e $(S)$(rtik_prev_$(1)) || $$(MAKE) --no-print-directory $(S)$(rtik_prev_$(1)))
 	@rm -f $(S)$(1)
-	@$(STAGE) $(call rtik_num,$(1)) $(1)
+	@$(STAGE) $(rtik_num_$(1)) $(1)
 	@$(if $(filter attach mount,$(1)),:,touch $(S)$(1))
 endef
-# The stage before STAGE that has a stamp of history (attach and mount are
-# live state and are skipped).
-rtik_before = $(lastword $(filter-out attach mount,$(wordlist 1,$(words $(call rtik_upto,$(1))),x $(RTIK_STAGES))))
-rtik_upto = $(wordlist 1,$(call rtik_nn,$(1),$(RTIK_STAGES)),$(RTIK_STAGES))
 $(foreach s,$(RTIK_STAGES),$(eval $(call rtik_stage_target,$(s))))
 
 phase1: phase1-host
@@ -221,7 +259,7 @@ phase2: phase2-host
 
 # An interactive shell in the image, mounted as needed.
 shell:
-	@test -e $(S)grow || $(MAKE) --no-print-directory $(S)grow
+	@test -e $(S)$(lastword $(RTIK_START)) || $(MAKE) --no-print-directory $(S)$(lastword $(RTIK_START))
 	@$(STAGE) live mount
 	$(IMG_NSPAWN_RUN) --root $(ROOT) --shell
 

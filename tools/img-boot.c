@@ -318,6 +318,10 @@ static int cmdline_build(const struct boot *b, const struct watch *w, char *out)
 		r = cmdline_add(out, "", run);
 		if (r == 0)
 			r = cmdline_add(out, "", "systemd.run_success_action=poweroff systemd.run_failure_action=poweroff");
+		/* The console is the command's: no login prompt in its lines. */
+		if (r == 0)
+			r = cmdline_add(out, "", arg_machine == MACHINE_VIRT ? "systemd.mask=serial-getty@ttyAMA0.service"
+									      : "systemd.mask=serial-getty@ttyS1.service");
 		if (r == 0 && strlen(cmd) > CMDLINE_MAX)
 			r = -E2BIG;
 		if (r == 0) {
