@@ -344,7 +344,8 @@ static int packages_parse(struct manifest *m)
 	}
 	if ((r = pkg_add(m, name, version, arch, status)) < 0)
 		return r;
-	qsort(m->pkgs, m->n_pkgs, sizeof(*m->pkgs), pkg_cmp);
+	if (m->n_pkgs)
+		qsort(m->pkgs, m->n_pkgs, sizeof(*m->pkgs), pkg_cmp);
 	return 0;
 }
 
@@ -669,8 +670,10 @@ static int outputs_write(struct manifest *m, struct outfile *txt, struct outfile
 	const char *base = copy ? basename(copy) : arg_image;
 	int r;
 
-	qsort(m->vars, m->n_vars, sizeof(*m->vars), var_cmp);
-	qsort(m->dls, m->n_dls, sizeof(*m->dls), dl_cmp);
+	if (m->n_vars) /* qsort wants a base even for nothing */
+		qsort(m->vars, m->n_vars, sizeof(*m->vars), var_cmp);
+	if (m->n_dls)
+		qsort(m->dls, m->n_dls, sizeof(*m->dls), dl_cmp);
 	text_write(m, base, &t1);
 	json_write(m, base, &t2);
 	if (t1.err || t2.err)
