@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# shellcheck disable=SC2154 # bats: run sets stderr
 # img-manifest: packages from a fabricated dpkg database, the kernel found by
 # each rule, --info, both outputs (text and JSON) agreeing, and every
 # refusal leaving no file; then the real trixie image.
@@ -79,7 +80,7 @@ j() {
 }
 
 no_outputs() {
-	run ls -A "${1:-$T}"
+	run ls -A "$T"
 	[[ $output != *manifest* ]]
 }
 
