@@ -340,3 +340,23 @@ no_outputs() {
 	EOF
 	grep -q '^  raspi-firmware ' "$T/trixie.manifest"
 }
+
+@test "img-manifest: debugfs or mtools missing, a path debugfs cannot open" {
+	debian_root
+	local tool
+	tool=$(command -v img-manifest)
+	mkdir "$T/empty" "$T/e2fs"
+	ln -s "$(command -v debugfs)" "$T/e2fs/debugfs"
+	run --separate-stderr env PATH="$T/empty" "$tool" "$IMG"
+	[ "$status" -eq 1 ]
+	[ "$stderr" = "img-manifest: cannot read '$IMG': debugfs is not installed (e2fsprogs)" ]
+	run --separate-stderr env PATH="$T/e2fs" "$tool" "$IMG"
+	[ "$status" -eq 1 ]
+	[ "$stderr" = "img-manifest: cannot read the boot partition of '$IMG': mdir (mtools): No such file or directory" ]
+	cp "$IMG" "$T/what?.img"
+	run --separate-stderr img-manifest "$T/what?.img"
+	[ "$status" -eq 1 ]
+	[ "$stderr" = "img-manifest: cannot read '$T/what?.img': debugfs cannot open a path with '?' in it" ]
+	rm "$T/what?.img"
+	no_outputs
+}
