@@ -29,6 +29,8 @@
 #include "cli.h"
 #include "command.h"
 #include "common.h"
+#include "debugfs.h"
+#include "dpkg.h"
 #include "fat.h"
 #include "hash.h"
 #include "log.h"
@@ -44,10 +46,6 @@ static const char *arg_name;
 static const char *arg_image;
 
 #define STATUS_MAX (256u << 20) /* dpkg's status file: a few MB at most */
-
-struct pkg {
-	const char *name, *version, *arch; /* into manifest.status */
-};
 
 struct var {
 	char *name, *value;
@@ -66,12 +64,12 @@ struct manifest {
 	char path[PATH_MAX]; /* of NAME.manifest, for the summary */
 
 	int root_nr;
-	char root_spec[PATH_MAX + 32]; /* IMAGE?offset=N, for debugfs */
+	struct debugfs root;
 	int boot_nr;                   /* 0: no FAT partition */
 	uint64_t boot_start;
 
 	char *status; /* /var/lib/dpkg/status, cut up by pkgs */
-	struct pkg *pkgs;
+	struct dpkg_pkg *pkgs;
 	size_t n_pkgs;
 
 	struct var *vars;
@@ -221,132 +219,22 @@ static int info_read(struct manifest *m)
 
 /* ---- the root filesystem, through debugfs ---- */
 
-static int debugfs_capture(const struct manifest *m, const char *request, char **out)
+static int root_error(const struct manifest *m, int r, const char *request)
 {
-	char *argv[] = { "debugfs", "-R", (char *)request, (char *)m->root_spec, NULL };
-	int r;
-
-	setenv("DEBUGFS_PAGER", "__none__", 1);
-	r = command_capture(argv, COMMAND_SILENT, out, STATUS_MAX);
-	if (r == 0)
-		return 0;
-	free(*out);
-	*out = NULL;
-	if (r == -EFBIG)
-		return log_errno(r, "cannot read '%s' of '%s' (debugfs %s)", "the root filesystem",
-				 arg_image, request);
-	if (r < 0)
-		return log_errno(r, "cannot run debugfs");
-	log_error("cannot read the root filesystem (partition %d) of '%s': debugfs exited with "
-		  "status %d", m->root_nr, arg_image, r);
-	return -EIO;
+	if (r == -EIO)
+		log_error("cannot read the root filesystem (partition %d) of '%s': debugfs -R '%s' "
+			  "failed", m->root_nr, arg_image, request);
+	else
+		log_errno(r, "cannot read the root filesystem (partition %d) of '%s' (debugfs -R '%s')",
+			  m->root_nr, arg_image, request);
+	return r;
 }
 
-/* type: "regular", "symlink", "directory", ... ; "" if path does not
- * exist. link: a fast symlink's target ("" otherwise). */
 static int root_stat(const struct manifest *m, const char *path, char type[static 32],
 		     char link[static PATH_MAX])
 {
-	_cleanup_(freep) char *out = NULL;
-	char req[PATH_MAX + 16];
-	const char *p;
-	int r;
-
-	type[0] = link[0] = 0;
-	snprintf(req, sizeof(req), "stat \"%s\"", path);
-	r = debugfs_capture(m, req, &out);
-	if (r < 0)
-		return r;
-	if (strncmp(out, "Inode:", 6) != 0 || !(p = strstr(out, "Type: ")))
-		return 0;
-	snprintf(type, 32, "%.*s", (int)strcspn(p + 6, " \t\n"), p + 6);
-	if ((p = strstr(out, "Fast link dest: \""))) {
-		p += 17;
-		snprintf(link, PATH_MAX, "%.*s", (int)strcspn(p, "\"\n"), p);
-	}
-	return 0;
-}
-
-static int root_cat(const struct manifest *m, const char *path, char **out)
-{
-	char req[PATH_MAX + 16];
-
-	snprintf(req, sizeof(req), "cat \"%s\"", path);
-	return debugfs_capture(m, req, out);
-}
-
-/* ---- packages ---- */
-
-static int pkg_cmp(const void *a, const void *b)
-{
-	const struct pkg *x = a, *y = b;
-	int c = strcmp(x->name, y->name);
-	return c ? c : strcmp(x->arch, y->arch);
-}
-
-/* "install ok installed" (or "hold ok installed": held, but there). */
-static bool status_installed(const char *s)
-{
-	return strcmp(s, "install ok installed") == 0 || strcmp(s, "hold ok installed") == 0;
-}
-
-static int pkg_add(struct manifest *m, const char *name, const char *version, const char *arch,
-		   const char *status)
-{
-	struct pkg *p;
-
-	if (!name || !status || !status_installed(status))
-		return 0;
-	p = array_grow(m->pkgs, m->n_pkgs, sizeof(*p));
-	if (!p)
-		return -ENOMEM;
-	m->pkgs = p;
-	p[m->n_pkgs++] = (struct pkg){ name, version ? version : "", arch ? arch : "" };
-	return 0;
-}
-
-/* deb822 stanzas; field names without regard to case; continuation lines
- * (multi-line Description, Conffiles) start with a blank and are skipped. */
-static int packages_parse(struct manifest *m)
-{
-	const char *name = NULL, *version = NULL, *arch = NULL, *status = NULL;
-	char *l = m->status, *next;
-	int r;
-
-	for (; l; l = next) {
-		next = strchr(l, '\n');
-		if (next)
-			*next++ = 0;
-		if (l[0] == ' ' || l[0] == '\t')
-			continue;
-		size_t len = strlen(l);
-		while (len && (l[len - 1] == ' ' || l[len - 1] == '\t' || l[len - 1] == '\r'))
-			l[--len] = 0;
-		if (!len) {
-			if ((r = pkg_add(m, name, version, arch, status)) < 0)
-				return r;
-			name = version = arch = status = NULL;
-			continue;
-		}
-		char *colon = strchr(l, ':');
-		if (!colon)
-			continue;
-		*colon = 0;
-		char *v = colon + 1 + strspn(colon + 1, " \t");
-		if (strcasecmp(l, "Package") == 0)
-			name = v;
-		else if (strcasecmp(l, "Version") == 0)
-			version = v;
-		else if (strcasecmp(l, "Architecture") == 0)
-			arch = v;
-		else if (strcasecmp(l, "Status") == 0)
-			status = v;
-	}
-	if ((r = pkg_add(m, name, version, arch, status)) < 0)
-		return r;
-	if (m->n_pkgs)
-		qsort(m->pkgs, m->n_pkgs, sizeof(*m->pkgs), pkg_cmp);
-	return 0;
+	int r = debugfs_stat(&m->root, path, type, link);
+	return r < 0 ? root_error(m, r, path) : 0;
 }
 
 static int packages_read(struct manifest *m)
@@ -363,10 +251,10 @@ static int packages_read(struct manifest *m)
 			  "%s (not a Debian-like system)", arg_image, m->root_nr, path);
 		return -ENOENT;
 	}
-	r = root_cat(m, path, &m->status);
+	r = debugfs_cat(&m->root, path, &m->status, STATUS_MAX);
 	if (r < 0)
-		return r;
-	r = packages_parse(m);
+		return root_error(m, r, path);
+	r = dpkg_status_parse(m->status, &m->pkgs, &m->n_pkgs);
 	if (r < 0)
 		return log_errno(r, "cannot list the packages of '%s'", arg_image);
 	return 0;
@@ -421,19 +309,12 @@ static int kernel_from_config(struct manifest *m)
 /* Rule 2: the symlink Debian's kernel hooks keep up to date. */
 static int kernel_from_symlink(struct manifest *m, const char *path)
 {
-	_cleanup_(freep) char *out = NULL;
 	char type[32], link[PATH_MAX];
 	int r;
 
 	r = root_stat(m, path, type, link);
 	if (r < 0 || strcmp(type, "symlink") != 0)
 		return r;
-	if (!link[0]) { /* a slow symlink: the target is in a data block */
-		r = root_cat(m, path, &out);
-		if (r < 0)
-			return r;
-		snprintf(link, sizeof(link), "%s", out);
-	}
 	if (kernel_release(link, m->kernel))
 		m->kernel_rule = path;
 	else
@@ -449,9 +330,9 @@ static int kernel_from_boot_dir(struct manifest *m)
 	int r;
 
 	/* ls -p: /INODE/MODE/UID/GID/NAME/SIZE/ per entry. */
-	r = debugfs_capture(m, "ls -p /boot", &out);
+	r = debugfs_request(&m->root, "ls -p /boot", &out, STATUS_MAX);
 	if (r < 0)
-		return r;
+		return root_error(m, r, "ls -p /boot");
 	for (char *save = NULL, *l = strtok_r(out, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
 		char *name = l;
 		for (int i = 0; i < 5 && name; i++)
@@ -488,7 +369,7 @@ static int image_inspect(struct manifest *m)
 	struct part parts[PARTTABLE_MAX];
 	const struct part *root = NULL;
 	struct part_fs fs;
-	int n;
+	int n, r;
 
 	n = parttable_read(arg_image, parts);
 	if (n == -ENOMEDIUM || n == 0) {
@@ -525,7 +406,14 @@ static int image_inspect(struct manifest *m)
 		return -ENOENT;
 	}
 	m->root_nr = root->nr;
-	snprintf(m->root_spec, sizeof(m->root_spec), "%s?offset=%" PRIu64, arg_image, root->start);
+	r = debugfs_init(&m->root, arg_image, root->start);
+	if (r == -EINVAL) {
+		/* debugfs would take what follows it for I/O options. */
+		log_error("cannot read '%s': debugfs cannot open a path with '?' in it", arg_image);
+		return r;
+	}
+	if (r < 0)
+		return log_errno(r, "cannot read '%s'", arg_image);
 	log_debug("root: partition %d at %" PRIu64 "; boot: %d", root->nr, root->start, m->boot_nr);
 	return 0;
 }
@@ -587,7 +475,7 @@ static int dl_cmp(const void *a, const void *b)
 	return strcmp(((const struct download *)a)->url, ((const struct download *)b)->url);
 }
 
-static int width(size_t n, const char *(*get)(const struct pkg *), const struct pkg *p)
+static int width(size_t n, const char *(*get)(const struct dpkg_pkg *), const struct dpkg_pkg *p)
 {
 	size_t w = 0;
 	for (size_t i = 0; i < n; i++)
@@ -595,8 +483,8 @@ static int width(size_t n, const char *(*get)(const struct pkg *), const struct 
 			w = strlen(get(&p[i]));
 	return w > 200 ? 200 : (int)w;
 }
-static const char *pkg_name(const struct pkg *p) { return p->name; }
-static const char *pkg_version(const struct pkg *p) { return p->version; }
+static const char *pkg_name(const struct dpkg_pkg *p) { return p->name; }
+static const char *pkg_version(const struct dpkg_pkg *p) { return p->version; }
 
 static void text_write(const struct manifest *m, const char *image_base, struct text *t)
 {
@@ -749,11 +637,6 @@ static int run(void)
 		return EXIT_FAILED;
 	}
 	m.size = (uint64_t)end;
-	if (strchr(arg_image, '?')) {
-		/* debugfs would take what follows it for I/O options. */
-		log_error("cannot read '%s': debugfs cannot open a path with '?' in it", arg_image);
-		return EXIT_FAILED;
-	}
 	if (!command_exists("debugfs")) {
 		log_error("cannot read '%s': debugfs is not installed (e2fsprogs)", arg_image);
 		return EXIT_FAILED;
