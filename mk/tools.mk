@@ -23,3 +23,4 @@ IMG_BINFMT ?= $(RTIK_TOOLDIR)img-binfmt
 IMG_BOOT ?= $(RTIK_TOOLDIR)img-boot
 IMG_PACK ?= $(RTIK_TOOLDIR)img-pack
 IMG_SHRINK ?= $(RTIK_TOOLDIR)img-shrink
+IMG_MANIFEST ?= $(RTIK_TOOLDIR)img-manifest
