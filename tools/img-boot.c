@@ -40,6 +40,7 @@
 #include "fat.h"
 #include "log.h"
 #include "parttable.h"
+#include "rpiconfig.h"
 #include "size.h"
 #include "vm.h"
 
@@ -127,31 +128,6 @@ static int file_read(const char *path, char *buf, size_t size)
 	return 0;
 }
 
-/* config.txt: the kernel= and initramfs lines that apply to a Pi 4, that
- * is, outside any [section] or under [all] or [pi4]. */
-static void config_parse(char *text, struct boot *b)
-{
-	bool applies = true;
-
-	snprintf(b->kernel, sizeof(b->kernel), "kernel8.img"); /* the firmware's default */
-	for (char *save = NULL, *l = strtok_r(text, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
-		l += strspn(l, " \t");
-		l[strcspn(l, "#\r")] = 0;
-		if (l[0] == '[') {
-			applies = strncmp(l, "[all]", 5) == 0 || strncmp(l, "[pi4]", 5) == 0;
-			continue;
-		}
-		if (!applies)
-			continue;
-		if (strncmp(l, "kernel=", 7) == 0)
-			snprintf(b->kernel, sizeof(b->kernel), "%.*s", (int)strcspn(l + 7, " \t"), l + 7);
-		else if (strncmp(l, "initramfs", 9) == 0 && (l[9] == ' ' || l[9] == '\t')) {
-			char *v = l + 9 + strspn(l + 9, " \t");
-			snprintf(b->initrd, sizeof(b->initrd), "%.*s", (int)strcspn(v, " \t"), v);
-		}
-	}
-}
-
 static int boot_copy(const struct fat *f, const struct boot *b, const char *what, const char *name,
 		     char *dest, size_t size)
 {
@@ -174,6 +150,7 @@ static int boot_read(int fd, struct boot *b)
 	_cleanup_(fat_closep) struct fat f = FAT_INIT;
 	struct part parts[PARTTABLE_MAX];
 	const struct part *boot = NULL;
+	struct rpi_config cfg;
 	char text[8192], path[PATH_MAX + 16];
 	const char *tmp = getenv("TMPDIR");
 	int n, r;
@@ -211,7 +188,9 @@ static int boot_read(int fd, struct boot *b)
 	r = boot_copy(&f, b, "config.txt", "config.txt", path, sizeof(path));
 	if (r < 0 || (r = file_read(path, text, sizeof(text))) < 0)
 		return r;
-	config_parse(text, b);
+	rpi_config_parse(text, &cfg);
+	snprintf(b->kernel, sizeof(b->kernel), "%s", cfg.kernel);
+	snprintf(b->initrd, sizeof(b->initrd), "%s", cfg.initrd);
 	r = boot_copy(&f, b, "cmdline.txt", "cmdline.txt", path, sizeof(path));
 	if (r < 0 || (r = file_read(path, text, sizeof(text))) < 0)
 		return r;

@@ -81,3 +81,23 @@ int fat_copy(const struct fat *f, const char *name, const char *dest)
 		return r;
 	return r == 0 ? 0 : -EIO;
 }
+
+int fat_read(const struct fat *f, const char *name, char **out, size_t max)
+{
+	char src[4200];
+	char *argv[] = { "mtype", "-i", (char *)f->spec, src, NULL };
+	const char *real = fat_find(f, name);
+	int r;
+
+	*out = NULL;
+	if (!real)
+		return -ENOENT;
+	snprintf(src, sizeof(src), "::/%s", real);
+	mtools_env();
+	r = command_capture(argv, mtools_flags(), out, max);
+	if (r == 0)
+		return 0;
+	free(*out);
+	*out = NULL;
+	return r < 0 ? r : -EIO;
+}

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #define FAT_NAMES_MAX 1024
@@ -34,3 +35,7 @@ const char *fat_find(const struct fat *f, const char *name);
 /* Copies the file name of the root directory to dest (a new file).
  * -ENOENT if there is no such file, -EIO if mcopy fails. */
 int fat_copy(const struct fat *f, const char *name, const char *dest);
+/* Reads the file name of the root directory (mtype) into *out (free it),
+ * NUL-terminated, at most max bytes. -ENOENT if there is no such file,
+ * -EFBIG if it is larger, -EIO if mtype fails. */
+int fat_read(const struct fat *f, const char *name, char **out, size_t max);

@@ -1,0 +1,740 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * img-manifest: write what went into a finished image, NAME.manifest (text)
+ * and NAME.manifest.json: its packages and their versions, the kernel that
+ * will boot, the recipe's variables and downloads, the build date and the
+ * version of rt-image-kit.
+ *
+ * The image is only read, in place, and never by the target's own programs:
+ * the dpkg database and /boot of the root filesystem come out through
+ * debugfs (IMAGE?offset=N, e2fsprogs' unix I/O option), config.txt of the
+ * boot partition through mtools. No loop device, no mount, no emulation,
+ * no root: reading the image is enough.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <libgen.h>
+#include <limits.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "command.h"
+#include "common.h"
+#include "debugfs.h"
+#include "dpkg.h"
+#include "fat.h"
+#include "hash.h"
+#include "log.h"
+#include "outfile.h"
+#include "parttable.h"
+#include "rpiconfig.h"
+#include "text.h"
+
+static const char *arg_info;
+static unsigned arg_partition; /* 0: the last ext2/3/4 one */
+static const char *arg_out_dir;
+static const char *arg_name;
+static const char *arg_image;
+
+#define STATUS_MAX (256u << 20) /* dpkg's status file: a few MB at most */
+
+struct var {
+	char *name, *value;
+};
+
+struct download {
+	char sha256[SHA256_HEX_LEN + 1];
+	char *url;
+};
+
+struct manifest {
+	int fd;
+	uint64_t size;
+	char sha256[SHA256_HEX_LEN + 1];
+	char name[NAME_MAX + 1];
+	char path[PATH_MAX]; /* of NAME.manifest, for the summary */
+
+	int root_nr;
+	struct debugfs root;
+	int boot_nr;                   /* 0: no FAT partition */
+	uint64_t boot_start;
+
+	char *status; /* /var/lib/dpkg/status, cut up by pkgs */
+	struct dpkg_pkg *pkgs;
+	size_t n_pkgs;
+
+	struct var *vars;
+	size_t n_vars;
+	struct download *dls;
+	size_t n_dls;
+
+	char kernel[256];    /* the release; "" if none was found */
+	const char *kernel_rule;
+
+	char date[32];
+	const char *date_source;
+};
+
+static void manifest_free(struct manifest *m)
+{
+	for (size_t i = 0; i < m->n_vars; i++) {
+		free(m->vars[i].name);
+		free(m->vars[i].value);
+	}
+	for (size_t i = 0; i < m->n_dls; i++)
+		free(m->dls[i].url);
+	free(m->vars);
+	free(m->dls);
+	free(m->pkgs);
+	free(m->status);
+}
+
+static void *array_grow(void *p, size_t n, size_t size)
+{
+	/* Room for one more; grows by doubling when n is a power of two. */
+	if (n && (n & (n - 1)))
+		return p;
+	return realloc(p, (n ? n * 2 : 8) * size);
+}
+
+/* ---- --info ---- */
+
+static bool var_name_valid(const char *s)
+{
+	if (!(*s == '_' || (*s >= 'A' && *s <= 'Z') || (*s >= 'a' && *s <= 'z')))
+		return false;
+	for (s++; *s; s++)
+		if (!(*s == '_' || (*s >= 'A' && *s <= 'Z') || (*s >= 'a' && *s <= 'z') ||
+		      (*s >= '0' && *s <= '9')))
+			return false;
+	return true;
+}
+
+static int info_line(struct manifest *m, char *l, unsigned nr)
+{
+	if (strncmp(l, "var", 3) == 0 && (l[3] == ' ' || l[3] == '\t')) {
+		char *name = l + 3 + strspn(l + 3, " \t"), *eq = strchr(name, '=');
+		if (!eq) {
+			log_error("%s:%u: want 'var NAME=VALUE'", arg_info, nr);
+			return -EINVAL;
+		}
+		*eq = 0;
+		if (!var_name_valid(name)) {
+			log_error("%s:%u: '%s' is not a variable name", arg_info, nr, name);
+			return -EINVAL;
+		}
+		for (size_t i = 0; i < m->n_vars; i++)
+			if (strcmp(m->vars[i].name, name) == 0) {
+				log_error("%s:%u: variable %s is set twice", arg_info, nr, name);
+				return -EINVAL;
+			}
+		struct var *v = array_grow(m->vars, m->n_vars, sizeof(*v));
+		if (!v)
+			return log_errno(ENOMEM, "cannot read '%s'", arg_info);
+		m->vars = v;
+		v[m->n_vars] = (struct var){ strdup(name), strdup(eq + 1) };
+		if (!v[m->n_vars].name || !v[m->n_vars].value) {
+			free(v[m->n_vars].name);
+			free(v[m->n_vars].value);
+			return log_errno(ENOMEM, "cannot read '%s'", arg_info);
+		}
+		m->n_vars++;
+		return 0;
+	}
+	if (strncmp(l, "download", 8) == 0 && (l[8] == ' ' || l[8] == '\t')) {
+		char *save = NULL, *sha = strtok_r(l + 8, " \t", &save);
+		char *url = strtok_r(NULL, " \t", &save), *extra = strtok_r(NULL, " \t", &save);
+		if (!sha || !url || extra) {
+			log_error("%s:%u: want 'download SHA256 URL'", arg_info, nr);
+			return -EINVAL;
+		}
+		if (!sha256_hex_valid(sha)) {
+			log_error("%s:%u: '%s' is not a SHA-256 (64 hex digits)", arg_info, nr, sha);
+			return -EINVAL;
+		}
+		for (char *p = sha; *p; p++)
+			*p = (char)(*p >= 'A' && *p <= 'F' ? *p - 'A' + 'a' : *p);
+		for (size_t i = 0; i < m->n_dls; i++)
+			if (strcmp(m->dls[i].url, url) == 0) {
+				if (strcmp(m->dls[i].sha256, sha) == 0)
+					return 0;
+				log_error("%s:%u: %s is listed twice with different SHA-256", arg_info, nr, url);
+				return -EINVAL;
+			}
+		struct download *d = array_grow(m->dls, m->n_dls, sizeof(*d));
+		if (!d)
+			return log_errno(ENOMEM, "cannot read '%s'", arg_info);
+		m->dls = d;
+		d[m->n_dls].url = strdup(url);
+		if (!d[m->n_dls].url)
+			return log_errno(ENOMEM, "cannot read '%s'", arg_info);
+		memcpy(d[m->n_dls].sha256, sha, SHA256_HEX_LEN + 1);
+		m->n_dls++;
+		return 0;
+	}
+	log_error("%s:%u: want 'var NAME=VALUE' or 'download SHA256 URL', not '%s'", arg_info, nr, l);
+	return -EINVAL;
+}
+
+static int info_read(struct manifest *m)
+{
+	_cleanup_(freep) char *line = NULL;
+	size_t cap = 0;
+	unsigned nr = 0;
+	ssize_t n;
+	FILE *f;
+	int r = 0;
+
+	if (!arg_info)
+		return 0;
+	f = fopen(arg_info, "re");
+	if (!f)
+		return log_errno(errno, "cannot open '%s'", arg_info);
+	while (r == 0 && (n = getline(&line, &cap, f)) >= 0) {
+		char *l = line + strspn(line, " \t");
+		nr++;
+		if ((size_t)n != strlen(line)) {
+			log_error("%s:%u: a NUL byte in the line", arg_info, nr);
+			r = -EINVAL;
+			break;
+		}
+		l[strcspn(l, "\r\n")] = 0;
+		if (*l && *l != '#')
+			r = info_line(m, l, nr);
+	}
+	if (r == 0 && ferror(f))
+		r = log_errno(EIO, "cannot read '%s'", arg_info);
+	fclose(f);
+	return r;
+}
+
+/* ---- the root filesystem, through debugfs ---- */
+
+static int root_error(const struct manifest *m, int r, const char *request)
+{
+	if (r == -EIO)
+		log_error("cannot read the root filesystem (partition %d) of '%s': debugfs -R '%s' "
+			  "failed", m->root_nr, arg_image, request);
+	else
+		log_errno(r, "cannot read the root filesystem (partition %d) of '%s' (debugfs -R '%s')",
+			  m->root_nr, arg_image, request);
+	return r;
+}
+
+static int root_stat(const struct manifest *m, const char *path, char type[static 32],
+		     char link[static PATH_MAX])
+{
+	int r = debugfs_stat(&m->root, path, type, link);
+	return r < 0 ? root_error(m, r, path) : 0;
+}
+
+static int packages_read(struct manifest *m)
+{
+	static const char path[] = "/var/lib/dpkg/status";
+	char type[32], link[PATH_MAX];
+	int r;
+
+	r = root_stat(m, path, type, link);
+	if (r < 0)
+		return r;
+	if (strcmp(type, "regular") != 0) {
+		log_error("cannot list the packages of '%s': its root filesystem (partition %d) has no "
+			  "%s (not a Debian-like system)", arg_image, m->root_nr, path);
+		return -ENOENT;
+	}
+	r = debugfs_cat(&m->root, path, &m->status, STATUS_MAX);
+	if (r < 0)
+		return root_error(m, r, path);
+	r = dpkg_status_parse(m->status, &m->pkgs, &m->n_pkgs);
+	if (r < 0)
+		return log_errno(r, "cannot list the packages of '%s'", arg_image);
+	return 0;
+}
+
+/* ---- the kernel that boots ---- */
+
+/* vmlinuz-REL (also with a directory) -> REL */
+static bool kernel_release(const char *file, char rel[static 256])
+{
+	const char *base = strrchr(file, '/');
+
+	base = base ? base + 1 : file;
+	if (strncmp(base, "vmlinuz-", 8) != 0 || !base[8] || strlen(base + 8) >= 256)
+		return false;
+	strcpy(rel, base + 8);
+	return true;
+}
+
+/* Rule 1: kernel= in config.txt of the boot partition. */
+static int kernel_from_config(struct manifest *m)
+{
+	_cleanup_(fat_closep) struct fat f = FAT_INIT;
+	_cleanup_(freep) char *text = NULL;
+	struct rpi_config cfg;
+	int r;
+
+	if (!m->boot_nr)
+		return 0;
+	r = fat_open(&f, arg_image, m->boot_start);
+	if (r == -ENOENT)
+		return log_errno(r, "cannot read the boot partition of '%s': mdir (mtools)", arg_image);
+	if (r < 0)
+		return log_errno(r, "cannot read the boot partition (%d) of '%s'", m->boot_nr, arg_image);
+	r = fat_read(&f, "config.txt", &text, 1 << 20);
+	if (r == -ENOENT) {
+		log_debug("boot partition %d has no config.txt", m->boot_nr);
+		return 0;
+	}
+	if (r < 0)
+		return log_errno(r, "cannot read config.txt of '%s'", arg_image);
+	rpi_config_parse(text, &cfg);
+	if (!cfg.kernel_set || !kernel_release(cfg.kernel, m->kernel)) {
+		log_debug("config.txt: %s%s, not vmlinuz-RELEASE", cfg.kernel_set ? "kernel=" : "no kernel=, ",
+			  cfg.kernel);
+		return 0;
+	}
+	m->kernel_rule = "config.txt";
+	return 0;
+}
+
+/* Rule 2: the symlink Debian's kernel hooks keep up to date. */
+static int kernel_from_symlink(struct manifest *m, const char *path)
+{
+	char type[32], link[PATH_MAX];
+	int r;
+
+	r = root_stat(m, path, type, link);
+	if (r < 0 || strcmp(type, "symlink") != 0)
+		return r;
+	if (kernel_release(link, m->kernel))
+		m->kernel_rule = path;
+	else
+		log_debug("%s points to '%s', not vmlinuz-RELEASE", path, link);
+	return 0;
+}
+
+/* Rule 3: the highest release among /boot/vmlinuz-*. */
+static int kernel_from_boot_dir(struct manifest *m)
+{
+	_cleanup_(freep) char *out = NULL;
+	char rel[256];
+	int r;
+
+	/* ls -p: /INODE/MODE/UID/GID/NAME/SIZE/ per entry. */
+	r = debugfs_request(&m->root, "ls -p /boot", &out, STATUS_MAX);
+	if (r < 0)
+		return root_error(m, r, "ls -p /boot");
+	for (char *save = NULL, *l = strtok_r(out, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
+		char *name = l;
+		for (int i = 0; i < 5 && name; i++)
+			name = strchr(name + (i > 0), '/');
+		if (!name)
+			continue;
+		name++;
+		name[strcspn(name, "/")] = 0;
+		if (kernel_release(name, rel) && (!m->kernel[0] || strverscmp(rel, m->kernel) > 0)) {
+			memcpy(m->kernel, rel, sizeof(rel));
+			m->kernel_rule = "/boot/vmlinuz-*";
+		}
+	}
+	return 0;
+}
+
+static int kernel_find(struct manifest *m)
+{
+	int r;
+
+	if ((r = kernel_from_config(m)) < 0 || m->kernel[0])
+		return r;
+	if ((r = kernel_from_symlink(m, "/boot/vmlinuz")) < 0 || m->kernel[0])
+		return r;
+	if ((r = kernel_from_symlink(m, "/vmlinuz")) < 0 || m->kernel[0])
+		return r;
+	return kernel_from_boot_dir(m);
+}
+
+/* ---- the image ---- */
+
+static int image_inspect(struct manifest *m)
+{
+	struct part parts[PARTTABLE_MAX];
+	const struct part *root = NULL;
+	struct part_fs fs;
+	int n, r;
+
+	n = parttable_read(arg_image, parts);
+	if (n == -ENOMEDIUM || n == 0) {
+		log_error("cannot read '%s': it has no partition table", arg_image);
+		return -ENOMEDIUM;
+	}
+	if (n < 0)
+		return log_errno(n, "cannot read the partition table of '%s'", arg_image);
+	for (int i = 0; i < n; i++) {
+		if (part_probe(m->fd, &parts[i], &fs) < 0)
+			continue;
+		bool ext = strcmp(fs.type, "ext2") == 0 || strcmp(fs.type, "ext3") == 0 ||
+			   strcmp(fs.type, "ext4") == 0;
+		if (arg_partition && (unsigned)parts[i].nr == arg_partition) {
+			if (!ext) {
+				log_error("cannot read partition %u of '%s': it holds %s, not ext2/3/4",
+					  arg_partition, arg_image, fs.type[0] ? fs.type : "no filesystem");
+				return -EMEDIUMTYPE;
+			}
+			root = &parts[i];
+		} else if (!arg_partition && ext)
+			root = &parts[i];
+		if (!m->boot_nr && strcmp(fs.type, "vfat") == 0) {
+			m->boot_nr = parts[i].nr;
+			m->boot_start = parts[i].start;
+		}
+	}
+	if (!root) {
+		if (arg_partition)
+			log_error("cannot read partition %u of '%s': there is no such partition",
+				  arg_partition, arg_image);
+		else
+			log_error("cannot read '%s': no partition holds an ext2/3/4 filesystem", arg_image);
+		return -ENOENT;
+	}
+	m->root_nr = root->nr;
+	r = debugfs_init(&m->root, arg_image, root->start);
+	if (r == -EINVAL) {
+		/* debugfs would take what follows it for I/O options. */
+		log_error("cannot read '%s': debugfs cannot open a path with '?' in it", arg_image);
+		return r;
+	}
+	if (r < 0)
+		return log_errno(r, "cannot read '%s'", arg_image);
+	log_debug("root: partition %d at %" PRIu64 "; boot: %d", root->nr, root->start, m->boot_nr);
+	return 0;
+}
+
+static int image_hash(struct manifest *m)
+{
+	struct sha256 h;
+	int r;
+
+	log_info("hashing '%s'", arg_image);
+	r = sha256_init(&h);
+	if (r == 0)
+		r = sha256_add_fd(&h, m->fd, m->size);
+	if (r == 0)
+		r = sha256_peek_hex(&h, m->sha256);
+	sha256_free(&h);
+	if (r < 0)
+		return log_errno(r, "cannot read '%s'", arg_image);
+	return 0;
+}
+
+static int date_set(struct manifest *m)
+{
+	const char *s = getenv("SOURCE_DATE_EPOCH");
+	unsigned long long v;
+	struct tm tm;
+	time_t t;
+	char *end;
+
+	if (s && *s) {
+		errno = 0;
+		v = strtoull(s, &end, 10);
+		if (errno || *end || s[0] < '0' || s[0] > '9' || v > (unsigned long long)INT64_MAX) {
+			log_error("SOURCE_DATE_EPOCH='%s' is not a number of seconds", s);
+			return -EINVAL;
+		}
+		t = (time_t)v;
+		m->date_source = "SOURCE_DATE_EPOCH";
+	} else {
+		t = time(NULL);
+		m->date_source = "now";
+	}
+	if (!gmtime_r(&t, &tm) || !strftime(m->date, sizeof(m->date), "%Y-%m-%dT%H:%M:%SZ", &tm)) {
+		log_error("SOURCE_DATE_EPOCH='%s' is out of range", s);
+		return -ERANGE;
+	}
+	return 0;
+}
+
+/* ---- the outputs ---- */
+
+static int var_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct var *)a)->name, ((const struct var *)b)->name);
+}
+
+static int dl_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct download *)a)->url, ((const struct download *)b)->url);
+}
+
+static int width(size_t n, const char *(*get)(const struct dpkg_pkg *), const struct dpkg_pkg *p)
+{
+	size_t w = 0;
+	for (size_t i = 0; i < n; i++)
+		if (strlen(get(&p[i])) > w)
+			w = strlen(get(&p[i]));
+	return w > 200 ? 200 : (int)w;
+}
+static const char *pkg_name(const struct dpkg_pkg *p) { return p->name; }
+static const char *pkg_version(const struct dpkg_pkg *p) { return p->version; }
+
+static void text_write(const struct manifest *m, const char *image_base, struct text *t)
+{
+	int wn = width(m->n_pkgs, pkg_name, m->pkgs), wv = width(m->n_pkgs, pkg_version, m->pkgs);
+
+	text_add(t, "# rt-image-kit manifest of %s\n", m->name);
+	text_add(t, "name: %s\nimage: %s\nimage-size: %" PRIu64 "\nimage-sha256: %s\n", m->name,
+		 image_base, m->size, m->sha256);
+	text_add(t, "build-date: %s\nbuild-date-source: %s\nrt-image-kit: %s\n", m->date,
+		 m->date_source, VERSION);
+	text_add(t, "kernel: %s\nkernel-rule: %s\n", m->kernel[0] ? m->kernel : "unknown",
+		 m->kernel_rule ? m->kernel_rule : "none");
+	text_add(t, "\nvariables: %zu\n", m->n_vars);
+	for (size_t i = 0; i < m->n_vars; i++)
+		text_add(t, "  %s=%s\n", m->vars[i].name, m->vars[i].value);
+	text_add(t, "\ndownloads: %zu\n", m->n_dls);
+	for (size_t i = 0; i < m->n_dls; i++)
+		text_add(t, "  %s  %s\n", m->dls[i].sha256, m->dls[i].url);
+	text_add(t, "\npackages: %zu\n", m->n_pkgs);
+	for (size_t i = 0; i < m->n_pkgs; i++)
+		text_add(t, "  %-*s  %-*s  %s\n", wn, m->pkgs[i].name, wv, m->pkgs[i].version,
+			 m->pkgs[i].arch);
+}
+
+static void json_write(const struct manifest *m, const char *image_base, struct text *t)
+{
+	text_add(t, "{\n  \"name\": ");
+	text_add_json(t, m->name);
+	text_add(t, ",\n  \"image\": { \"file\": ");
+	text_add_json(t, image_base);
+	text_add(t, ", \"size\": %" PRIu64 ", \"sha256\": \"%s\" },\n", m->size, m->sha256);
+	text_add(t, "  \"build_date\": \"%s\",\n  \"build_date_source\": \"%s\",\n", m->date,
+		 m->date_source);
+	text_add(t, "  \"rt_image_kit_version\": ");
+	text_add_json(t, VERSION);
+	text_add(t, ",\n  \"kernel\": { \"release\": ");
+	if (m->kernel[0])
+		text_add_json(t, m->kernel);
+	else
+		text_add(t, "null");
+	text_add(t, ", \"rule\": \"%s\" },\n  \"variables\": {", m->kernel_rule ? m->kernel_rule : "none");
+	for (size_t i = 0; i < m->n_vars; i++) {
+		text_add(t, "%s\n    ", i ? "," : "");
+		text_add_json(t, m->vars[i].name);
+		text_add(t, ": ");
+		text_add_json(t, m->vars[i].value);
+	}
+	text_add(t, "%s},\n  \"downloads\": [", m->n_vars ? "\n  " : "");
+	for (size_t i = 0; i < m->n_dls; i++) {
+		text_add(t, "%s\n    { \"url\": ", i ? "," : "");
+		text_add_json(t, m->dls[i].url);
+		text_add(t, ", \"sha256\": \"%s\" }", m->dls[i].sha256);
+	}
+	text_add(t, "%s],\n  \"packages\": [", m->n_dls ? "\n  " : "");
+	for (size_t i = 0; i < m->n_pkgs; i++) {
+		text_add(t, "%s\n    { \"name\": ", i ? "," : "");
+		text_add_json(t, m->pkgs[i].name);
+		text_add(t, ", \"version\": ");
+		text_add_json(t, m->pkgs[i].version);
+		text_add(t, ", \"architecture\": ");
+		text_add_json(t, m->pkgs[i].arch);
+		text_add(t, " }");
+	}
+	text_add(t, "%s]\n}\n", m->n_pkgs ? "\n  " : "");
+}
+
+static int outputs_write(struct manifest *m, struct outfile *txt, struct outfile *json)
+{
+	_cleanup_(text_free) struct text t1 = TEXT_INIT, t2 = TEXT_INIT;
+	_cleanup_(freep) char *copy = strdup(arg_image);
+	const char *base = copy ? basename(copy) : arg_image;
+	int r;
+
+	if (m->n_vars) /* qsort wants a base even for nothing */
+		qsort(m->vars, m->n_vars, sizeof(*m->vars), var_cmp);
+	if (m->n_dls)
+		qsort(m->dls, m->n_dls, sizeof(*m->dls), dl_cmp);
+	text_write(m, base, &t1);
+	json_write(m, base, &t2);
+	if (t1.err || t2.err)
+		return log_errno(t1.err ? t1.err : t2.err, "cannot write the manifest");
+	r = outfile_write(txt, t1.s, t1.len);
+	if (r < 0)
+		return log_errno(r, "cannot write '%s'", txt->part);
+	r = outfile_write(json, t2.s, t2.len);
+	if (r < 0)
+		return log_errno(r, "cannot write '%s'", json->part);
+	r = outfile_commit(json);
+	if (r < 0)
+		return log_errno(r, "cannot write '%s'", json->path);
+	r = outfile_commit(txt);
+	if (r < 0) {
+		/* Both or neither. */
+		unlink(json->path);
+		return log_errno(r, "cannot write '%s'", txt->path);
+	}
+	return 0;
+}
+
+static int outputs_open(struct manifest *m, struct outfile *txt, struct outfile *json)
+{
+	_cleanup_(freep) char *copy = strdup(arg_image);
+	_cleanup_(freep) char *p1 = NULL, *p2 = NULL;
+	const char *dir = arg_out_dir ? arg_out_dir : copy ? dirname(copy) : ".";
+	int r;
+
+	if (arg_name)
+		snprintf(m->name, sizeof(m->name), "%s", arg_name);
+	else {
+		_cleanup_(freep) char *c2 = strdup(arg_image);
+		const char *b = c2 ? basename(c2) : "image";
+		size_t len = strlen(b);
+		if (len > 4 && strcmp(b + len - 4, ".img") == 0)
+			len -= 4;
+		snprintf(m->name, sizeof(m->name), "%.*s", (int)len, b);
+	}
+	if (asprintf(&p1, "%s/%s.manifest", dir, m->name) < 0 ||
+	    asprintf(&p2, "%s/%s.manifest.json", dir, m->name) < 0) {
+		p1 = p2 = NULL;
+		return log_errno(ENOMEM, "cannot write the manifest");
+	}
+	snprintf(m->path, sizeof(m->path), "%s", p1);
+	r = outfile_open(txt, p1, true);
+	if (r < 0)
+		return log_errno(r, "cannot create '%s'", txt->part ? txt->part : p1);
+	r = outfile_open(json, p2, true);
+	if (r < 0)
+		return log_errno(r, "cannot create '%s'", json->part ? json->part : p2);
+	return 0;
+}
+
+static int run(void)
+{
+	_cleanup_(manifest_free) struct manifest m = { .fd = -1 };
+	_cleanup_(outfile_abortp) struct outfile txt = OUTFILE_INIT, json = OUTFILE_INIT;
+	_cleanup_(closep) int fd = -1;
+	off_t end;
+
+	if (info_read(&m) < 0 || date_set(&m) < 0)
+		return EXIT_FAILED;
+	fd = open(arg_image, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		log_errno(errno, "cannot open '%s'", arg_image);
+		return EXIT_FAILED;
+	}
+	m.fd = fd;
+	end = lseek(fd, 0, SEEK_END);
+	if (end < 0) {
+		log_errno(errno, "cannot read '%s'", arg_image);
+		return EXIT_FAILED;
+	}
+	m.size = (uint64_t)end;
+	if (!command_exists("debugfs")) {
+		log_error("cannot read '%s': debugfs is not installed (e2fsprogs)", arg_image);
+		return EXIT_FAILED;
+	}
+	if (outputs_open(&m, &txt, &json) < 0)
+		return EXIT_FAILED;
+
+	if (image_inspect(&m) < 0 || packages_read(&m) < 0 || kernel_find(&m) < 0 ||
+	    image_hash(&m) < 0 || outputs_write(&m, &txt, &json) < 0)
+		return EXIT_FAILED;
+	log_notice("%s: %zu packages, kernel %s (%s)", m.path, m.n_pkgs,
+		   m.kernel[0] ? m.kernel : "unknown", m.kernel_rule ? m.kernel_rule : "not found");
+	return EXIT_DONE;
+}
+
+static void help(void)
+{
+	printf("Usage: %s [OPTION]... IMAGE\n"
+	       "Write NAME.manifest and NAME.manifest.json: the packages installed in the disk\n"
+	       "image IMAGE, the kernel that boots, the recipe's variables and downloads, the\n"
+	       "build date and the version of rt-image-kit.\n\n"
+	       "  -i, --info=FILE       recipe facts, one a line: 'var NAME=VALUE' or\n"
+	       "                        'download SHA256 URL'; '#' starts a comment\n"
+	       "  -p, --partition=N     the root filesystem is in partition N\n"
+	       "                        (default: the last ext2/3/4 partition)\n"
+	       "  -o, --out-dir=DIR     write the manifests into DIR (default: IMAGE's directory)\n"
+	       "  -n, --name=NAME       name them NAME.manifest* (default: IMAGE without .img)\n"
+	       "  -q, --quiet           only the summary and errors\n"
+	       "  -v, --verbose         say more\n"
+	       "  -h, --help            show this help\n"
+	       "  -V, --version         show the version\n\n"
+	       "The image is read in place with debugfs and mtools: no root, no loop device.\n"
+	       "The build date is SOURCE_DATE_EPOCH when it is set.\n\n"
+	       "Exit status: 0 done, 1 failed, 2 bad usage.\n",
+	       log_program());
+}
+
+static int parse_argv(int argc, char **argv)
+{
+	static const struct option options[] = {
+		{ "info", required_argument, NULL, 'i' },
+		{ "partition", required_argument, NULL, 'p' },
+		{ "out-dir", required_argument, NULL, 'o' },
+		{ "name", required_argument, NULL, 'n' },
+		CLI_COMMON_OPTIONS,
+		{}
+	};
+	unsigned long n;
+	char *end;
+	int c;
+
+	while ((c = getopt_long(argc, argv, "i:p:o:n:" CLI_COMMON_SHORT, options, NULL)) >= 0) {
+		switch (c) {
+		case 'i':
+			arg_info = optarg;
+			break;
+		case 'p':
+			errno = 0;
+			n = strtoul(optarg, &end, 10);
+			if (errno || end == optarg || *end || optarg[0] == '-' || optarg[0] == '+' ||
+			    n == 0 || n > 65535) {
+				log_error("--partition wants a partition number (1, 2, ...), not '%s'", optarg);
+				return -EINVAL;
+			}
+			arg_partition = (unsigned)n;
+			break;
+		case 'o':
+			arg_out_dir = optarg;
+			break;
+		case 'n':
+			if (!*optarg || strchr(optarg, '/') || strcmp(optarg, ".") == 0 ||
+			    strcmp(optarg, "..") == 0 || strlen(optarg) > NAME_MAX - 20) {
+				log_error("--name wants a file name without '/', not '%s'", optarg);
+				return -EINVAL;
+			}
+			arg_name = optarg;
+			break;
+		default:
+			if ((c = cli_option(c, help)) <= 0)
+				return c;
+		}
+	}
+	if (optind != argc - 1) {
+		log_error(optind == argc ? "no image given" : "too many arguments");
+		fprintf(stderr, "Try '%s --help'.\n", log_program());
+		return -EINVAL;
+	}
+	arg_image = argv[optind];
+	return 1;
+}
+
+int main(int argc, char **argv)
+{
+	int r;
+
+	log_setup(argv[0]);
+	r = parse_argv(argc, argv);
+	if (r <= 0)
+		return r < 0 ? EXIT_USAGE : EXIT_DONE;
+	return run();
+}
