@@ -10,6 +10,7 @@
 #   IMAGE_URL, IMAGE_MIRRORS   where the vendor image comes from
 #   IMAGE_SHA256 or IMAGE_SHA256SUMS
 #                              a pinned hash, or the URL of a SHA256SUMS file
+#                              (more URLs: its mirrors, tried in order)
 #   IMAGE_SHA256SUMS_SIG, IMAGE_KEYRING
 #                              a detached signature of that file and the keys
 #                              that may sign it (checked with gpgv); over
@@ -34,6 +35,10 @@
 #                              file beside a phase script, and below, is one)
 #   SHARED_DIR                 scripts shared by recipes (images/shared)
 #   IMAGE_ENV                  names of variables passed to every phase script
+#   SOURCES_LOCK, LOCKED       the recipe's lock file of downloads that publish
+#                              no checksum (sources.lock beside the Makefile);
+#                              LOCKED=1 refuses any download neither pinned
+#                              nor locked (img-fetch --locked)
 #   OUTPUT                     the finished image ($(BUILD_DIR)/$(IMAGE_NAME).img)
 #   BUILD_DIR                  build/$(IMAGE_NAME) at the top of the tree
 #   CACHE_DIR                  downloads, shared by all images (cache/ at the top)
@@ -102,6 +107,10 @@ PHASE1_TARGET ?=
 PHASE2_HOST ?=
 PHASE2_TARGET ?=
 IMAGE_ENV ?=
+# Hashes of downloads that publish no checksum, recorded on first use
+# (img-fetch --lock); LOCKED=1 refuses to record (CI).
+SOURCES_LOCK ?= $(CURDIR)/sources.lock
+LOCKED ?=
 
 override BUILD_DIR := $(abspath $(BUILD_DIR))
 override CACHE_DIR := $(abspath $(CACHE_DIR))
@@ -109,6 +118,7 @@ override OUTPUT := $(abspath $(OUTPUT))
 override OVERLAYS := $(abspath $(OVERLAYS))
 override SHARED_DIR := $(abspath $(SHARED_DIR))
 override DIST_DIR := $(abspath $(DIST_DIR))
+override SOURCES_LOCK := $(abspath $(SOURCES_LOCK))
 RECIPE_DIR := $(CURDIR)
 DOWNLOAD := $(CACHE_DIR)/$(notdir $(firstword $(subst ?, ,$(IMAGE_URL))))
 WORK := $(BUILD_DIR)/work.img
@@ -122,7 +132,8 @@ export IMAGE_NAME IMAGE_URL IMAGE_MIRRORS IMAGE_SHA256 IMAGE_SHA256SUMS IMAGE_SH
 	IMAGE_ENV OUTPUT BUILD_DIR CACHE_DIR RECIPE_DIR SHARED_DIR DOWNLOAD WORK STATE ROOT SCRATCH \
 	IMG_FETCH IMG_EXTRACT IMG_GROW IMG_LOOP IMG_MOUNT IMG_UMOUNT IMG_OVERLAY IMG_NSPAWN_RUN \
 	IMG_NEW IMG_BINFMT IMG_BOOT IMG_PACK IMG_SHRINK IMG_MANIFEST RTIK_VERSION \
-	BOOT_TEST_DURATION BOOT_TEST_ARGS SHRINK SHRINK_HEADROOM DIST_FORMAT DIST_DIR
+	BOOT_TEST_DURATION BOOT_TEST_ARGS SHRINK SHRINK_HEADROOM DIST_FORMAT DIST_DIR \
+	SOURCES_LOCK LOCKED
 ifneq ($(strip $(QEMU_CPU)),)
 export QEMU_CPU
 endif

@@ -69,7 +69,7 @@ setup() {
 
 	run --separate-stderr img-fetch "$HTTP_URL/files/payload.img.xz"
 	[ "$status" -eq 2 ]
-	[ "$stderr" = "img-fetch: no checksum: give --sha256 HEX or --sha256sums URL (or --no-verify)" ]
+	[ "$stderr" = "img-fetch: no checksum: give --sha256 HEX, --sha256sums URL or --lock FILE (or --no-verify)" ]
 
 	run --separate-stderr img-fetch --sha256 abc "$HTTP_URL/files/payload.img.xz"
 	[ "$status" -eq 2 ]
@@ -444,4 +444,138 @@ CONF
 	[ ! -e "$T/small/out" ]
 	run grep -c 'mirror' "$HTTP_ACCESS_LOG"
 	[ "$output" = 0 ]
+}
+
+# ---- the lock file: downloads that publish no checksum ----
+
+@test "--lock: the first download records its hash, sorted by URL; later ones are verified" {
+	local url=$HTTP_URL/files/payload.img.xz other=$HTTP_URL/files/other.bin osum
+	osum=$(sha256sum "$WWW/other.bin" | cut -d' ' -f1)
+	run --separate-stderr img-fetch -o out --lock sources.lock "$url"
+	[ "$status" -eq 0 ]
+	[ -z "$output" ]
+	[ "${#stderr_lines[@]}" -eq 2 ]
+	[[ ${stderr_lines[0]} == "img-fetch: out: 3.00 MiB in "*", sha256 recorded" ]]
+	[ "${stderr_lines[-1]}" = "img-fetch: recorded sha256 $SUM of $url in 'sources.lock'; commit sources.lock" ]
+	cmp out "$WWW/payload.img.xz"
+	[ "$(cat sources.lock)" = "$SUM  $url" ]
+	# A second URL, which sorts before the first; a comment stays on top.
+	{ echo '# downloads that publish no checksum'; cat sources.lock; } >l && mv l sources.lock
+	img-fetch -q -o other --lock sources.lock "$other"
+	[ "$(cat sources.lock)" = "# downloads that publish no checksum
+$osum  $other
+$SUM  $url" ]
+	[ ! -e sources.lock.part ]
+	# Now the entry is the expected hash: a cache hit, no network.
+	run --separate-stderr img-fetch -o out --lock sources.lock --locked "$url"
+	[ "$status" -eq 0 ]
+	[ "$stderr" = "img-fetch: out: up to date (sha256 $SUM)" ]
+	rm out
+	run --separate-stderr img-fetch -o out --lock sources.lock --locked "$url"
+	[ "$status" -eq 0 ]
+	[[ $stderr == "img-fetch: out: 3.00 MiB in "*", sha256 verified" ]]
+	cmp out "$WWW/payload.img.xz"
+}
+
+@test "--lock: content that differs from the entry is refused, naming both hashes" {
+	local url=$HTTP_URL/files/payload.img.xz
+	echo "$BAD  $url" >sources.lock
+	run --separate-stderr img-fetch -o out --lock sources.lock "$url"
+	[ "$status" -eq 1 ]
+	[ "$stderr" = "img-fetch: 'out' does not match its entry in 'sources.lock': expected sha256 $BAD, got $SUM; removed 'out.part'" ]
+	[ ! -e out ] && [ ! -e out.part ]
+	[ "$(cat sources.lock)" = "$BAD  $url" ]
+}
+
+@test "--lock: a pinned --sha256 wins over the entry, which stays as it is" {
+	local url=$HTTP_URL/files/payload.img.xz
+	echo "$BAD  $url" >sources.lock
+	img-fetch -q -o out --sha256 "$SUM" --lock sources.lock "$url"
+	cmp out "$WWW/payload.img.xz"
+	[ "$(cat sources.lock)" = "$BAD  $url" ]
+	# A SHA256SUMS list wins too, and nothing is recorded.
+	rm -f sources.lock out
+	img-fetch -q -o out --sha256sums "$HTTP_URL/files/SHA256SUMS" --sha256 "$SUM" --lock sources.lock "$url"
+	[ ! -e sources.lock ]
+}
+
+@test "--locked: a URL with no entry and no pinned hash is refused before any download" {
+	local url=$HTTP_URL/files/payload.img.xz
+	echo "$SUM  $HTTP_URL/files/else" >sources.lock
+	run --separate-stderr img-fetch -o out --lock sources.lock --locked "$url"
+	[ "$status" -eq 1 ]
+	[ "$stderr" = "img-fetch: $url has no entry in 'sources.lock' and no pinned hash; refused (--locked): build once without LOCKED=1 to record it, and commit the file" ]
+	[ ! -e out ] && [ ! -e out.part ]
+	[ "$(cat sources.lock)" = "$SUM  $HTTP_URL/files/else" ]
+	# No lock file at all: the same.
+	run --separate-stderr img-fetch -o out --lock none.lock --locked "$url"
+	[ "$status" -eq 1 ]
+	[ ! -e none.lock ]
+	# A pinned hash needs no entry.
+	img-fetch -q -o out --sha256 "$SUM" --lock none.lock --locked "$url"
+	[ ! -e none.lock ]
+}
+
+@test "--lock: a malformed lock file is one line with its line number, and nothing is fetched" {
+	local url=$HTTP_URL/files/payload.img.xz
+	printf '# c\n%s  %s\nnot a line\n' "$SUM" "$HTTP_URL/files/x" >sources.lock
+	run --separate-stderr img-fetch -o out --lock sources.lock "$url"
+	[ "$status" -eq 1 ]
+	[ "$stderr" = "img-fetch: sources.lock:3: not a 'SHA256  URL' line, or a URL listed twice" ]
+	printf '%s  %s\n%s  %s\n' "$SUM" "$url" "$SUM" "$url" >sources.lock
+	run --separate-stderr img-fetch -o out --lock sources.lock "$url"
+	[ "$status" -eq 1 ]
+	[ "$stderr" = "img-fetch: sources.lock:2: not a 'SHA256  URL' line, or a URL listed twice" ]
+	[ ! -e out ] && [ ! -e out.part ]
+}
+
+@test "--lock: a failed download records nothing" {
+	run --separate-stderr img-fetch -o out --retries 0 --lock sources.lock "$HTTP_URL/files/missing"
+	[ "$status" -eq 1 ]
+	[ "$stderr" = "img-fetch: $HTTP_URL/files/missing: HTTP error 404" ]
+	[ ! -e sources.lock ] || [ ! -s sources.lock ]
+	[ ! -e out ]
+}
+
+@test "--lock, --locked: usage errors" {
+	run --separate-stderr img-fetch --no-verify --lock sources.lock x
+	[ "$status" -eq 2 ]
+	[ "$stderr" = "img-fetch: --no-verify contradicts --sha256, --sha256sums, --lock and --locked" ]
+	run --separate-stderr img-fetch --lock '' x
+	[ "$status" -eq 2 ]
+	[ "$stderr" = "img-fetch: --lock wants a file name" ]
+	run --separate-stderr img-fetch --locked x
+	[ "$status" -eq 2 ]
+	[ "$stderr" = "img-fetch: no checksum: give --sha256 HEX, --sha256sums URL or --lock FILE (or --no-verify)" ]
+}
+
+@test "--sha256sums given twice: a list that cannot be fetched, then its mirror" {
+	run --separate-stderr img-fetch -o out --retries 0 \
+		--sha256sums "$HTTP_URL/files/GONE" --sha256sums-sig "$HTTP_URL/files/GONE.gpg" \
+		--sha256sums "$HTTP_URL/files/SHA256SUMS" --sha256sums-sig "$HTTP_URL/files/SHA256SUMS.gpg" \
+		--keyring "$KEYRING" "$HTTP_URL/files/payload.img.xz"
+	[ "$status" -eq 0 ]
+	[ "${stderr_lines[0]}" = "img-fetch: $HTTP_URL/files/GONE: HTTP error 404" ]
+	cmp out "$WWW/payload.img.xz"
+	# Every list failing: one line each, then a summary; nothing fetched.
+	rm out
+	run --separate-stderr img-fetch -o out --retries 0 --sha256 "$SUM" \
+		--sha256sums "$HTTP_URL/files/GONE" --sha256sums "$HTTP_URL/files/OTHERS" "$HTTP_URL/files/payload.img.xz"
+	[ "$status" -eq 1 ]
+	[ "${stderr_lines[2]}" = "img-fetch: none of the 2 checksum lists gives the hash of 'payload.img.xz'" ]
+	[ ! -e out ]
+	# A signature per list, or none.
+	run --separate-stderr img-fetch --sha256sums "$HTTP_URL/files/a" --sha256sums "$HTTP_URL/files/b" \
+		--sha256sums-sig "$HTTP_URL/files/a.gpg" --keyring "$KEYRING" x
+	[ "$status" -eq 2 ]
+	[ "$stderr" = "img-fetch: 2 --sha256sums but 1 --sha256sums-sig: one signature per list" ]
+}
+
+@test "--sha256sums mirrors: a bad signature ends the search" {
+	run --separate-stderr img-fetch -o out \
+		--sha256sums "$HTTP_URL/files/OTHERSUMS" --sha256sums-sig "$HTTP_URL/files/OTHERSUMS.gpg" \
+		--sha256sums "$HTTP_URL/files/SHA256SUMS" --sha256sums-sig "$HTTP_URL/files/SHA256SUMS.gpg" \
+		--keyring "$KEYRING" "$HTTP_URL/files/payload.img.xz"
+	[ "$status" -eq 1 ]
+	[ "$stderr" = "img-fetch: $HTTP_URL/files/OTHERSUMS.gpg is not a good signature of $HTTP_URL/files/OTHERSUMS by a key in '$KEYRING'" ]
 }

@@ -108,6 +108,22 @@ line() {
 	[ "$(line rt-throttling)" = "rt-throttling: FAIL (sched_rt_runtime_us = 950000, want -1)" ]
 }
 
+@test "compaction: skipped when the image says nothing, ok when the value matches, fails otherwise" {
+	run "$RT_CHECK" --duration 0
+	[ "$(line compaction)" = "compaction: skip (COMPACT_UNEVICTABLE is not set)" ]
+	echo COMPACT_UNEVICTABLE=0 >>"$T/rt-image.conf"
+	run "$RT_CHECK" --duration 0
+	[ "$(line compaction)" = "compaction: skip (no $S/proc/sys/vm/compact_unevictable_allowed: the kernel has no memory compaction)" ]
+	mkdir -p "$S/proc/sys/vm"
+	echo 0 >"$S/proc/sys/vm/compact_unevictable_allowed"
+	run "$RT_CHECK" --duration 0
+	[ "$(line compaction)" = "compaction: ok (vm.compact_unevictable_allowed = 0)" ]
+	echo 1 >"$S/proc/sys/vm/compact_unevictable_allowed"
+	run "$RT_CHECK" --duration 0
+	[ "$status" -eq 1 ]
+	[ "$(line compaction)" = "compaction: FAIL (vm.compact_unevictable_allowed = 1, want 0)" ]
+}
+
 @test "cpufreq: skipped without a driver, ok when pinned, fails on another governor or frequency" {
 	run "$RT_CHECK" --duration 0
 	[ "$(line cpufreq)" = "cpufreq: skip (no cpufreq policy in /sys/devices/system/cpu/cpufreq: no driver, as in an emulator)" ]

@@ -30,16 +30,25 @@
 #include "log.h"
 #include "outfile.h"
 #include "progress.h"
+#include "srclock.h"
 
 #define SUMS_MAX (1u << 20)
 
 static const char *arg_output;
 static char arg_sha256[SHA256_HEX_LEN + 1];
+static bool arg_pinned; /* --sha256 given */
+#define SUMS_LISTS_MAX 8
+/* The checksum lists (a list and its mirrors) and their signatures, in
+ * order; arg_sha256sums and arg_sums_sig are the pair being tried. */
+static const char *arg_sums_urls[SUMS_LISTS_MAX], *arg_sig_urls[SUMS_LISTS_MAX];
+static unsigned arg_n_sums, arg_n_sigs;
 static const char *arg_sha256sums;
 static const char *arg_sums_sig;
 static const char *arg_keyring;
 static unsigned arg_retries = 3;
 static bool arg_no_verify;
+static const char *arg_lock;
+static bool arg_locked;
 static char **arg_urls;
 static unsigned arg_n_urls;
 
@@ -337,18 +346,24 @@ static int small_fetch(struct membuf *m, const char *url)
 	return 0;
 }
 
-static int sums_fetch(const char *name)
+/* One list: 0 done, -EAGAIN worth trying the next list (it could not be
+ * fetched, or has no line for the file), -EIO not. */
+static int sums_fetch_one(const char *name)
 {
 	struct membuf m = { 0 }, sig = { 0 };
 	char hex[SHA256_HEX_LEN + 1];
 	int r = -EIO;
 
-	if (small_fetch(&m, arg_sha256sums) < 0)
+	if (small_fetch(&m, arg_sha256sums) < 0) {
+		r = -EAGAIN;
 		goto out;
+	}
 	/* Checked before any line of it is read. */
 	if (arg_sums_sig) {
-		if (small_fetch(&sig, arg_sums_sig) < 0)
+		if (small_fetch(&sig, arg_sums_sig) < 0) {
+			r = -EAGAIN;
 			goto out;
+		}
 		r = gpgv_verify(arg_keyring, m.data, m.len, sig.data, sig.len);
 		if (r == -ENOENT && access(arg_keyring, F_OK) == 0)
 			log_error("gpgv is not installed (Debian package: gpgv); cannot check %s", arg_sums_sig);
@@ -364,9 +379,10 @@ static int sums_fetch(const char *name)
 		r = -EIO;
 		log_debug("%s: good signature by a key in '%s'", arg_sha256sums, arg_keyring);
 	}
-	if (!sums_lookup(m.data, name, hex))
+	if (!sums_lookup(m.data, name, hex)) {
 		log_error("%s has no line for '%s'", arg_sha256sums, name);
-	else if (arg_sha256[0] && strcasecmp(hex, arg_sha256) != 0)
+		r = -EAGAIN;
+	} else if (arg_sha256[0] && strcasecmp(hex, arg_sha256) != 0)
 		log_error("%s says sha256 %s for '%s', not the pinned %s", arg_sha256sums, hex, name, arg_sha256);
 	else {
 		memcpy(arg_sha256, hex, sizeof(hex));
@@ -377,6 +393,22 @@ out:
 	free(m.data);
 	free(sig.data);
 	return r;
+}
+
+/* The lists in order until one gives the hash; a bad signature or a hash
+ * that contradicts the pinned one ends the search. */
+static int sums_fetch(const char *name)
+{
+	int r = -EAGAIN;
+
+	for (unsigned i = 0; i < arg_n_sums && r == -EAGAIN; i++) {
+		arg_sha256sums = arg_sums_urls[i];
+		arg_sums_sig = arg_n_sigs ? arg_sig_urls[i] : NULL;
+		r = sums_fetch_one(name);
+	}
+	if (r == -EAGAIN && arg_n_sums > 1)
+		log_error("none of the %u checksum lists gives the hash of '%s'", arg_n_sums, name);
+	return r < 0 ? -EIO : 0;
 }
 
 /* ---- the download ---- */
@@ -462,6 +494,50 @@ static int download_from_urls(struct download *d)
 	return -EIO;
 }
 
+/* ---- the lock file ---- */
+
+/* 1: the lock has the URL's hash (now in arg_sha256); 0: it has none, so
+ * the download is recorded; -1: an error, reported. */
+static int lock_lookup(void)
+{
+	unsigned line = 0;
+	int r = srclock_lookup(arg_lock, arg_urls[0], arg_sha256, &line);
+
+	if (r == -EBADMSG)
+		log_error("%s:%u: not a 'SHA256  URL' line, or a URL listed twice", arg_lock, line);
+	else if (r == -EFBIG)
+		log_error("'%s' is larger than 1 MiB; not a lock file", arg_lock);
+	else if (r < 0)
+		log_errno(r, "cannot read '%s'", arg_lock);
+	else if (r == 0 && arg_locked)
+		log_error("%s has no entry in '%s' and no pinned hash; refused (--locked): "
+			  "build once without LOCKED=1 to record it, and commit the file", arg_urls[0], arg_lock);
+	else if (r > 0)
+		log_debug("%s: sha256 of %s is %s", arg_lock, arg_urls[0], arg_sha256);
+	else
+		log_debug("%s: no entry for %s; its hash will be recorded", arg_lock, arg_urls[0]);
+	return r < 0 || (r == 0 && arg_locked) ? -1 : r;
+}
+
+static int lock_record(const char *got)
+{
+	char had[SHA256_HEX_LEN + 1];
+	unsigned line = 0;
+	int r = srclock_record(arg_lock, arg_urls[0], got, had, &line);
+
+	if (r == -EEXIST)
+		log_error("'%s' meanwhile records sha256 %s for %s, not %s (what came now); refused", arg_lock,
+			  had, arg_urls[0], got);
+	else if (r == -EINVAL)
+		log_error("cannot record '%s' in '%s': a URL with blanks or control characters", arg_urls[0],
+			  arg_lock);
+	else if (r == -EBADMSG)
+		log_error("%s:%u: not a 'SHA256  URL' line, or a URL listed twice", arg_lock, line);
+	else if (r < 0)
+		log_errno(r, "cannot record the hash in '%s'", arg_lock);
+	return r < 0 ? -1 : 0;
+}
+
 static int run(void)
 {
 	_cleanup_(freep) char *name = url_basename(arg_urls[0]);
@@ -470,6 +546,7 @@ static int run(void)
 	char got[SHA256_HEX_LEN + 1], b1[16], b2[16];
 	double t0 = now_seconds();
 	struct stat st;
+	bool recording = false;
 	int r, ret = EXIT_FAILED;
 
 	if (!arg_output)
@@ -478,8 +555,14 @@ static int run(void)
 		log_error("cannot name the file from '%s'; give one with -o", arg_urls[0]);
 		return EXIT_USAGE;
 	}
-	if (arg_sha256sums && sums_fetch(name ? name : arg_output) < 0)
+	if (arg_n_sums && sums_fetch(name ? name : arg_output) < 0)
 		return EXIT_FAILED;
+	if (arg_lock && !arg_sha256[0]) {
+		r = lock_lookup();
+		if (r < 0)
+			return EXIT_FAILED;
+		recording = r == 0;
+	}
 	if (cache_check() > 0) {
 		log_notice("%s: up to date (sha256 %s)", arg_output, arg_sha256);
 		return EXIT_DONE;
@@ -520,8 +603,17 @@ static int run(void)
 		goto out; /* the .part stays, to be resumed */
 
 	if (!hash_matches(&d.hash, got)) {
-		log_error("'%s' does not match: expected sha256 %s, got %s; removed '%s'", arg_output,
-			  arg_sha256, got, part);
+		if (arg_lock && !arg_pinned)
+			log_error("'%s' does not match its entry in '%s': expected sha256 %s, got %s; removed '%s'",
+				  arg_output, arg_lock, arg_sha256, got, part);
+		else
+			log_error("'%s' does not match: expected sha256 %s, got %s; removed '%s'", arg_output,
+				  arg_sha256, got, part);
+		unlink(part);
+		goto out;
+	}
+	/* Recorded before FILE appears: a FILE is always one the lock vouches for. */
+	if (recording && lock_record(got) < 0) {
 		unlink(part);
 		goto out;
 	}
@@ -533,7 +625,10 @@ static int run(void)
 	double dt = now_seconds() - t0;
 	log_notice("%s: %s in %.1fs (%s/s), sha256 %s", arg_output, format_bytes(b1, d.have), dt,
 		   format_bytes(b2, dt > 0 ? (uint64_t)((double)d.have / dt) : 0),
-		   arg_no_verify ? "not verified" : "verified");
+		   arg_no_verify ? "not verified" : recording ? "recorded" : "verified");
+	if (recording)
+		log_notice("recorded sha256 %s of %s in '%s'; commit %s", got, arg_urls[0], arg_lock,
+			   strrchr(arg_lock, '/') ? strrchr(arg_lock, '/') + 1 : arg_lock);
 	if (arg_no_verify)
 		printf("%s  %s\n", got, arg_output);
 	ret = EXIT_DONE;
@@ -556,10 +651,15 @@ static void help(void)
 	       "      --sha256=HEX       the expected SHA-256\n"
 	       "      --sha256sums=URL   take it from the line for the file's name in URL,\n"
 	       "                         a SHA256SUMS file (over plain http: only with\n"
-	       "                         --sha256 too, or a signature)\n"
+	       "                         --sha256 too, or a signature); again for mirrors\n"
+	       "                         of the list, tried in order\n"
 	       "      --sha256sums-sig=URL  a detached signature of the SHA256SUMS file,\n"
-	       "                         checked with gpgv before it is used\n"
+	       "                         checked with gpgv before it is used (one per list)\n"
 	       "      --keyring=FILE     the keys that may sign it (with --sha256sums-sig)\n"
+	       "      --lock=FILE        with neither of those: check the hash that FILE\n"
+	       "                         (\"SHA256  URL\" lines) has for URL, or record it there\n"
+	       "      --locked           refuse to record: a URL with no --sha256, no\n"
+	       "                         --sha256sums and no entry in the lock file fails\n"
 	       "      --no-verify        accept any content; print its SHA-256 to pin it\n"
 	       "      --retries=N        retry transient errors N times per URL (default 3)\n"
 	       "  -q, --quiet            no progress, only the summary and errors\n"
@@ -572,7 +672,7 @@ static void help(void)
 
 static int parse_argv(int argc, char **argv)
 {
-	enum { ARG_SHA256 = 0x100, ARG_SUMS, ARG_SUMS_SIG, ARG_KEYRING, ARG_NO_VERIFY, ARG_RETRIES };
+	enum { ARG_SHA256 = 0x100, ARG_SUMS, ARG_SUMS_SIG, ARG_KEYRING, ARG_NO_VERIFY, ARG_RETRIES, ARG_LOCK, ARG_LOCKED };
 	static const struct option options[] = {
 		{ "output", required_argument, NULL, 'o' },
 		{ "sha256", required_argument, NULL, ARG_SHA256 },
@@ -581,6 +681,8 @@ static int parse_argv(int argc, char **argv)
 		{ "keyring", required_argument, NULL, ARG_KEYRING },
 		{ "no-verify", no_argument, NULL, ARG_NO_VERIFY },
 		{ "retries", required_argument, NULL, ARG_RETRIES },
+		{ "lock", required_argument, NULL, ARG_LOCK },
+		{ "locked", no_argument, NULL, ARG_LOCKED },
 		CLI_COMMON_OPTIONS,
 		{}
 	};
@@ -599,18 +701,34 @@ static int parse_argv(int argc, char **argv)
 				return -EINVAL;
 			}
 			memcpy(arg_sha256, optarg, SHA256_HEX_LEN + 1);
+			arg_pinned = true;
 			break;
 		case ARG_SUMS:
-			arg_sha256sums = optarg;
-			break;
 		case ARG_SUMS_SIG:
-			arg_sums_sig = optarg;
+			if ((c == ARG_SUMS ? arg_n_sums : arg_n_sigs) == SUMS_LISTS_MAX) {
+				log_error("at most %d checksum lists and signatures", SUMS_LISTS_MAX);
+				return -EINVAL;
+			}
+			if (c == ARG_SUMS)
+				arg_sums_urls[arg_n_sums++] = arg_sha256sums = optarg;
+			else
+				arg_sig_urls[arg_n_sigs++] = arg_sums_sig = optarg;
 			break;
 		case ARG_KEYRING:
 			arg_keyring = optarg;
 			break;
 		case ARG_NO_VERIFY:
 			arg_no_verify = true;
+			break;
+		case ARG_LOCK:
+			if (!*optarg) {
+				log_error("--lock wants a file name");
+				return -EINVAL;
+			}
+			arg_lock = optarg;
+			break;
+		case ARG_LOCKED:
+			arg_locked = true;
 			break;
 		case ARG_RETRIES:
 			errno = 0;
@@ -634,18 +752,23 @@ static int parse_argv(int argc, char **argv)
 		log_error("--sha256sums-sig and --keyring go together, with --sha256sums");
 		return -EINVAL;
 	}
+	if (arg_n_sigs && arg_n_sigs != arg_n_sums) {
+		log_error("%u --sha256sums but %u --sha256sums-sig: one signature per list", arg_n_sums, arg_n_sigs);
+		return -EINVAL;
+	}
 	/* Over plain http anyone on the path can rewrite the list. */
-	if (arg_sha256sums && strncasecmp(arg_sha256sums, "http://", 7) == 0 && !arg_sha256[0] && !arg_sums_sig) {
-		log_error("--sha256sums over plain http can be forged on the way; use https, "
-			  "pin the hash with --sha256 too, or check a signature with --sha256sums-sig");
+	for (unsigned i = 0; i < arg_n_sums; i++)
+		if (strncasecmp(arg_sums_urls[i], "http://", 7) == 0 && !arg_sha256[0] && !arg_sums_sig) {
+			log_error("--sha256sums over plain http can be forged on the way; use https, "
+				  "pin the hash with --sha256 too, or check a signature with --sha256sums-sig");
+			return -EINVAL;
+		}
+	if (arg_no_verify && (arg_sha256[0] || arg_sha256sums || arg_lock || arg_locked)) {
+		log_error("--no-verify contradicts --sha256, --sha256sums, --lock and --locked");
 		return -EINVAL;
 	}
-	if (arg_no_verify && (arg_sha256[0] || arg_sha256sums)) {
-		log_error("--no-verify contradicts --sha256 and --sha256sums");
-		return -EINVAL;
-	}
-	if (!arg_no_verify && !arg_sha256[0] && !arg_sha256sums) {
-		log_error("no checksum: give --sha256 HEX or --sha256sums URL (or --no-verify)");
+	if (!arg_no_verify && !arg_sha256[0] && !arg_sha256sums && !arg_lock) {
+		log_error("no checksum: give --sha256 HEX, --sha256sums URL or --lock FILE (or --no-verify)");
 		return -EINVAL;
 	}
 	if (arg_output && !*arg_output) {

@@ -30,3 +30,22 @@ policy_rc_d_remove() {
 		rm -f "$POLICY_RC_D"
 	fi
 }
+
+# Host scripts: fetch_source URL FILE [SHA256] downloads URL to FILE (in the
+# cache, one download at a time per file), verified by SHA256 if given, else
+# by the recipe's lock file SOURCES_LOCK: recorded there the first time
+# ("commit sources.lock"), checked from then on. LOCKED=1 refuses a URL
+# that is neither pinned nor locked.
+fetch_source() {
+	local url=$1 file=$2 sha=${3:-} args=()
+	: "${IMG_FETCH:?}" "${SOURCES_LOCK:?}"
+	if [ -n "$sha" ]; then
+		[[ $sha =~ ^[0-9a-fA-F]{64}$ ]] || die "'$sha' (the SHA-256 of $url) is not 64 hex digits"
+		args+=(--sha256 "$sha")
+	fi
+	args+=(--lock "$SOURCES_LOCK")
+	case ${LOCKED:-} in '' | 0) ;; *) args+=(--locked) ;; esac
+	mkdir -p "${file%/*}"
+	say "fetching $url"
+	flock "$file.lock" "$IMG_FETCH" -o "$file" "${args[@]}" "$url"
+}

@@ -2,7 +2,8 @@
 # The real-time tuning that every recipe applies, in one place: sourced by
 # target scripts (inside the image, as root) after common.sh. The knobs come
 # from the recipe (IMAGE_ENV): PINNED_CPU_FREQUENCY, ISOLATED_CPUS,
-# ARM_FREQ, OVER_VOLTAGE, RT_GROUP, RT_RTPRIO, RT_MEMLOCK.
+# ARM_FREQ, OVER_VOLTAGE, RT_GROUP, RT_RTPRIO, RT_MEMLOCK, and
+# COMPACT_UNEVICTABLE (0 when unset: see compaction_apply).
 #
 #   rt_knobs_check        one line and exit 1 on a bad value
 #   rt_tuning_apply USER  all of it, then /etc/rt-image.conf
@@ -32,6 +33,8 @@ rt_knobs_check() {
 	[[ ${RT_MEMLOCK:-} =~ ^([0-9]+|unlimited)$ ]] ||
 		die "RT_MEMLOCK '${RT_MEMLOCK:-}' is not a number of KiB nor 'unlimited'"
 	[[ ${RT_GROUP:-} =~ ^[a-z_][a-z0-9_-]*$ ]] || die "RT_GROUP '${RT_GROUP:-}' is not a group name"
+	[[ ${COMPACT_UNEVICTABLE-0} =~ ^[01]?$ ]] ||
+		die "COMPACT_UNEVICTABLE '$COMPACT_UNEVICTABLE' is not 0, 1 or empty"
 	if [ -n "${ISOLATED_CPUS:-}" ]; then
 		cpulist_expand "$ISOLATED_CPUS" >/dev/null
 		[ -n "$(cpulist_complement "$ISOLATED_CPUS")" ] ||
@@ -215,6 +218,31 @@ overclock_apply() {
 
 # ---- real-time settings ----
 
+COMPACTION_CONF=/etc/sysctl.d/60-rt-compaction.conf
+
+# Memory compaction moves pages, also those of memory a real-time task has
+# locked, which then faults on its next access: vm.compact_unevictable_allowed
+# = 0 keeps compaction off locked memory (a PREEMPT_RT kernel's own default,
+# which a sysctl file elsewhere may change). COMPACT_UNEVICTABLE is the value,
+# 0 unless the recipe sets it; empty: the kernel's default, no file.
+compaction_apply() {
+	local v=${COMPACT_UNEVICTABLE-0}
+	if [ -z "$v" ]; then
+		rm -f "$COMPACTION_CONF"
+		say "vm.compact_unevictable_allowed: the kernel's default (COMPACT_UNEVICTABLE is empty)"
+		return
+	fi
+	mkdir -p "${COMPACTION_CONF%/*}"
+	cat >"$COMPACTION_CONF.rtik-new" <<EOF
+# rt-image-kit (COMPACT_UNEVICTABLE): whether memory compaction may move the
+# pages of locked (mlock'ed) memory, a source of latency for real-time tasks.
+vm.compact_unevictable_allowed = $v
+EOF
+	chmod 0644 "$COMPACTION_CONF.rtik-new"
+	mv -f "$COMPACTION_CONF.rtik-new" "$COMPACTION_CONF"
+	say "$COMPACTION_CONF: vm.compact_unevictable_allowed = $v"
+}
+
 rt_limits_apply() {
 	local f=/etc/security/limits.d/99-realtime.conf
 	cat >"$f" <<EOF
@@ -281,6 +309,7 @@ RT_GROUP=$RT_GROUP
 RT_RTPRIO=$RT_RTPRIO
 RT_MEMLOCK=$RT_MEMLOCK
 RT_USER=$user
+COMPACT_UNEVICTABLE=${COMPACT_UNEVICTABLE-0}
 EOF
 	chmod 0644 "$RT_IMAGE_CONF.rtik-new"
 	mv -f "$RT_IMAGE_CONF.rtik-new" "$RT_IMAGE_CONF"
@@ -296,6 +325,7 @@ rt_tuning_apply() {
 	overclock_apply
 	cpu_frequency_apply
 	rt_limits_apply
+	compaction_apply
 	services_enable
 	rt_image_conf_write "${1:-}"
 }

@@ -2,7 +2,9 @@
 # phase2-target: inside the image. Sets up the ROS apt repository
 # (ROS_APT_REPO), installs ros-$ROS_DISTRO-ros-base, rt-tests, cpufrequtils,
 # libraspberrypi-bin and EXTRA_PACKAGES, then empties apt's caches and
-# lists so that the image carries none.
+# lists so that the image carries none. Its last step copies the RT kernel
+# to the boot partition again and checks it (boot.sh): the package
+# triggers of this phase may have rewritten it.
 #
 # Environment (mk/image.mk): SCRATCH_DIR, and the recipe's ROS_DISTRO,
 # ROS_APT_REPO, ROS_SNAPSHOT_URL, ROS_SNAPSHOT_KEY, ROS_KEYSERVER,
@@ -11,8 +13,12 @@ set -euo pipefail
 shopt -s inherit_errexit
 
 # SHARED_DIR: the scripts all recipes share (mk/image.mk sets it).
-# shellcheck source-path=SCRIPTDIR/../../shared source=common.sh
-. "${SHARED_DIR:-$(dirname "$0")/../../shared}/common.sh"
+# shellcheck source-path=SCRIPTDIR/.. source=common.sh
+. "${SHARED_DIR:-$(dirname "$0")/..}/common.sh"
+# shellcheck source-path=SCRIPTDIR/.. source=rt-tuning.sh
+. "${SHARED_DIR:-$(dirname "$0")/..}/rt-tuning.sh"
+# shellcheck source-path=SCRIPTDIR source=boot.sh
+. "$(dirname "$0")/boot.sh"
 
 APT_OPTS=(-y -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold)
 SNAPSHOT_KEYRING=/usr/share/keyrings/ros2-snapshots-archive-keyring.gpg
@@ -110,6 +116,9 @@ main() {
 	say "cleaning apt's caches and lists"
 	apt-get clean
 	rm -rf /var/lib/apt/lists/*
+	# Last: the installs above ran initramfs and flash-kernel triggers,
+	# which may have rewritten the boot partition's kernel and initrd.
+	kernel_boot_final
 	say "done"
 }
 

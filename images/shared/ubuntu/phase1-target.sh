@@ -17,10 +17,12 @@ set -euo pipefail
 shopt -s inherit_errexit
 
 # SHARED_DIR: the scripts all recipes share (mk/image.mk sets it).
-# shellcheck source-path=SCRIPTDIR/../../shared source=common.sh
-. "${SHARED_DIR:-$(dirname "$0")/../../shared}/common.sh"
-# shellcheck source-path=SCRIPTDIR/../../shared source=rt-tuning.sh
-. "${SHARED_DIR:-$(dirname "$0")/../../shared}/rt-tuning.sh"
+# shellcheck source-path=SCRIPTDIR/.. source=common.sh
+. "${SHARED_DIR:-$(dirname "$0")/..}/common.sh"
+# shellcheck source-path=SCRIPTDIR/.. source=rt-tuning.sh
+. "${SHARED_DIR:-$(dirname "$0")/..}/rt-tuning.sh"
+# shellcheck source-path=SCRIPTDIR source=boot.sh
+. "$(dirname "$0")/boot.sh"
 
 APT_OPTS=(-y -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold)
 
@@ -72,6 +74,46 @@ kernel_install() {
 	apt-get install "${APT_OPTS[@]}" "${RT_DEBS[@]}"
 }
 
+# Ubuntu's own raspi real-time kernel, from the image's apt sources: the
+# meta package RT_ARCHIVE_PACKAGE and the image package it brings.
+archive_has() {
+	local c
+	c=$(apt-cache policy "$1" 2>/dev/null | awk '$1 == "Candidate:" { print $2 }')
+	[ -n "$c" ] && [ "$c" != "(none)" ]
+}
+
+kernel_from_archive() {
+	local meta=${RT_ARCHIVE_PACKAGE:-linux-image-raspi-realtime} p
+	archive_has "$meta" || die "no package $meta in the image's apt sources (RT_KERNEL_SOURCE=archive)"
+	say "installing $meta (Ubuntu's real-time kernel) from the archive"
+	apt-get install "${APT_OPTS[@]}" "$meta"
+	RT_PKGS=("$meta")
+	while read -r p; do
+		RT_PKGS+=("$p")
+		case $p in linux-image-[0-9]*) RT_IMAGE_PKG=$p ;; esac
+	done < <(dpkg-query -W -f='${Package} ${Status}\n' 'linux-*-realtime' 2>/dev/null |
+		awk '$NF == "installed" { print $1 }')
+	[ -n "$RT_IMAGE_PKG" ] || die "$meta installed no linux-image-VERSION-...-realtime package"
+}
+
+# RT_KERNEL_SOURCE: release (the zip phase1-host unpacked), archive, or
+# auto (the archive's when apt can see it, else the release).
+kernel_choose() {
+	case ${RT_KERNEL_SOURCE:-release} in
+	release) kernel_install ;;
+	archive) kernel_from_archive ;;
+	auto)
+		if archive_has "${RT_ARCHIVE_PACKAGE:-linux-image-raspi-realtime}"; then
+			kernel_from_archive
+		else
+			say "no ${RT_ARCHIVE_PACKAGE:-linux-image-raspi-realtime} in the image's apt sources: the RT kernel release it is"
+			kernel_install
+		fi
+		;;
+	*) die "RT_KERNEL_SOURCE '$RT_KERNEL_SOURCE' is none of release, archive, auto" ;;
+	esac
+}
+
 # The kernel release, read from the files the image package installed (so
 # a release whose name does not match its content still works).
 kernel_release() {
@@ -109,60 +151,6 @@ stock_kernel_packages() {
 		esac
 	done < <(dpkg-query -W -f='${Package} ${Status}\n' 'linux-*' 2>/dev/null |
 		awk '$NF == "installed" { print $1 }')
-}
-
-sha256_of() { sha256sum "$1" | cut -d' ' -f1; }
-
-# Copy FILE to DEST through a temporary name: the FAT boot partition never
-# holds a half-written kernel.
-copy_atomic() {
-	cp "$1" "$2.rtik-new"
-	mv -f "$2.rtik-new" "$2"
-}
-
-kernel_to_firmware() {
-	local rel=$1 vmlinuz=/boot/vmlinuz-$1 initrd=/boot/initrd.img-$1
-	[ -f "$vmlinuz" ] || die "$vmlinuz is missing"
-	if [ ! -f "$initrd" ]; then
-		say "no $initrd (the package's hooks made none): making it"
-		update-initramfs -c -k "$rel"
-	fi
-	# The names the stock kernel's packages kept current.
-	ln -sfn "vmlinuz-$rel" /boot/vmlinuz
-	ln -sfn "initrd.img-$rel" /boot/initrd.img
-	rm -f /boot/vmlinuz.old /boot/initrd.img.old
-	say "copying $vmlinuz and $initrd to $BOOT_DIR/vmlinuz and $BOOT_DIR/initrd.img"
-	copy_atomic "$vmlinuz" "$BOOT_DIR/vmlinuz"
-	copy_atomic "$initrd" "$BOOT_DIR/initrd.img"
-}
-
-# Fail unless what the firmware will boot is the RT kernel: config.txt
-# loads vmlinuz itself, or U-Boot, whose boot script loads vmlinuz and
-# initrd.img from the boot partition (Ubuntu 20.04); and both are the RT
-# kernel's, byte for byte.
-kernel_check_boot() {
-	local rel=$1 kernel initramfs
-	kernel=$(bootcfg_get kernel kernel8.img)
-	case $kernel in
-	vmlinuz)
-		initramfs=$(bootcfg_get initramfs)
-		[ "$initramfs" = initrd.img ] ||
-			die "config.txt boots vmlinuz with initramfs '${initramfs:-none}', not initrd.img"
-		;;
-	uboot*)
-		if [ ! -f "$BOOT_DIR/boot.scr" ] || ! grep -aq vmlinuz "$BOOT_DIR/boot.scr"; then
-			die "config.txt boots U-Boot ($kernel), but $BOOT_DIR/boot.scr does not load vmlinuz"
-		fi
-		;;
-	*)
-		die "config.txt boots '$kernel', not vmlinuz: this recipe cannot tell which kernel will boot"
-		;;
-	esac
-	[ "$(sha256_of "$BOOT_DIR/vmlinuz")" = "$(sha256_of "/boot/vmlinuz-$rel")" ] ||
-		die "$BOOT_DIR/vmlinuz is not /boot/vmlinuz-$rel: the RT kernel would not boot"
-	[ "$(sha256_of "$BOOT_DIR/initrd.img")" = "$(sha256_of "/boot/initrd.img-$rel")" ] ||
-		die "$BOOT_DIR/initrd.img is not /boot/initrd.img-$rel: the RT kernel would not boot"
-	say "the firmware boots $kernel -> vmlinuz = /boot/vmlinuz-$rel (RT kernel $rel)"
 }
 
 # ---- real-time settings ----
@@ -230,7 +218,7 @@ main() {
 	say "apt-get update"
 	apt-get update
 
-	kernel_install
+	kernel_choose
 	local rel stock remove
 	rel=$(kernel_release)
 	say "RT kernel release (from $RT_IMAGE_PKG): $rel"

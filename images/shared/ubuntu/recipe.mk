@@ -1,0 +1,101 @@
+# What the Ubuntu recipes (focal-rt-ros2, jammy-rt-humble, noble-rt-jazzy)
+# share: the official preinstalled server image for the Pi, an RT kernel,
+# the real-time tuning and ROS 2, through the phase scripts beside this
+# file. A recipe sets what differs, then includes this:
+#
+#   UBUNTU_VERSION    the point release, e.g. 22.04.5
+#   UBUNTU_CODENAME   focal, jammy, noble
+#   RT_KERNEL_URL     the RT kernel release zip (RT_KERNEL_SOURCE=release)
+#   ROS_DISTRO        galactic, humble, jazzy
+#   ROS_APT_REPO      ros2-apt-source (supported) or snapshot (end of life)
+#
+# Every knob below is set with ?=, so a recipe or the make command line
+# (NAME=VALUE) wins.
+
+RTIK_UBUNTU_DIR := $(dir $(lastword $(MAKEFILE_LIST)))
+
+# ---- the vendor image ----
+
+IMAGE_URL ?= https://cdimage.ubuntu.com/releases/$(UBUNTU_VERSION)/release/ubuntu-$(UBUNTU_VERSION)-preinstalled-server-arm64+raspi.img.xz
+# Where superseded point releases end up; same file name, so the line of
+# the checksum list matches it too.
+IMAGE_MIRRORS ?= https://old-releases.ubuntu.com/releases/$(UBUNTU_VERSION)/ubuntu-$(UBUNTU_VERSION)-preinstalled-server-arm64+raspi.img.xz
+# The SHA256SUMS Canonical publishes beside the image, and the same list
+# beside the mirror: tried in order, as the image's URLs are.
+IMAGE_SHA256SUMS ?= https://cdimage.ubuntu.com/releases/$(UBUNTU_VERSION)/release/SHA256SUMS \
+	https://old-releases.ubuntu.com/releases/$(UBUNTU_VERSION)/SHA256SUMS
+# One signature per list, checked with gpgv against Canonical's keys as the
+# ubuntu-keyring package installs them (the "Ubuntu CD Image Automatic
+# Signing Key (2012)" is in its archive keyring).
+IMAGE_SHA256SUMS_SIG ?= $(addsuffix .gpg,$(IMAGE_SHA256SUMS))
+IMAGE_KEYRING ?= /usr/share/keyrings/ubuntu-archive-keyring.gpg
+# Room for ROS 2 and the RT kernel; the root partition is grown to fill it.
+IMAGE_SIZE ?= 4G
+# Partition 2 is the root filesystem ("writable"), partition 1 the FAT boot
+# partition ("system-boot") that the firmware reads.
+IMAGE_PARTITIONS ?= 2:/ 1:/boot/firmware
+
+# ---- what goes into it ----
+
+OVERLAYS ?= $(RTIK_UBUNTU_DIR)../../../overlays/rt-tuning $(RTIK_UBUNTU_DIR)../../../overlays/ros2
+# Phase 1: the RT kernel and the real-time tuning. Phase 2: ROS 2, then the
+# boot partition checked as shipped.
+PHASE1_HOST ?= $(RTIK_UBUNTU_DIR)phase1-host.sh
+PHASE1_TARGET ?= $(RTIK_UBUNTU_DIR)phase1-target.sh
+PHASE2_HOST ?= $(RTIK_UBUNTU_DIR)phase2-host.sh
+PHASE2_TARGET ?= $(RTIK_UBUNTU_DIR)phase2-target.sh
+
+# ---- the RT kernel ----
+
+# release: the .debs of RT_KERNEL_URL (a zip of kernel packages);
+# archive: RT_ARCHIVE_PACKAGE from the image's apt sources; auto: the
+# archive's when apt can see it, else the release.
+RT_KERNEL_SOURCE ?= release
+RT_ARCHIVE_PACKAGE ?= linux-image-raspi-realtime
+# Its SHA-256. Empty: the hash in sources.lock (recorded on the first
+# download, then verified), since the releases publish no checksum.
+RT_KERNEL_SHA256 ?=
+
+# ---- ROS 2 ----
+
+ROS_APT_SOURCE_VERSION ?= 1.3.0
+ROS_APT_SOURCE_URL ?= https://github.com/ros-infrastructure/ros-apt-source/releases/download/$(ROS_APT_SOURCE_VERSION)/ros2-apt-source_$(ROS_APT_SOURCE_VERSION).$(UBUNTU_CODENAME)_all.deb
+# Empty: the hash in sources.lock, as for RT_KERNEL_SHA256.
+ROS_APT_SOURCE_SHA256 ?=
+# For ROS_APT_REPO=snapshot: the repository, and the full fingerprint of the
+# key that signs it, fetched from ROS_KEYSERVER and checked against it.
+ROS_SNAPSHOT_URL ?= http://snapshots.ros.org/$(ROS_DISTRO)/final/ubuntu
+ROS_SNAPSHOT_KEY ?= 4B63CF8FDE49746E98FA01DDAD19BAB3CBF125EA
+ROS_KEYSERVER ?= hkps://keyserver.ubuntu.com
+
+# ---- packages ----
+
+# Purged in phase 1. multipath-tools: its multipathd runs at RT priority 99
+# and costs about 150 us of scheduling latency.
+REMOVE_PACKAGES ?= snapd fwupd cryptsetup mdadm btrfs-progs xfsprogs unattended-upgrades multipath-tools
+# Installed in phase 2 beside ros-base, rt-tests, cpufrequtils and
+# libraspberrypi-bin.
+EXTRA_PACKAGES ?= cpuset stress stress-ng
+
+# ---- real-time tuning (images/shared/rt-tuning.sh) ----
+
+PINNED_CPU_FREQUENCY ?= 1500000
+ISOLATED_CPUS ?=
+ARM_FREQ ?=
+OVER_VOLTAGE ?=
+RT_GROUP ?= realtime
+RT_RTPRIO ?= 98
+RT_MEMLOCK ?= unlimited
+# vm.compact_unevictable_allowed: 0 keeps memory compaction off locked
+# memory; empty: the kernel's default.
+COMPACT_UNEVICTABLE ?= 0
+DEFAULT_USER ?= ubuntu
+
+IMAGE_ENV := RT_KERNEL_SOURCE RT_ARCHIVE_PACKAGE RT_KERNEL_URL RT_KERNEL_SHA256 \
+	ROS_DISTRO ROS_APT_REPO ROS_APT_SOURCE_VERSION ROS_APT_SOURCE_URL ROS_APT_SOURCE_SHA256 \
+	ROS_SNAPSHOT_URL ROS_SNAPSHOT_KEY ROS_KEYSERVER \
+	REMOVE_PACKAGES EXTRA_PACKAGES \
+	PINNED_CPU_FREQUENCY ISOLATED_CPUS ARM_FREQ OVER_VOLTAGE \
+	RT_GROUP RT_RTPRIO RT_MEMLOCK COMPACT_UNEVICTABLE DEFAULT_USER
+
+include $(RTIK_UBUNTU_DIR)../../../mk/image.mk

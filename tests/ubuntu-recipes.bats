@@ -1,0 +1,187 @@
+#!/usr/bin/env bats
+# shellcheck disable=SC2030,SC2031,SC2154,SC2016 # bats: @test bodies run in subshells; run sets stderr_lines; code for in_boot_ns is single-quoted
+# The Ubuntu recipes (focal-rt-ros2, jammy-rt-humble, noble-rt-jazzy): one
+# set of phase scripts (images/shared/ubuntu) under three Makefiles of
+# variables; phase1-host against a local RT kernel zip of stub packages,
+# verified through the recipe's sources.lock (recorded, then checked,
+# LOCKED=1, a tampered zip); and the boot partition checks of boot.sh on
+# Ubuntu 20.04's U-Boot layout, in a mount namespace whose /boot is a tmpfs.
+
+bats_require_minimum_version 1.5.0
+load test_helper
+
+UBUNTU=$TOP/images/shared/ubuntu
+
+# A stub package NAME VERSION with FILE=CONTENT pairs, into DIR.
+stub_deb() {
+	local dir=$1 name=$2 version=$3 root kv
+	shift 3
+	root=$(mktemp -d)
+	mkdir -p "$root/DEBIAN"
+	printf 'Package: %s\nVersion: %s\nArchitecture: arm64\nMaintainer: test <t@example.invalid>\nDescription: stub\n' \
+		"$name" "$version" >"$root/DEBIAN/control"
+	for kv in "$@"; do
+		mkdir -p "$root/$(dirname "${kv%%=*}")"
+		printf '%s\n' "${kv#*=}" >"$root/${kv%%=*}"
+	done
+	dpkg-deb -Zgzip --root-owner-group -b "$root" "$dir/${name}_${version}_arm64.deb" >/dev/null
+	rm -rf "$root"
+}
+
+setup_file() {
+	WWW=$BATS_FILE_TMPDIR/www
+	local debs=$BATS_FILE_TMPDIR/debs rel=5.15.98-rt62-raspi
+	mkdir -p "$WWW/rel" "$debs/RPI4.RT.Kernel.deb.packages"
+	local d=$debs/RPI4.RT.Kernel.deb.packages
+	stub_deb "$d" "linux-image-$rel" 5.15.98-rt62-1 "boot/vmlinuz-$rel=rt kernel $rel"
+	stub_deb "$d" "linux-modules-$rel" 5.15.98-rt62-1 "lib/modules/$rel/modules.dep="
+	stub_deb "$d" "linux-image-$rel-dbg" 5.15.98-rt62-1 "usr/lib/debug/vmlinux=dwarf"
+	(cd "$debs" && zip -qr "$WWW/rel/RPI4.RT.Kernel.deb.packages.zip" RPI4.RT.Kernel.deb.packages)
+	cp "$WWW/rel/RPI4.RT.Kernel.deb.packages.zip" "$BATS_FILE_TMPDIR/good.zip"
+	ZIP_SUM=$(sha256sum "$WWW/rel/RPI4.RT.Kernel.deb.packages.zip" | cut -d' ' -f1)
+	export WWW ZIP_SUM
+	http_start "$WWW"
+}
+
+teardown_file() {
+	http_stop
+}
+
+setup() {
+	common_setup
+	export CACHE_DIR=$T/cache SCRATCH_DIR=$T/scratch SOURCES_LOCK=$T/sources.lock
+	export IMG_FETCH=img-fetch SHARED_DIR=$TOP/images/shared RT_KERNEL_URL=$HTTP_URL/files/rel/RPI4.RT.Kernel.deb.packages.zip
+	unset LOCKED RT_KERNEL_SHA256 RT_KERNEL_SOURCE
+}
+
+@test "the three recipes are Makefiles of variables over the shared phase scripts" {
+	local r v
+	for r in focal-rt-ros2 jammy-rt-humble noble-rt-jazzy; do
+		[ ! -e "$TOP/images/$r/setup" ]
+		[ -f "$TOP/images/$r/sources.lock" ]
+		run env -u SOURCES_LOCK -u RT_KERNEL_URL make -s -C "$TOP/images/$r" -pn BUILD_DIR="$T/$r" OUTPUT="$T/$r.img" all
+		[ "$status" -eq 0 ]
+		for v in PHASE1_HOST PHASE1_TARGET PHASE2_HOST PHASE2_TARGET; do
+			[[ $output == *"$v = \$(RTIK_UBUNTU_DIR)"* ]]
+		done
+		[[ $output == *"SOURCES_LOCK := $TOP/images/$r/sources.lock"* ]]
+	done
+	grep -qx 'ROS_APT_REPO ?= snapshot' "$TOP/images/focal-rt-ros2/Makefile"
+	grep -qx 'ROS_APT_REPO ?= ros2-apt-source' "$TOP/images/jammy-rt-humble/Makefile"
+	grep -qx 'RT_KERNEL_SOURCE ?= auto' "$TOP/images/noble-rt-jazzy/Makefile"
+	shellcheck -x "$UBUNTU"/*.sh
+}
+
+@test "phase1-host: the zip's hash recorded in sources.lock, the .debs unpacked without the -dbg one" {
+	run --separate-stderr "$UBUNTU/phase1-host.sh"
+	[ "$status" -eq 0 ]
+	[[ $stderr == *"img-fetch: recorded sha256 $ZIP_SUM of $RT_KERNEL_URL in '$SOURCES_LOCK'; commit sources.lock"* ]]
+	[ "$(grep -v '^#' "$SOURCES_LOCK")" = "$ZIP_SUM  $RT_KERNEL_URL" ]
+	[ "$(cd "$SCRATCH_DIR/rt-kernel" && ls)" = "linux-image-5.15.98-rt62-raspi_5.15.98-rt62-1_arm64.deb
+linux-modules-5.15.98-rt62-raspi_5.15.98-rt62-1_arm64.deb" ]
+	# Again with LOCKED=1, from an empty cache: verified against the entry.
+	rm -rf "$CACHE_DIR"
+	run --separate-stderr env LOCKED=1 "$UBUNTU/phase1-host.sh"
+	[ "$status" -eq 0 ]
+	[[ $stderr == *"sha256 verified"* ]]
+}
+
+@test "phase1-host: LOCKED=1 without an entry, and a tampered zip, are refused" {
+	run --separate-stderr env LOCKED=1 "$UBUNTU/phase1-host.sh"
+	[ "$status" -eq 1 ]
+	[ "$stderr" = "img-fetch: $RT_KERNEL_URL has no entry in '$SOURCES_LOCK' and no pinned hash; refused (--locked): build once without LOCKED=1 to record it, and commit the file" ]
+	[ ! -e "$SCRATCH_DIR/rt-kernel" ]
+	# The lock says the good zip's hash; the server has other bytes (a file
+	# of its own: lighttpd may cache a file's size for a second).
+	local bad url=$HTTP_URL/files/tampered/RPI4.RT.Kernel.deb.packages.zip
+	mkdir -p "$WWW/tampered"
+	{ cat "$BATS_FILE_TMPDIR/good.zip"; echo tampered; } >"$WWW/tampered/RPI4.RT.Kernel.deb.packages.zip"
+	bad=$(sha256sum "$WWW/tampered/RPI4.RT.Kernel.deb.packages.zip" | cut -d' ' -f1)
+	echo "$ZIP_SUM  $url" >"$SOURCES_LOCK"
+	run --separate-stderr env RT_KERNEL_URL="$url" "$UBUNTU/phase1-host.sh"
+	[ "$status" -eq 1 ]
+	[[ $stderr == *"img-fetch: '$CACHE_DIR/rt-kernel/tampered/RPI4.RT.Kernel.deb.packages.zip' does not match its entry in '$SOURCES_LOCK': expected sha256 $ZIP_SUM, got $bad;"* ]]
+	[ ! -e "$SCRATCH_DIR/rt-kernel" ]
+	[ ! -e "$CACHE_DIR/rt-kernel/tampered/RPI4.RT.Kernel.deb.packages.zip" ]
+	# A pinned RT_KERNEL_SHA256 wins over the lock, which stays as it was
+	# (unzip reads a zip with bytes appended).
+	run --separate-stderr env RT_KERNEL_URL="$url" RT_KERNEL_SHA256="$bad" LOCKED=1 "$UBUNTU/phase1-host.sh"
+	[ "$status" -eq 0 ]
+	[ "$(cat "$SOURCES_LOCK")" = "$ZIP_SUM  $url" ]
+}
+
+@test "phase1-host: RT_KERNEL_SOURCE=archive fetches nothing; an unknown value is one line" {
+	run --separate-stderr env RT_KERNEL_SOURCE=archive "$UBUNTU/phase1-host.sh"
+	[ "$status" -eq 0 ]
+	[ "$output" = "phase1-host: RT_KERNEL_SOURCE=archive: the kernel comes from the image's apt sources" ]
+	[ ! -e "$SOURCES_LOCK" ] && [ ! -e "$CACHE_DIR" ]
+	run --separate-stderr env RT_KERNEL_SOURCE=nope "$UBUNTU/phase1-host.sh"
+	[ "$status" -eq 1 ]
+	[ "$stderr" = "phase1-host: RT_KERNEL_SOURCE 'nope' is none of release, archive, auto" ]
+}
+
+# Runs bash code with boot.sh's functions in a mount namespace where /boot
+# is a tmpfs holding an installed RT kernel, and BOOT_DIR is Ubuntu 20.04's
+# boot partition: config.txt's [pi4] section boots U-Boot, whose boot.scr
+# loads vmlinuz and initrd.img; the stock kernel's copies there, and
+# flash-kernel's .bak of the one before.
+in_boot_ns() {
+	require_root
+	local b=$T/firmware
+	mkdir -p "$b"
+	printf '[pi4]\nkernel=uboot_rpi_4.bin\nmax_framebuffers=2\n[all]\narm_64bit=1\ninclude usercfg.txt\n' >"$b/config.txt"
+	: >"$b/usercfg.txt"
+	# shellcheck disable=SC2016 # U-Boot's variables
+	printf 'stub boot.scr: load ${devtype} ${devnum}:1 ${kernel_addr_r} vmlinuz; load initrd.img\n' >"$b/boot.scr"
+	echo stock >"$b/vmlinuz" && echo stock-initrd >"$b/initrd.img"
+	echo older >"$b/vmlinuz.bak" && echo older-initrd >"$b/initrd.img.bak"
+	# shellcheck disable=SC2016 # expanded by that bash
+	unshare -m bash -c '
+		set -euo pipefail
+		mount --make-rprivate /
+		mount -t tmpfs rtik-test-boot /boot
+		echo "rt kernel" >/boot/vmlinuz-5.15.98-rt62-raspi
+		echo "rt initrd" >/boot/initrd.img-5.15.98-rt62-raspi
+		export BOOT_DIR=$1
+		. "$2/common.sh"; . "$2/rt-tuning.sh"; . "$2/ubuntu/boot.sh"
+		eval "$3"' in-boot-ns "$b" "$TOP/images/shared" "$1"
+}
+
+@test "boot.sh: the RT kernel to the U-Boot layout, flash-kernel's .bak copies replaced, checked" {
+	run --separate-stderr in_boot_ns 'kernel_to_firmware 5.15.98-rt62-raspi && kernel_check_boot 5.15.98-rt62-raspi'
+	[ "$status" -eq 0 ]
+	[ "$(cat "$T/firmware/vmlinuz")" = "rt kernel" ]
+	[ "$(cat "$T/firmware/vmlinuz.bak")" = "rt kernel" ]
+	[ "$(cat "$T/firmware/initrd.img.bak")" = "rt initrd" ]
+	[ "${lines[-1]}" = "in-boot-ns: the firmware boots uboot_rpi_4.bin -> vmlinuz = /boot/vmlinuz-5.15.98-rt62-raspi (RT kernel 5.15.98-rt62-raspi)" ]
+	# A stale .bak is caught by the check.
+	run --separate-stderr in_boot_ns 'kernel_to_firmware 5.15.98-rt62-raspi; echo older >"$BOOT_DIR/vmlinuz.bak"; kernel_check_boot 5.15.98-rt62-raspi'
+	[ "$status" -eq 1 ]
+	[ "$stderr" = "in-boot-ns: $T/firmware/vmlinuz.bak is not /boot/vmlinuz-5.15.98-rt62-raspi: a stale copy of another kernel" ]
+}
+
+@test "boot.sh: an initrd rewritten after phase 1 fails the check; the last step copies it again" {
+	run --separate-stderr in_boot_ns '
+		kernel_to_firmware 5.15.98-rt62-raspi
+		echo "rt initrd, rebuilt by a trigger" >/boot/initrd.img-5.15.98-rt62-raspi
+		kernel_check_boot 5.15.98-rt62-raspi'
+	[ "$status" -eq 1 ]
+	[ "$stderr" = "in-boot-ns: $T/firmware/initrd.img is not /boot/initrd.img-5.15.98-rt62-raspi: the RT kernel would not boot" ]
+	run --separate-stderr in_boot_ns '
+		kernel_to_firmware 5.15.98-rt62-raspi
+		echo "rt initrd, rebuilt by a trigger" >/boot/initrd.img-5.15.98-rt62-raspi
+		kernel_boot_final'
+	[ "$status" -eq 0 ]
+	[ "$(cat "$T/firmware/initrd.img")" = "rt initrd, rebuilt by a trigger" ]
+	[ "$(cat "$T/firmware/initrd.img.bak")" = "rt initrd, rebuilt by a trigger" ]
+	# No RT kernel linked: one line.
+	run --separate-stderr in_boot_ns 'kernel_boot_final'
+	[ "$status" -eq 1 ]
+	[ "$stderr" = "in-boot-ns: /boot/vmlinuz is not a link: run phase1-target first" ]
+}
+
+@test "boot.sh: config.txt booting something else is refused" {
+	run --separate-stderr in_boot_ns 'kernel_to_firmware 5.15.98-rt62-raspi; printf "[all]\nkernel=kernel8.img\n" >"$BOOT_DIR/config.txt"; kernel_check_boot 5.15.98-rt62-raspi'
+	[ "$status" -eq 1 ]
+	[ "$stderr" = "in-boot-ns: config.txt boots 'kernel8.img', not vmlinuz: this recipe cannot tell which kernel will boot" ]
+}
