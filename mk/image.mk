@@ -212,11 +212,12 @@ endif
 RTIK_OVERLAY_FILES := $(if $(OVERLAYS),$(shell find $(OVERLAYS) 2>/dev/null))
 
 # A phase script's stage depends on the script, on every file beside it and
-# below (the files it sources) but the other stages' scripts, and on
+# below (the files it sources) but the other stages' scripts, on the
+# libraries at the top of SHARED_DIR (common.sh, rt-tuning.sh), and on
 # PHASE_DEPS.
 RTIK_PHASE_SCRIPTS := $(abspath $(PHASE1_HOST) $(PHASE1_TARGET) $(PHASE2_HOST) $(PHASE2_TARGET))
 rtik_script_deps = $(if $(1),$(abspath $(1)) $(filter-out $(RTIK_PHASE_SCRIPTS),$(abspath \
-	$(shell find $(dir $(1)) -type f 2>/dev/null))) $(PHASE_DEPS))
+	$(shell find $(dir $(1)) -type f 2>/dev/null))) $(wildcard $(SHARED_DIR)/*.sh) $(PHASE_DEPS))
 
 $(S)fetch: $(V)fetch
 $(S)extract: $(S)fetch $(V)extract

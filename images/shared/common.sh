@@ -2,7 +2,7 @@
 # Sourced by the phase scripts of every recipe: messages, and apt without
 # starting services.
 
-PHASE=$(basename "$0" .sh)
+PHASE=${PHASE:-$(basename "$0" .sh)}
 
 say() { echo "$PHASE: $*"; }
 die() {

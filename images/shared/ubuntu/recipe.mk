@@ -91,6 +91,11 @@ RT_MEMLOCK ?= unlimited
 COMPACT_UNEVICTABLE ?= 0
 DEFAULT_USER ?= ubuntu
 
+# `make dist`: the root filesystem shrunk to its content plus headroom (it
+# grows back to fill the card at first boot), then .img.xz, .bmap, sums, a
+# Raspberry Pi Imager entry and a manifest.
+SHRINK ?= yes
+
 IMAGE_ENV := RT_KERNEL_SOURCE RT_ARCHIVE_PACKAGE RT_KERNEL_URL RT_KERNEL_SHA256 \
 	ROS_DISTRO ROS_APT_REPO ROS_APT_SOURCE_VERSION ROS_APT_SOURCE_URL ROS_APT_SOURCE_SHA256 \
 	ROS_SNAPSHOT_URL ROS_SNAPSHOT_KEY ROS_KEYSERVER \

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# debian-seal: the last step inside a Debian image that mk/image.mk
+# debian/seal.sh: the last step inside a Debian image that mk/image.mk
 # bootstrapped. Makes the initramfs once for the whole build (the bootstrap
 # deferred it with INITRD=No), lets raspi-firmware's hooks write the boot
 # partition, checks that the firmware will boot the installed kernel, and
@@ -10,10 +10,11 @@
 set -euo pipefail
 shopt -s inherit_errexit
 
-# shellcheck source-path=SCRIPTDIR source=common.sh
-. "$(dirname "$0")/common.sh"
-# shellcheck source-path=SCRIPTDIR source=rt-tuning.sh
-. "$(dirname "$0")/rt-tuning.sh"
+PHASE=debian-seal
+# shellcheck source-path=SCRIPTDIR/.. source=common.sh
+. "$(dirname "$0")/../common.sh"
+# shellcheck source-path=SCRIPTDIR/.. source=rt-tuning.sh
+. "$(dirname "$0")/../rt-tuning.sh"
 
 sha256_of() { sha256sum "$1" | cut -d' ' -f1; }
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# debian-setup: inside a Debian image that mk/image.mk bootstrapped (as
+# debian/setup.sh: inside a Debian image that mk/image.mk bootstrapped (as
 # root, under qemu-user on another architecture). The host name, the user,
 # SSH, the services of a networked device, and the real-time tuning that
 # every recipe shares (rt-tuning.sh). Runs again with the same result.
@@ -9,10 +9,11 @@
 set -euo pipefail
 shopt -s inherit_errexit
 
-# shellcheck source-path=SCRIPTDIR source=common.sh
-. "$(dirname "$0")/common.sh"
-# shellcheck source-path=SCRIPTDIR source=rt-tuning.sh
-. "$(dirname "$0")/rt-tuning.sh"
+PHASE=debian-setup
+# shellcheck source-path=SCRIPTDIR/.. source=common.sh
+. "$(dirname "$0")/../common.sh"
+# shellcheck source-path=SCRIPTDIR/.. source=rt-tuning.sh
+. "$(dirname "$0")/../rt-tuning.sh"
 
 SSHD_SNIPPET=/etc/ssh/sshd_config.d/50-rt-image-kit.conf
 
