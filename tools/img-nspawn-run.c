@@ -145,14 +145,6 @@ static void plan_done(struct plan *p)
 		free(p->src[i]);
 }
 
-/* True if path is dir or lies below it. */
-static bool path_under(const char *path, const char *dir)
-{
-	size_t len = strlen(dir);
-
-	return strncmp(path, dir, len) == 0 && (path[len] == 0 || path[len] == '/');
-}
-
 /* The container has a tmpfs of its own on these: what systemd-nspawn
  * makes there never reaches the image. */
 static bool path_on_tmpfs(const char *path)
@@ -199,24 +191,6 @@ static void path_normalize(const char *in, char out[static PATH_MAX])
 	out[n] = 0;
 }
 
-/* Where fd lies inside the image, as a path from the image's "/". */
-static int fd_image_path(const struct plan *p, int fd, char out[static PATH_MAX])
-{
-	char link[64], host[PATH_MAX];
-	size_t rl = strcmp(p->root, "/") == 0 ? 0 : strlen(p->root);
-	ssize_t n;
-
-	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
-	n = readlink(link, host, sizeof(host) - 1);
-	if (n < 0)
-		return -errno;
-	host[n] = 0;
-	if (strncmp(host, p->root, rl) != 0 || (host[rl] != 0 && host[rl] != '/'))
-		return -EXDEV; /* cannot happen with RESOLVE_IN_ROOT; never trust it blindly */
-	snprintf(out, PATH_MAX, "%s", host[rl] ? host + rl : "/");
-	return 0;
-}
-
 /* Opens path as the container will see it: through the binds (the last
  * one given lies on top), on the container's empty tmpfs, or in the image. */
 static int container_open(const struct plan *p, const char *path, int flags)
@@ -225,7 +199,8 @@ static int container_open(const struct plan *p, const char *path, int flags)
 		if (path_under(path, p->dst[i])) {
 			char host[PATH_MAX];
 			int fd;
-			snprintf(host, sizeof(host), "%s%s", p->src[i], path + strlen(p->dst[i]));
+			size_t skip = strcmp(p->dst[i], "/") == 0 ? 0 : strlen(p->dst[i]);
+			snprintf(host, sizeof(host), "%s%s", p->src[i], path + skip);
 			fd = open(host, flags | O_CLOEXEC);
 			return fd < 0 ? -errno : fd;
 		}
@@ -325,7 +300,7 @@ static int image_path_settle(const struct plan *p, const char *path, char out[st
 		_cleanup_(closep) int fd = resolve_open(p->rootfd, prefix, O_PATH, 0);
 		char *slash;
 		if (fd >= 0) {
-			int r = fd_image_path(p, fd, real);
+			int r = resolve_fd_image_path(fd, p->root, real);
 			if (r < 0)
 				return r;
 			snprintf(out, PATH_MAX, "%s%s", strcmp(real, "/") == 0 ? "" : real, norm + strlen(prefix));
@@ -359,12 +334,13 @@ static void resolv_plan(struct plan *p)
 	}
 	fd = resolve_open(p->rootfd, "/etc/resolv.conf", O_PATH, 0);
 	if (fd >= 0) {
-		if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && fd_image_path(p, fd, p->resolv_place) == 0)
+		if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
+		    resolve_fd_image_path(fd, p->root, p->resolv_place) == 0)
 			return;
 		p->resolv_place[0] = 0;
 	} else if ((etc = resolve_open(p->rootfd, "/etc", O_PATH | O_DIRECTORY, 0)) >= 0 &&
 		   (n = readlinkat(etc, "resolv.conf", link, sizeof(link) - 1)) > 0 &&
-		   fd_image_path(p, etc, dir) == 0) {
+		   resolve_fd_image_path(etc, p->root, dir) == 0) {
 		link[n] = 0;
 		snprintf(target, sizeof(target), "%s/%s", link[0] == '/' ? "" : dir, link);
 		if (image_path_settle(p, target, p->resolv_place) == 0 && path_on_tmpfs(p->resolv_place))
@@ -805,13 +781,6 @@ struct others {
 	struct strv *v;
 };
 
-static bool path_within(const char *path, const char *top)
-{
-	size_t n = strlen(top);
-
-	return strncmp(path, top, n) == 0 && (path[n] == 0 || path[n] == '/' || strcmp(top, "/") == 0);
-}
-
 /* Mounts of loop devices (other disk images), kernel or FUSE, that have
  * nothing to do with this run: neither on the way to the root nor in it,
  * nor on the way to or in a bind source. Deepest (latest) first. */
@@ -821,12 +790,12 @@ static int other_image(const struct mount_entry *m, void *userdata)
 
 	if (!m->source || strncmp(m->source, "/dev/loop", 9) != 0)
 		return 0;
-	if (path_within(m->target, o->root) || path_within(o->root, m->target))
+	if (path_under(m->target, o->root) || path_under(o->root, m->target))
 		return 0;
 	for (size_t i = 0; i < arg_n_binds; i++) {
 		char src[PATH_MAX];
 		snprintf(src, sizeof(src), "%.*s", (int)arg_binds[i].src_len, arg_binds[i].arg);
-		if (path_within(m->target, src) || path_within(src, m->target))
+		if (path_under(m->target, src) || path_under(src, m->target))
 			return 0;
 	}
 	return strv_add(o->v, "%s", m->target) < 0 ? -ENOMEM : 0;

@@ -31,6 +31,7 @@
 #include "log.h"
 #include "loop.h"
 #include "mounts.h"
+#include "resolve.h"
 #include "state.h"
 
 static const char *arg_state;
@@ -133,15 +134,6 @@ struct tree {
 };
 
 static bool devset_has(const struct devset *d, const struct mount_entry *m);
-
-static bool path_under(const char *path, const char *top)
-{
-	size_t len = strlen(top);
-
-	if (strcmp(top, "/") == 0)
-		return true;
-	return strncmp(path, top, len) == 0 && (path[len] == 0 || path[len] == '/');
-}
 
 static int collect(const struct mount_entry *m, void *userdata)
 {

@@ -88,3 +88,39 @@ int resolve_mkdir_p(int rootfd, const char *path)
 {
 	return mkdir_p(rootfd, path, 0);
 }
+
+bool path_under(const char *path, const char *dir)
+{
+	size_t len = strlen(dir);
+
+	if (strcmp(dir, "/") == 0)
+		return path[0] == '/';
+	return strncmp(path, dir, len) == 0 && (path[len] == 0 || path[len] == '/');
+}
+
+int resolve_fd_path(int fd, const char *root, char out[static PATH_MAX])
+{
+	char link[64];
+	ssize_t n;
+
+	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+	n = readlink(link, out, PATH_MAX - 1);
+	if (n < 0)
+		return -errno;
+	out[n] = 0;
+	if (!path_under(out, root))
+		return -EXDEV; /* cannot happen with RESOLVE_IN_ROOT; never trust it blindly */
+	return 0;
+}
+
+int resolve_fd_image_path(int fd, const char *root, char out[static PATH_MAX])
+{
+	char host[PATH_MAX];
+	size_t rl = strcmp(root, "/") == 0 ? 0 : strlen(root);
+	int r = resolve_fd_path(fd, root, host);
+
+	if (r < 0)
+		return r;
+	snprintf(out, PATH_MAX, "%s", host[rl] ? host + rl : "/");
+	return 0;
+}
