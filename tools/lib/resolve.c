@@ -124,3 +124,40 @@ int resolve_fd_image_path(int fd, const char *root, char out[static PATH_MAX])
 	snprintf(out, PATH_MAX, "%s", host[rl] ? host + rl : "/");
 	return 0;
 }
+
+bool path_plain(const char *p)
+{
+	if (p[0] != '/')
+		return false;
+	for (const char *s = p; (s = strchr(s, '/')); s++)
+		if ((s[1] == '.' && (s[2] == 0 || s[2] == '/')) ||
+		    (s[1] == '.' && s[2] == '.' && (s[3] == 0 || s[3] == '/')))
+			return false;
+	return true;
+}
+
+void path_normalize(const char *in, char out[static PATH_MAX])
+{
+	size_t n = 0;
+
+	for (const char *s = in; *s;) {
+		size_t len;
+		while (*s == '/')
+			s++;
+		len = strcspn(s, "/");
+		if (len == 2 && s[0] == '.' && s[1] == '.') {
+			while (n > 0 && out[n - 1] != '/')
+				n--;
+			if (n > 0)
+				n--;
+		} else if (len > 0 && !(len == 1 && s[0] == '.') && n + 1 + len < PATH_MAX) {
+			out[n++] = '/';
+			memcpy(out + n, s, len);
+			n += len;
+		}
+		s += len;
+	}
+	if (n == 0)
+		out[n++] = '/';
+	out[n] = 0;
+}

@@ -29,3 +29,9 @@ int resolve_fd_path(int fd, const char *root, char out[static PATH_MAX]);
 
 /* The same as a path from the image's "/": root itself is "/". */
 int resolve_fd_image_path(int fd, const char *root, char out[static PATH_MAX]);
+
+/* Absolute, without "." or ".." components. */
+bool path_plain(const char *p);
+
+/* Resolves "." and ".." in an absolute path by its text alone. */
+void path_normalize(const char *in, char out[static PATH_MAX]);
