@@ -95,6 +95,24 @@ meta() { find "$1" -maxdepth 0 -printf '%m %U:%G %n %T@\n'; }
 	[ "$(stat -c %u:%g "$ROOT/a")" = 1000:1001 ]
 }
 
+@test "owner names are whole entries of the image's passwd and group, however long a line" {
+	# Past 1 KiB into one long line stands what looks like an entry of its
+	# own; the entries after the long line are still found.
+	local pad
+	pad=$(printf '%01012d' 0)
+	{
+		printf 'long:x:1:1:%sghost:x:4242:4242::/:/bin/sh\n' "$pad"
+		printf 'late:x:2001:2001::/:/bin/sh\n'
+	} >>"$ROOT/etc/passwd"
+	printf 'many:x:3000:%s\nlate:x:2002:\n' "$(printf 'u%d,' $(seq 1 400))" >>"$ROOT/etc/group"
+	echo a >"$SRC/a"
+	run --separate-stderr img-overlay --owner ghost:root "$SRC" "$ROOT"
+	[ "$status" -eq 2 ]
+	[ "$stderr" = "img-overlay: unknown owner 'ghost:root' (not a number, nor in the image's /etc/passwd and /etc/group)" ]
+	img-overlay -q --owner late:late "$SRC" "$ROOT"
+	[ "$(stat -c %u:%g "$ROOT/a")" = 2001:2002 ]
+}
+
 @test "hard links within one SRC stay hard links" {
 	echo data >"$SRC/one"
 	mkdir "$SRC/sub"

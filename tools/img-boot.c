@@ -693,11 +693,5 @@ static int parse_argv(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
-	int r;
-
-	log_setup(argv[0]);
-	r = parse_argv(argc, argv);
-	if (r <= 0)
-		return r < 0 ? EXIT_USAGE : EXIT_DONE;
-	return run();
+	return cli_main(argc, argv, parse_argv, run, EXIT_USAGE);
 }

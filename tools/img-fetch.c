@@ -538,7 +538,7 @@ static int lock_record(const char *got)
 	return r < 0 ? -1 : 0;
 }
 
-static int run(void)
+static int fetch(void)
 {
 	_cleanup_(freep) char *name = url_basename(arg_urls[0]);
 	_cleanup_(freep) char *part = NULL;
@@ -780,19 +780,21 @@ static int parse_argv(int argc, char **argv)
 	return 1;
 }
 
-int main(int argc, char **argv)
+/* libcurl set up around the whole run, once the command line is good. */
+static int run(void)
 {
 	int r;
 
-	log_setup(argv[0]);
-	r = parse_argv(argc, argv);
-	if (r <= 0)
-		return r < 0 ? EXIT_USAGE : EXIT_DONE;
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
 		log_error("cannot initialise libcurl");
 		return EXIT_FAILED;
 	}
-	r = run();
+	r = fetch();
 	curl_global_cleanup();
 	return r;
+}
+
+int main(int argc, char **argv)
+{
+	return cli_main(argc, argv, parse_argv, run, EXIT_USAGE);
 }

@@ -324,13 +324,12 @@ static int parse_argv(int argc, char **argv)
 	return 1;
 }
 
+static int run(void)
+{
+	return arg_detach ? detach() : attach();
+}
+
 int main(int argc, char **argv)
 {
-	int r;
-
-	log_setup(argv[0]);
-	r = parse_argv(argc, argv);
-	if (r <= 0)
-		return r < 0 ? EXIT_USAGE : EXIT_DONE;
-	return arg_detach ? detach() : attach();
+	return cli_main(argc, argv, parse_argv, run, EXIT_USAGE);
 }

@@ -180,23 +180,6 @@ static int mount_fuse(const char *dev, const char *fstype, const char *target)
 	return 0;
 }
 
-/* Where path resolves inside root, as a host path; must be root or below. */
-static int fd_path(int fd, const char *root, char out[static PATH_MAX])
-{
-	char link[64];
-	ssize_t n;
-	size_t rl = strlen(root);
-
-	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
-	n = readlink(link, out, PATH_MAX - 1);
-	if (n < 0)
-		return -errno;
-	out[n] = 0;
-	if (strncmp(out, root, rl) != 0 || (out[rl] != 0 && out[rl] != '/' && strcmp(root, "/") != 0))
-		return -EXDEV; /* cannot happen with RESOLVE_IN_ROOT; never trust it blindly */
-	return 0;
-}
-
 /* Mounts one partition; sets *done and fills target once it is mounted. */
 static int mount_one(struct state *s, const char *root, const struct mount_req *m, bool *done,
 		     char target[static PATH_MAX])
@@ -225,7 +208,7 @@ static int mount_one(struct state *s, const char *root, const struct mount_req *
 		return log_error("cannot mount on '%s' in the image: not a directory", m->path), -ENOTDIR;
 	if (fd < 0)
 		return log_errno(fd, "cannot make mount point '%s' in '%s'", m->path, root);
-	r = fd_path(fd, root, target);
+	r = resolve_fd_path(fd, root, target);
 	if (r < 0)
 		return log_errno(r, "mount point '%s' resolves outside '%s'", m->path, root);
 	/* The state file holds one value a line: a newline from an image's
@@ -488,11 +471,5 @@ static int parse_argv(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
-	int r;
-
-	log_setup(argv[0]);
-	r = parse_argv(argc, argv);
-	if (r <= 0)
-		return r < 0 ? EXIT_USAGE : EXIT_DONE;
-	return run();
+	return cli_main(argc, argv, parse_argv, run, EXIT_USAGE);
 }

@@ -30,6 +30,7 @@
 #include "cli.h"
 #include "command.h"
 #include "common.h"
+#include "disklabel.h"
 #include "extfs.h"
 #include "format.h"
 #include "log.h"
@@ -191,26 +192,6 @@ static int layout_plan(void)
 
 /* ---- the partition table ---- */
 
-static int fdisk_ask_log(struct fdisk_context *cxt, struct fdisk_ask *ask, void *data)
-{
-	(void)cxt;
-	(void)data;
-	switch (fdisk_ask_get_type(ask)) {
-	case FDISK_ASKTYPE_INFO:
-	case FDISK_ASKTYPE_WARN:
-	case FDISK_ASKTYPE_WARNX:
-		log_debug("libfdisk: %s", fdisk_ask_print_get_mesg(ask));
-		return 0;
-	default:
-		return -EINVAL; /* no questions: everything is decided up front */
-	}
-}
-
-static void fdisk_unref_contextp(struct fdisk_context **cxt)
-{
-	fdisk_unref_context(*cxt);
-}
-
 static int table_add(struct fdisk_context *cxt, size_t i)
 {
 	struct part_spec *p = &arg_parts[i];
@@ -280,7 +261,7 @@ static int table_write(struct image *img)
 
 	if (!cxt)
 		return log_errno(ENOMEM, "cannot write the partition table");
-	fdisk_set_ask(cxt, fdisk_ask_log, NULL);
+	fdisk_set_ask(cxt, disklabel_ask, NULL);
 	r = fdisk_assign_device_by_fd(cxt, img->out.fd, img->out.part, 0);
 	if (r == 0)
 		r = fdisk_create_disklabel(cxt, arg_gpt ? "gpt" : "dos");
@@ -707,11 +688,5 @@ static int parse_argv(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
-	int r;
-
-	log_setup(argv[0]);
-	r = parse_argv(argc, argv);
-	if (r <= 0)
-		return r < 0 ? EXIT_USAGE : EXIT_DONE;
-	return run();
+	return cli_main(argc, argv, parse_argv, run, EXIT_USAGE);
 }

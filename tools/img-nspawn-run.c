@@ -20,24 +20,16 @@
 #include <getopt.h>
 #include <limits.h>
 #include <linux/magic.h>
-#include <poll.h>
 #include <sched.h>
-#include <signal.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
-#include <sys/prctl.h>
-#include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
-#include <sys/uio.h>
 #include <sys/un.h>
-#include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "binfmt.h"
@@ -46,6 +38,8 @@
 #include "log.h"
 #include "mounts.h"
 #include "resolve.h"
+#include "strv.h"
+#include "supervise.h"
 
 /* As in env(1): the statuses that are ours rather than the command's. */
 enum {
@@ -58,8 +52,6 @@ enum {
 #define DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 #define BINDS_MAX 64
 #define SETENV_MAX 128
-/* A longer line without a newline goes to the log in pieces. */
-#define LOG_LINE_MAX 65536
 
 struct bind {
 	const char *arg; /* SRC:DST */
@@ -78,38 +70,6 @@ static bool arg_shell;
 static char **arg_command;
 
 extern char **environ;
-
-/* A NULL-terminated, growing list of strings. */
-struct strv {
-	char **v;
-	size_t n;
-};
-
-static int strv_add(struct strv *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static int strv_add(struct strv *s, const char *fmt, ...)
-{
-	char **v = realloc(s->v, (s->n + 2) * sizeof(*v));
-	va_list ap;
-	int r;
-
-	if (!v)
-		return -ENOMEM;
-	s->v = v;
-	va_start(ap, fmt);
-	r = vasprintf(&v[s->n], fmt, ap);
-	va_end(ap);
-	if (r < 0)
-		return -ENOMEM;
-	v[++s->n] = NULL;
-	return 0;
-}
-
-static void strv_freep(struct strv *s)
-{
-	for (size_t i = 0; i < s->n; i++)
-		free(s->v[i]);
-	free(s->v);
-}
 
 /* True if --setenv sets NAME. */
 static bool setenv_given(const char *name)
@@ -145,76 +105,11 @@ static void plan_done(struct plan *p)
 		free(p->src[i]);
 }
 
-/* True if path is dir or lies below it. */
-static bool path_under(const char *path, const char *dir)
-{
-	size_t len = strlen(dir);
-
-	return strncmp(path, dir, len) == 0 && (path[len] == 0 || path[len] == '/');
-}
-
 /* The container has a tmpfs of its own on these: what systemd-nspawn
  * makes there never reaches the image. */
 static bool path_on_tmpfs(const char *path)
 {
 	return path_under(path, "/run") || path_under(path, "/tmp");
-}
-
-/* Absolute, without "." or ".." components. */
-static bool path_plain(const char *p)
-{
-	if (p[0] != '/')
-		return false;
-	for (const char *s = p; (s = strchr(s, '/')); s++)
-		if ((s[1] == '.' && (s[2] == 0 || s[2] == '/')) ||
-		    (s[1] == '.' && s[2] == '.' && (s[3] == 0 || s[3] == '/')))
-			return false;
-	return true;
-}
-
-/* Resolves "." and ".." in an absolute path by its text alone. */
-static void path_normalize(const char *in, char out[static PATH_MAX])
-{
-	size_t n = 0;
-
-	for (const char *s = in; *s;) {
-		size_t len;
-		while (*s == '/')
-			s++;
-		len = strcspn(s, "/");
-		if (len == 2 && s[0] == '.' && s[1] == '.') {
-			while (n > 0 && out[n - 1] != '/')
-				n--;
-			if (n > 0)
-				n--;
-		} else if (len > 0 && !(len == 1 && s[0] == '.') && n + 1 + len < PATH_MAX) {
-			out[n++] = '/';
-			memcpy(out + n, s, len);
-			n += len;
-		}
-		s += len;
-	}
-	if (n == 0)
-		out[n++] = '/';
-	out[n] = 0;
-}
-
-/* Where fd lies inside the image, as a path from the image's "/". */
-static int fd_image_path(const struct plan *p, int fd, char out[static PATH_MAX])
-{
-	char link[64], host[PATH_MAX];
-	size_t rl = strcmp(p->root, "/") == 0 ? 0 : strlen(p->root);
-	ssize_t n;
-
-	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
-	n = readlink(link, host, sizeof(host) - 1);
-	if (n < 0)
-		return -errno;
-	host[n] = 0;
-	if (strncmp(host, p->root, rl) != 0 || (host[rl] != 0 && host[rl] != '/'))
-		return -EXDEV; /* cannot happen with RESOLVE_IN_ROOT; never trust it blindly */
-	snprintf(out, PATH_MAX, "%s", host[rl] ? host + rl : "/");
-	return 0;
 }
 
 /* Opens path as the container will see it: through the binds (the last
@@ -225,7 +120,8 @@ static int container_open(const struct plan *p, const char *path, int flags)
 		if (path_under(path, p->dst[i])) {
 			char host[PATH_MAX];
 			int fd;
-			snprintf(host, sizeof(host), "%s%s", p->src[i], path + strlen(p->dst[i]));
+			size_t skip = strcmp(p->dst[i], "/") == 0 ? 0 : strlen(p->dst[i]);
+			snprintf(host, sizeof(host), "%s%s", p->src[i], path + skip);
 			fd = open(host, flags | O_CLOEXEC);
 			return fd < 0 ? -errno : fd;
 		}
@@ -325,7 +221,7 @@ static int image_path_settle(const struct plan *p, const char *path, char out[st
 		_cleanup_(closep) int fd = resolve_open(p->rootfd, prefix, O_PATH, 0);
 		char *slash;
 		if (fd >= 0) {
-			int r = fd_image_path(p, fd, real);
+			int r = resolve_fd_image_path(fd, p->root, real);
 			if (r < 0)
 				return r;
 			snprintf(out, PATH_MAX, "%s%s", strcmp(real, "/") == 0 ? "" : real, norm + strlen(prefix));
@@ -359,12 +255,13 @@ static void resolv_plan(struct plan *p)
 	}
 	fd = resolve_open(p->rootfd, "/etc/resolv.conf", O_PATH, 0);
 	if (fd >= 0) {
-		if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && fd_image_path(p, fd, p->resolv_place) == 0)
+		if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
+		    resolve_fd_image_path(fd, p->root, p->resolv_place) == 0)
 			return;
 		p->resolv_place[0] = 0;
 	} else if ((etc = resolve_open(p->rootfd, "/etc", O_PATH | O_DIRECTORY, 0)) >= 0 &&
 		   (n = readlinkat(etc, "resolv.conf", link, sizeof(link) - 1)) > 0 &&
-		   fd_image_path(p, etc, dir) == 0) {
+		   resolve_fd_image_path(etc, p->root, dir) == 0) {
 		link[n] = 0;
 		snprintf(target, sizeof(target), "%s/%s", link[0] == '/' ? "" : dir, link);
 		if (image_path_settle(p, target, p->resolv_place) == 0 && path_on_tmpfs(p->resolv_place))
@@ -497,473 +394,122 @@ static int nspawn_env(const char *notify, struct strv *env)
 	return r < 0 ? -ENOMEM : 0;
 }
 
-/* A datagram socket with an address of the kernel's choosing, which also
- * tells who sent each message. */
-static int notify_open(char name[static 128])
-{
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	socklen_t len = sizeof(sa_family_t);
-	int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0), one = 1;
-
-	if (fd < 0)
-		return -errno;
-	if (setsockopt(fd, SOL_SOCKET, SO_PASSCRED, &one, sizeof(one)) < 0 ||
-	    bind(fd, (struct sockaddr *)&sa, len) < 0 ||
-	    (len = sizeof(sa), getsockname(fd, (struct sockaddr *)&sa, &len)) < 0) {
-		int r = -errno;
-		close(fd);
-		return r;
-	}
-	/* An abstract address: a NUL, then the name. */
-	snprintf(name, 128, "@%.*s", (int)(len - offsetof(struct sockaddr_un, sun_path) - 1), sa.sun_path + 1);
-	return fd;
-}
-
-/* Reads what is queued; true once systemd-nspawn (pid) has said READY=1,
- * which it does as it hands over to the command. */
-static bool notify_ready(int fd, pid_t pid, bool ready)
-{
-	for (;;) {
-		char buf[4096];
-		union {
-			struct cmsghdr align;
-			char buf[CMSG_SPACE(sizeof(struct ucred))];
-		} ctrl;
-		struct iovec iov = { .iov_base = buf, .iov_len = sizeof(buf) - 1 };
-		struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctrl.buf,
-				     .msg_controllen = sizeof(ctrl.buf) };
-		struct cmsghdr *c;
-		struct ucred uc;
-		char *save = NULL;
-		ssize_t n = recvmsg(fd, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
-
-		if (n < 0)
-			return ready;
-		buf[n] = 0;
-		c = CMSG_FIRSTHDR(&mh);
-		if (!c || c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_CREDENTIALS)
-			continue;
-		memcpy(&uc, CMSG_DATA(c), sizeof(uc));
-		/* The address is reachable from the container's network. */
-		if (uc.pid != pid)
-			continue;
-		for (char *l = strtok_r(buf, "\n", &save); l; l = strtok_r(NULL, "\n", &save))
-			if (strcmp(l, "READY=1") == 0)
-				ready = true;
-	}
-}
-
-/* "a b c", cut short if it does not fit. */
-static const char *words_join(char **v, char *buf, size_t size)
-{
-	size_t n = 0;
-
-	buf[0] = 0;
-	for (; *v && n < size; v++)
-		n += (size_t)snprintf(buf + n, size - n, "%s%s", n ? " " : "", *v);
-	return buf;
-}
-
-/* "2026-11-25T10:00:00.123Z " */
-static void timestamp(const struct timespec *ts, char buf[static 32])
-{
-	struct tm tm;
-	size_t n;
-
-	gmtime_r(&ts->tv_sec, &tm);
-	n = strftime(buf, 32, "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(buf + n, 32 - n, ".%03ldZ ", ts->tv_nsec / 1000000);
-}
-
-/* One of the command's output streams, with --log. */
-struct stream {
-	int in;  /* our end of its pipe; -1 when closed or not used */
-	int out; /* where it goes on (our stdout or stderr); -1 once that is gone */
-	struct timespec start; /* when the line in line began */
-	size_t len;
-	char line[LOG_LINE_MAX];
-};
-
-/* The command's output with --log: the pipes, the log, and the ends of
- * the pipes the child writes to (one for both, or one each). */
-struct output {
-	int log;
-	int log_err; /* the first error writing the log */
-	int child[2];
-	struct stream st[2];
-};
-
-static void output_line(struct output *o, const struct timespec *ts, const char *s, size_t len)
-{
-	char t[32];
-	struct iovec iov[] = {
-		{ .iov_base = t, .iov_len = 0 },
-		{ .iov_base = (char *)s, .iov_len = len },
-		{ .iov_base = "\n", .iov_len = 1 },
-	};
-
-	if (o->log < 0 || o->log_err)
-		return;
-	timestamp(ts, t);
-	iov[0].iov_len = strlen(t);
-	/* One write per line, so that a log shared with others stays whole. */
-	if (writev(o->log, iov, ARRAY_SIZE(iov)) < 0)
-		o->log_err = errno;
-}
-
-/* A line of our own in the log, "img-nspawn-run: ..."; one line, whatever
- * CMD's arguments hold. */
-static void output_note(struct output *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void output_note(struct output *o, const char *fmt, ...)
-{
-	char buf[4096], line[2 * sizeof(buf)];
-	struct timespec now;
-	va_list ap;
-	size_t n;
-
-	va_start(ap, fmt);
-	vsnprintf(buf, sizeof(buf), fmt, ap);
-	va_end(ap);
-	n = (size_t)snprintf(line, sizeof(line), "%s: ", log_program());
-	if (n >= sizeof(line))
-		n = sizeof(line) - 1;
-	/* An escape takes two bytes: stop, cut, where the next one might not fit. */
-	for (const char *s = buf; *s && n + 2 <= sizeof(line); s++) {
-		if (*s == '\n' || *s == '\r')
-			line[n++] = '\\';
-		line[n++] = *s == '\n' ? 'n' : *s == '\r' ? 'r' : *s;
-	}
-	clock_gettime(CLOCK_REALTIME, &now);
-	output_line(o, &now, line, n);
-}
-
-static void output_close_child(struct output *o)
-{
-	closep(&o->child[0]);
-	if (o->child[1] != o->child[0])
-		closep(&o->child[1]);
-	o->child[0] = o->child[1] = -1;
-}
-
-/* Opens the log and the pipes, with --log; without it the child writes to
- * our stdout and stderr themselves. */
-static int output_open(struct output *o, const struct plan *p)
-{
-	char cmd[4096];
-	struct stat out, err;
-	bool same;
-
-	if (!arg_log)
-		return 0;
-	/* One pipe for both, when they go to the same place, keeps their
-	 * order exactly. */
-	same = fstat(STDOUT_FILENO, &out) == 0 && fstat(STDERR_FILENO, &err) == 0 && out.st_dev == err.st_dev &&
-	       out.st_ino == err.st_ino;
-	o->log = open(arg_log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOCTTY, 0644);
-	if (o->log < 0)
-		return log_errno(errno, "cannot open '%s'", arg_log);
-	for (int k = 0; k < (same ? 1 : 2); k++) {
-		int fds[2];
-		if (pipe2(fds, O_CLOEXEC) < 0)
-			return log_errno(errno, "cannot make a pipe");
-		o->st[k].in = fds[0];
-		o->child[k] = fds[1];
-	}
-	if (same)
-		o->child[1] = o->child[0];
-	output_note(o, "in '%s': %s", p->root, words_join(arg_command, cmd, sizeof(cmd)));
-	return 0;
-}
-
-/* Logs what the command wrote, line by line; a line is stamped with the
- * time its first byte came. */
-static void stream_log(struct output *o, struct stream *s, const char *buf, size_t n,
-		       const struct timespec *now)
-{
-	for (size_t i = 0; i < n; i++) {
-		if (s->len == 0)
-			s->start = *now;
-		if (buf[i] == '\n' || s->len == LOG_LINE_MAX) {
-			output_line(o, &s->start, s->line, s->len);
-			s->len = 0;
-			s->start = *now;
-			if (buf[i] == '\n')
-				continue;
-		}
-		s->line[s->len++] = buf[i];
-	}
-}
-
-/* Passes on what the command wrote as soon as it comes, and logs it. */
-static void stream_pump(struct output *o, struct stream *s)
-{
-	char buf[65536];
-	struct timespec now;
-	ssize_t n = read(s->in, buf, sizeof(buf));
-
-	if (n < 0 && (errno == EINTR || errno == EAGAIN))
-		return;
-	if (n <= 0) {
-		/* The end: a last line without a newline is a line too. */
-		if (s->len > 0)
-			output_line(o, &s->start, s->line, s->len);
-		s->len = 0;
-		closep(&s->in);
-		s->in = -1;
-		return;
-	}
-	clock_gettime(CLOCK_REALTIME, &now);
-	for (ssize_t done = 0; s->out >= 0 && done < n;) {
-		ssize_t w = write(s->out, buf + done, (size_t)(n - done));
-		if (w >= 0)
-			done += w;
-		else if (errno != EINTR)
-			s->out = -1; /* our reader went away; keep the log, and the command, going */
-	}
-	stream_log(o, s, buf, (size_t)n, &now);
-}
-
-/* Writes the last line and closes the log: a status to exit with. */
-static int output_close(struct output *o, int status)
-{
-	output_close_child(o);
-	for (int k = 0; k < 2; k++)
-		closep(&o->st[k].in);
-	if (o->log < 0)
-		return status;
-	output_note(o, "exit status %d", status);
-	if (close(o->log) < 0 && !o->log_err)
-		o->log_err = errno;
-	/* A build whose log is lost has not fully succeeded. */
-	if (o->log_err) {
-		log_errno(o->log_err, "cannot write to '%s'", arg_log);
-		if (status == 0)
-			status = EXIT_CANCELED;
-	}
-	return status;
-}
-
-/* Where the child says why it could not start systemd-nspawn. */
-struct child_error {
-	int step; /* 0: before exec (our own set-up), 1: exec */
-	int err;
-};
-
-_Noreturn static void child_run(char **argv, char **envp, const sigset_t *mask, int errfd,
-				const struct output *o, bool private_state, pid_t parent, const struct strv *others)
-{
-	struct child_error ce = { 0, 0 };
-
-	sigprocmask(SIG_SETMASK, mask, NULL);
-	/* Should we be killed, systemd-nspawn stops the container rather
-	 * than leave it running unwatched. */
-	if (prctl(PR_SET_PDEATHSIG, SIGTERM) < 0 || getppid() != parent)
-		goto fail;
-	/* Out of our process group, so that a SIGKILL of the whole group (make
-	 * killed with its children) reaches only us: the death signal above
-	 * then has nspawn stop the container. Signals for the group are
-	 * passed on by us instead. A shell stays in the terminal's group. */
-	if (!arg_shell && setpgid(0, 0) < 0)
-		goto fail;
-	/* A mount namespace of its own, a slave of ours: what we mount there
-	 * stays there, and an unmount on the host reaches it. */
-	if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_SLAVE, NULL) < 0)
-		goto fail;
-	/* Without the other images mounted on the host right now: a copy of
-	 * their mounts here (and so in the container's namespace) would keep
-	 * their filesystems alive until this run ends, after the build that
-	 * owns them has unmounted and finished them. */
-	for (size_t i = 0; i < others->n; i++)
-		umount2(others->v[i], MNT_DETACH | UMOUNT_NOFOLLOW);
-	if (private_state &&
-	    (((mkdir("/run/systemd", 0755) < 0 && errno != EEXIST) ||
-	      (mkdir("/run/systemd/nspawn", 0755) < 0 && errno != EEXIST) ||
-	      mount("tmpfs", "/run/systemd/nspawn", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=0755") < 0)))
-		goto fail;
-	/* No interaction: a command that asks gets end-of-file, not a hang. */
-	if (!arg_shell && isatty(STDIN_FILENO)) {
-		int fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-		if (fd < 0 || dup2(fd, STDIN_FILENO) < 0)
-			goto fail;
-	}
-	/* dup2() leaves the copies open across exec. */
-	if ((o->child[0] >= 0 && dup2(o->child[0], STDOUT_FILENO) < 0) ||
-	    (o->child[1] >= 0 && dup2(o->child[1], STDERR_FILENO) < 0))
-		goto fail;
-	ce.step = 1;
-	execvpe(argv[0], argv, envp);
-fail:
-	ce.err = errno;
-	(void)!write(errfd, &ce, sizeof(ce));
-	_exit(EXIT_CANCELED);
-}
-
-/* Starts systemd-nspawn in a child, with SIGCHLD and the signals we pass
- * on blocked here (read from sigfd instead) and not there. */
+/* Mounts of loop devices (other disk images), kernel or FUSE, that have
+ * nothing to do with this run: neither on the way to the root nor in it,
+ * nor on the way to or in a bind source. */
 struct others {
 	const char *root;
 	struct strv *v;
 };
 
-static bool path_within(const char *path, const char *top)
-{
-	size_t n = strlen(top);
-
-	return strncmp(path, top, n) == 0 && (path[n] == 0 || path[n] == '/' || strcmp(top, "/") == 0);
-}
-
-/* Mounts of loop devices (other disk images), kernel or FUSE, that have
- * nothing to do with this run: neither on the way to the root nor in it,
- * nor on the way to or in a bind source. Deepest (latest) first. */
 static int other_image(const struct mount_entry *m, void *userdata)
 {
 	struct others *o = userdata;
 
 	if (!m->source || strncmp(m->source, "/dev/loop", 9) != 0)
 		return 0;
-	if (path_within(m->target, o->root) || path_within(o->root, m->target))
+	if (path_under(m->target, o->root) || path_under(o->root, m->target))
 		return 0;
 	for (size_t i = 0; i < arg_n_binds; i++) {
 		char src[PATH_MAX];
 		snprintf(src, sizeof(src), "%.*s", (int)arg_binds[i].src_len, arg_binds[i].arg);
-		if (path_within(m->target, src) || path_within(src, m->target))
+		if (path_under(m->target, src) || path_under(src, m->target))
 			return 0;
 	}
 	return strv_add(o->v, "%s", m->target) < 0 ? -ENOMEM : 0;
 }
 
-static pid_t nspawn_start(struct strv *argv, struct strv *envp, const struct output *o, bool private_state,
-			  int *sigfd, const char *root)
-{
-	_cleanup_(strv_freep) struct strv others = { 0 };
-	struct others ot = { .root = root, .v = &others };
-	_cleanup_(closep) int errr = -1, errw = -1;
-	int fds[2];
-	struct child_error ce;
-	sigset_t mask, old;
-	pid_t pid, parent = getpid();
+/* What the child does before it becomes systemd-nspawn. */
+struct child_setup {
+	bool private_state; /* a tmpfs of its own for nspawn's state */
+	const struct strv *others; /* deepest first */
+};
 
-	if (pipe2(fds, O_CLOEXEC) < 0)
-		return log_errno(errno, "cannot make a pipe");
-	errr = fds[0];
-	errw = fds[1];
-	sigemptyset(&mask);
-	sigaddset(&mask, SIGCHLD);
-	sigaddset(&mask, SIGINT);
-	sigaddset(&mask, SIGTERM);
-	sigaddset(&mask, SIGHUP);
-	sigprocmask(SIG_BLOCK, &mask, &old);
-	*sigfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
-	if (*sigfd < 0)
-		return log_errno(errno, "cannot watch signals");
+static int child_setup(void *userdata)
+{
+	const struct child_setup *c = userdata;
+
+	/* A mount namespace of its own, a slave of ours: what we mount there
+	 * stays there, and an unmount on the host reaches it. */
+	if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_SLAVE, NULL) < 0)
+		return -1;
+	/* Without the other images mounted on the host right now: a copy of
+	 * their mounts here (and so in the container's namespace) would keep
+	 * their filesystems alive until this run ends, after the build that
+	 * owns them has unmounted and finished them. */
+	for (size_t i = 0; i < c->others->n; i++)
+		umount2(c->others->v[i], MNT_DETACH | UMOUNT_NOFOLLOW);
+	if (c->private_state &&
+	    (((mkdir("/run/systemd", 0755) < 0 && errno != EEXIST) ||
+	      (mkdir("/run/systemd/nspawn", 0755) < 0 && errno != EEXIST) ||
+	      mount("tmpfs", "/run/systemd/nspawn", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=0755") < 0)))
+		return -1;
+	return 0;
+}
+
+/* The other images' mount points, deepest first: mountinfo lists a mount
+ * after the one it sits on. */
+static int others_find(const char *root, struct strv *others)
+{
+	struct others ot = { .root = root, .v = others };
 
 	if (mounts_foreach(other_image, &ot) < 0)
-		return log_errno(ENOMEM, "cannot read the mount table");
-	/* Deepest first: mountinfo lists a mount after the one it sits on. */
-	for (size_t i = 0; i < others.n / 2; i++) {
-		char *t = others.v[i];
-		others.v[i] = others.v[others.n - 1 - i];
-		others.v[others.n - 1 - i] = t;
+		return -ENOMEM;
+	for (size_t i = 0; i < others->n / 2; i++) {
+		char *t = others->v[i];
+		others->v[i] = others->v[others->n - 1 - i];
+		others->v[others->n - 1 - i] = t;
 	}
-	pid = fork();
-	if (pid < 0)
-		return log_errno(errno, "cannot start systemd-nspawn");
-	if (pid == 0)
-		child_run(argv->v, envp->v, &old, errw, o, private_state, parent, &others);
-	closep(&errw);
-	errw = -1;
-	/* Until exec, or a report of what failed before it. */
-	if (read(errr, &ce, sizeof(ce)) != sizeof(ce))
-		return pid;
-	waitpid(pid, NULL, 0);
-	if (ce.step == 1 && ce.err == ENOENT)
-		log_error("systemd-nspawn is not installed (Debian package: systemd-container)");
-	else
-		log_errno(ce.err, ce.step == 1 ? "cannot run systemd-nspawn" : "cannot set up systemd-nspawn");
-	return -ce.err;
+	return 0;
 }
 
 /* Runs CMD through systemd-nspawn: passes signals on and, with --log, the
- * output through, and returns the status to exit with. */
+ * output through, and returns the status to exit with. systemd-nspawn
+ * says READY=1 as it hands over to CMD: a failure without it is its own. */
 static int nspawn_run(const struct plan *p)
 {
-	_cleanup_(strv_freep) struct strv argv = { 0 }, envp = { 0 };
-	_cleanup_(closep) int notify = -1, sigfd = -1;
-	/* Big (two lines of the log): not on the stack. */
-	_cleanup_(freep) struct output *o = calloc(1, sizeof(*o));
-	bool registered = system_bus_reachable(), exited = false, ready = false;
-	int status = 0, forwarded = 0;
-	char name[128], line[8192];
-	pid_t pid;
+	_cleanup_(strv_freep) struct strv argv = { 0 }, envp = { 0 }, others = { 0 };
+	_cleanup_(supervise_done) struct supervise s = SUPERVISE_INIT;
+	bool registered = system_bus_reachable();
+	struct child_setup cs = { .private_state = !registered && nspawn_state_on_disk(), .others = &others };
+	char line[8192];
+	int status;
 
-	if (!o) {
-		log_errno(ENOMEM, "cannot start systemd-nspawn");
-		return EXIT_CANCELED;
-	}
-	*o = (struct output){ .log = -1, .child = { -1, -1 }, .st = { { .in = -1, .out = STDOUT_FILENO },
-								      { .in = -1, .out = STDERR_FILENO } } };
+	s.name = "systemd-nspawn";
+	s.package = "systemd-container";
+	s.own_group = s.stdin_null = !arg_shell;
+	s.setup = child_setup;
+	s.userdata = &cs;
 	log_debug("%s", registered ? "systemd and the system bus are there: the container is registered"
 				   : "no system bus: running with --register=no --keep-unit");
-	notify = notify_open(name);
-	if (notify < 0) {
-		log_errno(notify, "cannot make a socket for systemd-nspawn");
+	if (supervise_notify_open(&s) < 0)
 		return EXIT_CANCELED;
-	}
-	if (nspawn_argv(p, registered, &argv) < 0 || nspawn_env(name, &envp) < 0) {
+	if (nspawn_argv(p, registered, &argv) < 0 || nspawn_env(s.notify_name, &envp) < 0) {
 		log_errno(ENOMEM, "cannot start systemd-nspawn");
 		return EXIT_CANCELED;
 	}
-	log_debug("%s", words_join(argv.v, line, sizeof(line)));
-	if (output_open(o, p) < 0)
-		return output_close(o, EXIT_CANCELED);
-
-	pid = nspawn_start(&argv, &envp, o, !registered && nspawn_state_on_disk(), &sigfd, p->root);
-	if (pid < 0)
-		return output_close(o, EXIT_CANCELED);
-	/* Writing to a reader that went away is an error to handle, not death. */
-	signal(SIGPIPE, SIG_IGN);
-	output_close_child(o);
-
-	while (!exited || o->st[0].in >= 0 || o->st[1].in >= 0) {
-		struct pollfd pfd[] = {
-			{ .fd = exited ? -1 : sigfd, .events = POLLIN },
-			{ .fd = notify, .events = POLLIN },
-			{ .fd = o->st[0].in, .events = POLLIN },
-			{ .fd = o->st[1].in, .events = POLLIN },
-		};
-		struct signalfd_siginfo si;
-
-		if (poll(pfd, ARRAY_SIZE(pfd), -1) < 0 && errno != EINTR) {
-			log_errno(errno, "cannot wait for systemd-nspawn");
-			kill(pid, SIGKILL);
-			waitpid(pid, NULL, 0);
-			return output_close(o, EXIT_CANCELED);
-		}
-		if (pfd[1].revents)
-			ready = notify_ready(notify, pid, ready);
-		/* stdout first: what both pipes hold now was most likely
-		 * written there first. */
-		for (int k = 0; k < 2; k++)
-			if (pfd[k + 2].revents)
-				stream_pump(o, &o->st[k]);
-		while (pfd[0].revents && read(sigfd, &si, sizeof(si)) == sizeof(si)) {
-			if (si.ssi_signo != SIGCHLD) {
-				/* systemd-nspawn stops the container: CMD is killed. */
-				kill(pid, (int)si.ssi_signo);
-				forwarded = (int)si.ssi_signo;
-			} else if (waitpid(pid, &status, WNOHANG) == pid)
-				exited = true;
-		}
+	s.argv = argv.v;
+	s.envp = envp.v;
+	log_debug("%s", strv_join(argv.v, line, sizeof(line)));
+	if (supervise_log_open(&s, arg_log) < 0) {
+		supervise_log_close(&s, EXIT_CANCELED);
+		return EXIT_CANCELED;
 	}
-	ready = notify_ready(notify, pid, ready);
-
-	if (WIFSIGNALED(status))
-		return output_close(o, 128 + WTERMSIG(status));
-	if (forwarded) /* as a shell reports a command a signal stopped */
-		return output_close(o, 128 + forwarded);
-	if (WEXITSTATUS(status) != 0 && !ready)
-		return output_close(o, EXIT_CANCELED); /* systemd-nspawn's own failure: it said why */
-	return output_close(o, WEXITSTATUS(status));
+	supervise_note(&s, "in '%s': %s", p->root, strv_join(arg_command, line, sizeof(line)));
+	if (others_find(p->root, &others) < 0) {
+		log_errno(ENOMEM, "cannot read the mount table");
+		status = EXIT_CANCELED;
+	} else {
+		status = supervise_run(&s);
+		if (status < 0)
+			status = EXIT_CANCELED;
+		else if (status != 0 && !s.signaled && !s.ready)
+			status = EXIT_CANCELED; /* systemd-nspawn's own failure: it said why */
+	}
+	/* A build whose log is lost has not fully succeeded. */
+	if (supervise_log_close(&s, status) < 0 && status == 0)
+		status = EXIT_CANCELED;
+	return status;
 }
 
 static int run(void)
@@ -1157,11 +703,5 @@ static int parse_argv(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
-	int r;
-
-	log_setup(argv[0]);
-	r = parse_argv(argc, argv);
-	if (r <= 0)
-		return r < 0 ? EXIT_CANCELED : EXIT_DONE;
-	return run();
+	return cli_main(argc, argv, parse_argv, run, EXIT_CANCELED);
 }

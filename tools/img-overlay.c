@@ -19,7 +19,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <grp.h>
 #include <limits.h>
+#include <pwd.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -481,12 +483,12 @@ static int walk(struct overlay *o, int srcfd, int tdirfd, const char *rel)
 
 /* A user or group, by number or by name in the image's /etc/passwd or
  * /etc/group (never the host's). */
-static int id_lookup(int rootfd, const char *file, const char *name, unsigned *id)
+static int id_lookup(int rootfd, bool group, const char *name, unsigned *id)
 {
-	char *end, line[1024];
+	char *end;
 	unsigned long n;
 	FILE *f;
-	int fd;
+	int fd, r = -ENOENT;
 
 	errno = 0;
 	n = strtoul(name, &end, 10);
@@ -494,27 +496,29 @@ static int id_lookup(int rootfd, const char *file, const char *name, unsigned *i
 		*id = (unsigned)n;
 		return 0;
 	}
-	fd = resolve_open(rootfd, file, O_RDONLY, 0);
+	fd = resolve_open(rootfd, group ? "etc/group" : "etc/passwd", O_RDONLY, 0);
 	if (fd < 0 || !(f = fdopen(fd, "r"))) {
 		if (fd >= 0)
 			close(fd);
 		return -ENOENT;
 	}
-	while (fgets(line, sizeof(line), f)) {
-		char *colon = strchr(line, ':'), *idf;
-		if (!colon)
-			continue;
-		*colon = 0;
-		if (strcmp(line, name) != 0)
-			continue;
-		idf = strchr(colon + 1, ':'); /* skip the password field */
-		if (idf && sscanf(idf + 1, "%u", id) == 1) {
-			fclose(f);
-			return 0;
-		}
+	if (group) {
+		struct group *gr;
+		while (r < 0 && (gr = fgetgrent(f)))
+			if (strcmp(gr->gr_name, name) == 0) {
+				*id = gr->gr_gid;
+				r = 0;
+			}
+	} else {
+		struct passwd *pw;
+		while (r < 0 && (pw = fgetpwent(f)))
+			if (strcmp(pw->pw_name, name) == 0) {
+				*id = pw->pw_uid;
+				r = 0;
+			}
 	}
 	fclose(f);
-	return -ENOENT;
+	return r;
 }
 
 static int owner_parse(int rootfd, const char *spec, uid_t *uid, gid_t *gid)
@@ -528,7 +532,7 @@ static int owner_parse(int rootfd, const char *spec, uid_t *uid, gid_t *gid)
 		return -EINVAL;
 	snprintf(user, sizeof(user), "%.*s", (int)(colon - spec), spec);
 	snprintf(group, sizeof(group), "%s", colon + 1);
-	if (id_lookup(rootfd, "etc/passwd", user, &u) < 0 || id_lookup(rootfd, "etc/group", group, &g) < 0)
+	if (id_lookup(rootfd, false, user, &u) < 0 || id_lookup(rootfd, true, group, &g) < 0)
 		return -ENOENT;
 	*uid = u;
 	*gid = g;
@@ -774,11 +778,5 @@ static int parse_argv(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
-	int r;
-
-	log_setup(argv[0]);
-	r = parse_argv(argc, argv);
-	if (r <= 0)
-		return r < 0 ? EXIT_USAGE : EXIT_DONE;
-	return run();
+	return cli_main(argc, argv, parse_argv, run, EXIT_USAGE);
 }

@@ -31,6 +31,7 @@
 #include "log.h"
 #include "loop.h"
 #include "mounts.h"
+#include "resolve.h"
 #include "state.h"
 
 static const char *arg_state;
@@ -133,15 +134,6 @@ struct tree {
 };
 
 static bool devset_has(const struct devset *d, const struct mount_entry *m);
-
-static bool path_under(const char *path, const char *top)
-{
-	size_t len = strlen(top);
-
-	if (strcmp(top, "/") == 0)
-		return true;
-	return strncmp(path, top, len) == 0 && (path[len] == 0 || path[len] == '/');
-}
 
 static int collect(const struct mount_entry *m, void *userdata)
 {
@@ -544,13 +536,12 @@ static int parse_argv(int argc, char **argv)
 	return 1;
 }
 
+static int run(void)
+{
+	return arg_all ? all() : from_state();
+}
+
 int main(int argc, char **argv)
 {
-	int r;
-
-	log_setup(argv[0]);
-	r = parse_argv(argc, argv);
-	if (r <= 0)
-		return r < 0 ? EXIT_USAGE : EXIT_DONE;
-	return arg_all ? all() : from_state();
+	return cli_main(argc, argv, parse_argv, run, EXIT_USAGE);
 }

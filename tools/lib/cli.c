@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <stdio.h>
 
+#include "common.h"
 #include "log.h"
 
 int cli_option(int c, void (*help)(void))
@@ -25,4 +26,16 @@ int cli_option(int c, void (*help)(void))
 		fprintf(stderr, "Try '%s --help'.\n", log_program());
 		return -EINVAL;
 	}
+}
+
+int cli_main(int argc, char **argv, int (*parse_argv)(int argc, char **argv), int (*run)(void),
+	     int usage_status)
+{
+	int r;
+
+	log_setup(argv[0]);
+	r = parse_argv(argc, argv);
+	if (r <= 0)
+		return r < 0 ? usage_status : EXIT_DONE;
+	return run();
 }

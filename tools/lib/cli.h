@@ -16,3 +16,10 @@
  * help or the version was printed (exit 0), -EINVAL for an unknown option
  * (getopt has said which). */
 int cli_option(int c, void (*help)(void));
+
+/* The whole main() of a tool: log_setup(argv[0]), parse_argv(), then run().
+ * parse_argv returns >0 to go on, 0 when it has done all there is to do
+ * (help, version: exit 0) and <0 for bad usage, which exits with
+ * usage_status (EXIT_USAGE; img-nspawn-run has its own). */
+int cli_main(int argc, char **argv, int (*parse_argv)(int argc, char **argv), int (*run)(void),
+	     int usage_status);

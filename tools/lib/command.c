@@ -14,11 +14,27 @@
 
 extern char **environ;
 
+/* A child starts with no signal held and default actions, whatever
+ * window (tools/lib/signals.h) its parent is in. */
+static void spawnattr_init(posix_spawnattr_t *attr)
+{
+	sigset_t mask, def;
+
+	posix_spawnattr_init(attr);
+	sigemptyset(&mask);
+	posix_spawnattr_setsigmask(attr, &mask);
+	sigemptyset(&def);
+	sigaddset(&def, SIGINT);
+	sigaddset(&def, SIGTERM);
+	sigaddset(&def, SIGHUP);
+	sigaddset(&def, SIGQUIT);
+	posix_spawnattr_setsigdefault(attr, &def);
+}
+
 int command_run(char *const argv[], unsigned flags)
 {
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t attr;
-	sigset_t mask, def;
 	pid_t pid;
 	int status, r;
 
@@ -34,17 +50,7 @@ int command_run(char *const argv[], unsigned flags)
 	}
 	else if (flags & COMMAND_STDOUT_TO_STDERR)
 		posix_spawn_file_actions_adddup2(&fa, STDERR_FILENO, STDOUT_FILENO);
-	/* A child starts with no signal held and default actions, whatever
-	 * window (tools/lib/signals.h) its parent is in. */
-	posix_spawnattr_init(&attr);
-	sigemptyset(&mask);
-	posix_spawnattr_setsigmask(&attr, &mask);
-	sigemptyset(&def);
-	sigaddset(&def, SIGINT);
-	sigaddset(&def, SIGTERM);
-	sigaddset(&def, SIGHUP);
-	sigaddset(&def, SIGQUIT);
-	posix_spawnattr_setsigdefault(&attr, &def);
+	spawnattr_init(&attr);
 	posix_spawnattr_setpgroup(&attr, 0);
 	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF |
 					   (flags & COMMAND_OWN_GROUP ? POSIX_SPAWN_SETPGROUP : 0));
@@ -82,7 +88,6 @@ int command_capture(char *const argv[], unsigned flags, char **out, size_t max)
 {
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t attr;
-	sigset_t mask, def;
 	int pipefd[2], status, r;
 	size_t len = 0;
 	bool big = false;
@@ -105,16 +110,7 @@ int command_capture(char *const argv[], unsigned flags, char **out, size_t max)
 		posix_spawn_file_actions_addopen(&fa, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
 		posix_spawn_file_actions_addopen(&fa, STDERR_FILENO, "/dev/null", O_WRONLY, 0);
 	}
-	/* As command_run: no signal held, default actions. */
-	posix_spawnattr_init(&attr);
-	sigemptyset(&mask);
-	posix_spawnattr_setsigmask(&attr, &mask);
-	sigemptyset(&def);
-	sigaddset(&def, SIGINT);
-	sigaddset(&def, SIGTERM);
-	sigaddset(&def, SIGHUP);
-	sigaddset(&def, SIGQUIT);
-	posix_spawnattr_setsigdefault(&attr, &def);
+	spawnattr_init(&attr);
 	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
 	r = posix_spawnp(&pid, argv[0], &fa, &attr, argv, environ);
 	posix_spawnattr_destroy(&attr);

@@ -22,9 +22,7 @@ void fdisk_free_iterp(struct fdisk_iter **itr)
 	fdisk_free_iter(*itr);
 }
 
-/* libfdisk's warnings ("The backup GPT table is not on the end of the
- * device") are expected when a file changed size; show them with -v only. */
-static int fdisk_ask_log(struct fdisk_context *cxt, struct fdisk_ask *ask, void *data)
+int disklabel_ask(struct fdisk_context *cxt, struct fdisk_ask *ask, void *data)
 {
 	(void)cxt;
 	(void)data;
@@ -46,7 +44,7 @@ int disklabel_open(int fd, const char *path, bool readonly, struct fdisk_context
 
 	if (!cxt)
 		return log_errno(ENOMEM, "cannot read the partition table of '%s'", path);
-	fdisk_set_ask(cxt, fdisk_ask_log, NULL);
+	fdisk_set_ask(cxt, disklabel_ask, NULL);
 	r = fdisk_assign_device_by_fd(cxt, fd, path, readonly);
 	if (r < 0) {
 		fdisk_unref_context(cxt);

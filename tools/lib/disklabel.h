@@ -15,6 +15,12 @@ void fdisk_unref_contextp(struct fdisk_context **cxt);
 void fdisk_unref_tablep(struct fdisk_table **tb);
 void fdisk_free_iterp(struct fdisk_iter **itr);
 
+/* For fdisk_set_ask(): libfdisk's messages go to the debug log (its
+ * warnings, "The backup GPT table is not on the end of the device", are
+ * expected when a file changed size) and its questions are refused:
+ * everything is decided up front. */
+int disklabel_ask(struct fdisk_context *cxt, struct fdisk_ask *ask, void *data);
+
 /* A libfdisk context on fd; libfdisk's warnings go to the debug log and
  * its questions are refused. Logs its own error. */
 int disklabel_open(int fd, const char *path, bool readonly, struct fdisk_context **ret);

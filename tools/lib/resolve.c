@@ -88,3 +88,76 @@ int resolve_mkdir_p(int rootfd, const char *path)
 {
 	return mkdir_p(rootfd, path, 0);
 }
+
+bool path_under(const char *path, const char *dir)
+{
+	size_t len = strlen(dir);
+
+	if (strcmp(dir, "/") == 0)
+		return path[0] == '/';
+	return strncmp(path, dir, len) == 0 && (path[len] == 0 || path[len] == '/');
+}
+
+int resolve_fd_path(int fd, const char *root, char out[static PATH_MAX])
+{
+	char link[64];
+	ssize_t n;
+
+	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+	n = readlink(link, out, PATH_MAX - 1);
+	if (n < 0)
+		return -errno;
+	out[n] = 0;
+	if (!path_under(out, root))
+		return -EXDEV; /* cannot happen with RESOLVE_IN_ROOT; never trust it blindly */
+	return 0;
+}
+
+int resolve_fd_image_path(int fd, const char *root, char out[static PATH_MAX])
+{
+	char host[PATH_MAX];
+	size_t rl = strcmp(root, "/") == 0 ? 0 : strlen(root);
+	int r = resolve_fd_path(fd, root, host);
+
+	if (r < 0)
+		return r;
+	snprintf(out, PATH_MAX, "%s", host[rl] ? host + rl : "/");
+	return 0;
+}
+
+bool path_plain(const char *p)
+{
+	if (p[0] != '/')
+		return false;
+	for (const char *s = p; (s = strchr(s, '/')); s++)
+		if ((s[1] == '.' && (s[2] == 0 || s[2] == '/')) ||
+		    (s[1] == '.' && s[2] == '.' && (s[3] == 0 || s[3] == '/')))
+			return false;
+	return true;
+}
+
+void path_normalize(const char *in, char out[static PATH_MAX])
+{
+	size_t n = 0;
+
+	for (const char *s = in; *s;) {
+		size_t len;
+		while (*s == '/')
+			s++;
+		len = strcspn(s, "/");
+		if (len == 2 && s[0] == '.' && s[1] == '.') {
+			while (n > 0 && out[n - 1] != '/')
+				n--;
+			if (n > 0)
+				n--;
+		} else if (len > 0 && !(len == 1 && s[0] == '.') && n + 1 + len < PATH_MAX) {
+			out[n++] = '/';
+			memcpy(out + n, s, len);
+			n += len;
+		}
+		s += len;
+	}
+	if (n == 0)
+		out[n++] = '/';
+	out[n] = 0;
+}

@@ -6,6 +6,9 @@
  */
 #pragma once
 
+#include <limits.h>
+#include <stdbool.h>
+
 /* openat2(rootfd, path, flags | O_CLOEXEC, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS).
  * Returns an fd or -errno. */
 int resolve_open(int rootfd, const char *path, int flags, unsigned mode);
@@ -15,3 +18,20 @@ int resolve_open(int rootfd, const char *path, int flags, unsigned mode);
  * the root and its target created. Returns an fd or -errno (-ENOTDIR if
  * something on the way is not a directory). */
 int resolve_mkdir_p(int rootfd, const char *path);
+
+/* True if path is dir or lies below it, by their text: "/x" is under "/",
+ * "/xy" is not under "/x". */
+bool path_under(const char *path, const char *dir);
+
+/* Where fd lies on the host (from /proc/self/fd), which must be root or
+ * below it: -EXDEV otherwise. 0 or -errno. */
+int resolve_fd_path(int fd, const char *root, char out[static PATH_MAX]);
+
+/* The same as a path from the image's "/": root itself is "/". */
+int resolve_fd_image_path(int fd, const char *root, char out[static PATH_MAX]);
+
+/* Absolute, without "." or ".." components. */
+bool path_plain(const char *p);
+
+/* Resolves "." and ".." in an absolute path by its text alone. */
+void path_normalize(const char *in, char out[static PATH_MAX]);
