@@ -116,15 +116,94 @@ PY
 
 @test "what each device makes itself, and nothing of the build, are not in the image" {
 	# No SSH host keys, an empty machine-id.
-	! root_ls "$IMG" /etc/ssh | grep -q ssh_host_
+	root_ls "$IMG" /etc/ssh | grep -q ssh_host_ && return 1
 	root_stat "$IMG" /etc/machine-id | grep -q 'Size: 0$'
 	# No apt lists, no .deb, no qemu, no policy-rc.d.
 	[ -z "$(root_ls "$IMG" /var/lib/apt/lists | tr -s ' \t' '\n' | grep -v -e '^$' -e '^\.$' -e '^\.\.$' -e '^partial$' -e '^lock$' -e '^[0-9]*$' -e '^(.*)$')" ]
-	! root_ls "$IMG" /var/cache/apt/archives | grep -q '\.deb'
-	! root_ls "$IMG" /usr/bin | grep -q qemu-
-	! root_stat "$IMG" /usr/sbin/policy-rc.d | grep -q Inode
+	root_ls "$IMG" /var/cache/apt/archives | grep -q '\.deb' && return 1
+	root_ls "$IMG" /usr/bin | grep -q qemu- && return 1
+	root_stat "$IMG" /usr/sbin/policy-rc.d | grep -q Inode && return 1
 	# resolv.conf as systemd-resolved's package left it.
 	root_stat "$IMG" /etc/resolv.conf | grep -q 'Fast link dest: "../run/systemd/resolve/stub-resolv.conf"'
+}
+
+# --- booted: the image as built, and as people flash it ----------------------
+
+@test "make boot-test: rt-check passes in QEMU (RT kernel, no throttling, limits, no failed unit, cyclictest); the image is unchanged" {
+	local before
+	before=$(sha256sum <"$IMG")
+	run make -C "$RECIPE" BUILD_DIR="$B" boot-test BOOT_TEST_DURATION=5
+	echo "$output" >&2
+	[ "$status" -eq 0 ]
+	grep -q '^kernel: ok (PREEMPT_RT, .*-rt-arm64)$' <<<"$output"
+	grep -q '^rt-throttling: ok (sched_rt_runtime_us = -1)$' <<<"$output"
+	grep -q '^rt-limits: ok (rt (group realtime): rtprio 98, memlock unlimited)$' <<<"$output"
+	grep -q '^units: ok (no failed unit' <<<"$output"
+	grep -q '^latency: ok (max [0-9]* us' <<<"$output"
+	grep -q '^cpufreq: skip (' <<<"$output"
+	grep -qx 'trixie-rt-pi4: boot test passed: rt-check found nothing wrong' <<<"$output"
+	[ "$(sha256sum <"$IMG")" = "$before" ]
+	# The console is kept beside the stage's log.
+	grep -q 'PREEMPT_RT' "$B"/logs/*-boot-test.console
+}
+
+@test "make dist: shrunk, packed with its block map, sums, Imager entry and manifest; bmaptool and sha256sum -c agree" {
+	local d=$BATS_FILE_TMPDIR/dist
+	run make -C "$RECIPE" BUILD_DIR="$B" dist DIST_FORMAT=zst DIST_DIR="$d"
+	echo "$output" >&2
+	[ "$status" -eq 0 ]
+	[ -f "$IMG" ]
+	for f in trixie-rt-pi4.img.zst trixie-rt-pi4.img.bmap trixie-rt-pi4.sha256 trixie-rt-pi4.rpi-imager.json \
+		trixie-rt-pi4.manifest trixie-rt-pi4.manifest.json; do
+		[ -s "$d/$f" ] || { echo "missing: $f" >&2; return 1; }
+	done
+	# Flashed with bmaptool, the image is the one the sums name; smaller
+	# than the built one (shrunk).
+	bmaptool copy "$d/trixie-rt-pi4.img.zst" --bmap "$d/trixie-rt-pi4.img.bmap" "$d/trixie-rt-pi4.img"
+	(cd "$d" && sha256sum -c trixie-rt-pi4.sha256)
+	[ "$(stat -c %s "$d/trixie-rt-pi4.img")" -lt "$(stat -c %s "$IMG")" ]
+	python3 - "$d" <<'PY'
+import hashlib, json, os, sys
+d = sys.argv[1]
+e = json.load(open(os.path.join(d, "trixie-rt-pi4.rpi-imager.json")))["os_list"][0]
+def sha(p):
+    h = hashlib.sha256()
+    with open(p, "rb") as f:
+        for b in iter(lambda: f.read(1 << 20), b""):
+            h.update(b)
+    return h.hexdigest()
+img, z = os.path.join(d, "trixie-rt-pi4.img"), os.path.join(d, "trixie-rt-pi4.img.zst")
+assert e["extract_size"] == os.path.getsize(img) and e["extract_sha256"] == sha(img), e
+assert e["image_download_size"] == os.path.getsize(z) and e["image_download_sha256"] == sha(z), e
+m = json.load(open(os.path.join(d, "trixie-rt-pi4.manifest.json")))
+names = {p["name"] for p in m["packages"]}
+assert "raspi-firmware" in names and "linux-image-rt-arm64" in names, sorted(names)
+assert m["kernel"]["release"].endswith("-rt-arm64"), m["kernel"]
+assert m["variables"]["IMAGE_SUITE"] == "trixie", m["variables"]
+PY
+	assert_nothing_left "$B"
+}
+
+@test "the flashed image on a bigger card: the first boot grows the root to fill it, makes its own host keys and machine-id, and rt-check passes" {
+	local d=$BATS_FILE_TMPDIR/dist size
+	[ -f "$d/trixie-rt-pi4.img" ] || skip "needs the make dist test before it"
+	cp --sparse=always "$d/trixie-rt-pi4.img" "$T/card.img"
+	truncate -s 3G "$T/card.img"
+	# shellcheck disable=SC2016 # run in the booted image
+	run img-boot --timeout 900 --log "$T/console" --run 'rt-check --duration 2 >/run/rc.txt; s=$?
+		cat /run/rc.txt
+		echo "ROOTSIZE $(df -B1 --output=size / | tail -n 1)"
+		echo "HOSTKEYS $(ls /etc/ssh/ssh_host_*_key | wc -l)"
+		echo "MACHINEID $(cat /etc/machine-id)"
+		exit $s' "$T/card.img"
+	tail -n 30 "$T/console" >&2
+	[ "$status" -eq 0 ]
+	size=$(sed -n 's/^ROOTSIZE *//p' "$T/console")
+	# The root partition starts at 513 MiB of the 3 GiB disk.
+	[ "$size" -gt $((2400 * 1024 * 1024)) ]
+	[ "$(sed -n 's/^HOSTKEYS //p' "$T/console")" -ge 2 ]
+	[[ $(sed -n 's/^MACHINEID //p' "$T/console") =~ ^[0-9a-f]{32}$ ]]
+	grep -q '^kernel: ok (PREEMPT_RT' "$T/console"
 }
 
 @test "a second make does nothing; make phase2 reruns phase 2 only, then make redoes only finish" {
