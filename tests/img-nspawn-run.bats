@@ -120,6 +120,7 @@ binfmt_save() {
 # Puts qemu-aarch64 back as binfmt_save found it.
 binfmt_restore() {
 	[ -n "$BINFMT_SAVED" ] || return 0
+	[ ! -e /proc/sys/fs/binfmt_misc/rtik-qemu-aarch64 ] || echo -1 >/proc/sys/fs/binfmt_misc/rtik-qemu-aarch64
 	[ ! -e "$QEMU_ENTRY" ] || echo -1 >"$QEMU_ENTRY"
 	[ "$BINFMT_SAVED" != absent ] || return 0
 	echo "${BINFMT_SAVED#* }" >/proc/sys/fs/binfmt_misc/register
@@ -598,7 +599,7 @@ signalled() {
 
 # --- binfmt_misc ------------------------------------------------------------------------------
 
-@test "binfmt_misc: qemu-user-static's entry registered with F, a disabled or F-less one replaced; the state found restored" {
+@test "binfmt_misc: qemu-user-static's entry registered with F; a disabled or broken one replaced, a working F-less one kept; the state found restored" {
 	image_mount
 	host_is_aarch64 && skip "needs a host that is not aarch64"
 	binfmt_save
@@ -626,7 +627,10 @@ signalled() {
 	[ "$stderr" = "$said" ]
 	grep -qx enabled "$QEMU_ENTRY"
 
-	# Without F the emulator would be looked for inside the image.
+	# Without F the emulator would be looked for inside the image. A
+	# working entry is never removed (other builds, or the host, may be
+	# starting programs through it): ours goes beside it, and the kernel
+	# tries the newest entry first.
 	local line
 	line=$(binfmt_line | sed 's/:[A-Z]*$/:P/')
 	echo -1 >"$QEMU_ENTRY"
@@ -634,8 +638,22 @@ signalled() {
 	[ "$(grep '^flags:' "$QEMU_ENTRY")" = "flags: P" ]
 	run --separate-stderr img-nspawn-run --root "$T/root" uname -m
 	[ "$output" = aarch64 ]
+	[ "$stderr" = "img-nspawn-run: registered binfmt_misc entry 'rtik-qemu-aarch64' from '$conf' to run aarch64 programs" ]
+	[ "$(grep '^flags:' "$QEMU_ENTRY")" = "flags: P" ]
+	grep -qx enabled "$QEMU_ENTRY"
+	grep -q '^flags: .*F' /proc/sys/fs/binfmt_misc/rtik-qemu-aarch64
+	echo -1 >/proc/sys/fs/binfmt_misc/rtik-qemu-aarch64
+
+	# An entry whose emulator is gone works for nobody: replaced.
+	line=$(binfmt_line | sed 's|:[^:]*:[A-Z]*$|:/nonexistent/qemu-aarch64:P|')
+	echo -1 >"$QEMU_ENTRY"
+	echo "$line" >/proc/sys/fs/binfmt_misc/register
+	grep -qx 'interpreter /nonexistent/qemu-aarch64' "$QEMU_ENTRY"
+	run --separate-stderr img-nspawn-run --root "$T/root" uname -m
+	[ "$output" = aarch64 ]
 	[ "$stderr" = "$said" ]
 	grep -q '^flags: .*F' "$QEMU_ENTRY"
+	[ ! -e /proc/sys/fs/binfmt_misc/rtik-qemu-aarch64 ]
 
 	# Nothing was copied into the image.
 	[ -z "$(find "$T/root" -xdev -name 'qemu-*')" ]
