@@ -258,7 +258,7 @@ setup() {
 	rm -f "$WWW/unlisted.bin"
 	[ "$status" -eq 1 ]
 	[ "$stderr" = "img-fetch: $HTTP_URL/files/SHA256SUMS has no line for 'unlisted.bin'" ]
-	[ ! -e out ] && [ ! -e out.part ]
+	[ ! -e out ]
 }
 
 @test "--sha256sums that cannot be fetched fails in one line" {
@@ -294,7 +294,7 @@ setup() {
 	rm -rf "$WWW/forged"
 	[ "$status" -eq 1 ]
 	[ "$stderr" = "img-fetch: $HTTP_URL/files/forged/SHA256SUMS.gpg is not a good signature of $HTTP_URL/files/forged/SHA256SUMS by a key in '$KEYRING'" ]
-	[ ! -e out ] && [ ! -e out.part ]
+	[ ! -e out ]
 	# A signature that is no signature at all.
 	run --separate-stderr img-fetch -o out --sha256sums "$HTTP_URL/files/SHA256SUMS" \
 		--sha256sums-sig "$HTTP_URL/files/other.bin" --keyring "$KEYRING" "$HTTP_URL/files/payload.img.xz"
@@ -391,45 +391,76 @@ setup() {
 	cmp out "$WWW/payload.img.xz"
 }
 
-@test "TLS certificates are verified" {
-	local dir=$T/tls
+# tls_start [LIGHTTPD CONFIG LINES]: an https server for $WWW on 127.0.0.1
+# with a certificate made now ($T/tls/cert.pem); sets TLS_PORT and TLS_PID.
+tls_start() {
+	local dir=$T/tls up=
 	mkdir -p "$dir"
-	openssl req -x509 -newkey rsa:2048 -nodes -subj /CN=127.0.0.1 -days 1 \
-		-keyout "$dir/key.pem" -out "$dir/cert.pem" 2>/dev/null
+	openssl req -x509 -newkey rsa:2048 -nodes -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 \
+		-days 1 -keyout "$dir/key.pem" -out "$dir/cert.pem" 2>/dev/null
 	cat "$dir/key.pem" "$dir/cert.pem" >"$dir/server.pem"
-	local port up=
 	# A random port may be taken: try a few, each until the server answers.
 	for _ in 1 2 3 4 5; do
-		port=$((33000 + RANDOM % 2000))
+		TLS_PORT=$((33000 + RANDOM % 2000))
 		cat >"$dir/lighttpd.conf" <<CONF
-server.modules = ("mod_openssl")
+server.modules = ("mod_openssl", "mod_redirect")
 server.bind = "127.0.0.1"
-server.port = $port
+server.port = $TLS_PORT
 server.document-root = "$WWW"
 server.errorlog = "$dir/error.log"
 ssl.engine = "enable"
 ssl.pemfile = "$dir/server.pem"
+$*
 CONF
 		lighttpd -D -f "$dir/lighttpd.conf" </dev/null >/dev/null 2>&1 3>&- &
 		TLS_PID=$!
 		for _ in $(seq 100); do
 			kill -0 "$TLS_PID" 2>/dev/null || break
-			if curl -sk -o /dev/null "https://127.0.0.1:$port/"; then
+			if curl -sk -o /dev/null "https://127.0.0.1:$TLS_PORT/"; then
 				up=1
 				break
 			fi
 			sleep 0.1
 		done
-		[ -z "$up" ] || break
+		[ -z "$up" ] || return 0
 		kill "$TLS_PID" 2>/dev/null || true
 		wait "$TLS_PID" 2>/dev/null || true
 		TLS_PID=
 	done
-	[ -n "$up" ]
-	run --separate-stderr img-fetch --retries 0 -o out --sha256 "$SUM" "https://127.0.0.1:$port/payload.img.xz"
+	return 1
+}
+
+@test "TLS certificates are verified" {
+	tls_start
+	run --separate-stderr img-fetch --retries 0 -o out --sha256 "$SUM" "https://127.0.0.1:$TLS_PORT/payload.img.xz"
 	[ "$status" -eq 1 ]
 	[ "${#stderr_lines[@]}" -eq 1 ]
 	[[ $stderr == *"certificate"* ]]
+	[ ! -e out ]
+}
+
+# The test's certificate is trusted in a mount namespace of img-fetch's own,
+# where it is bound over the system's CA bundle.
+@test "https never redirects to plain http: one line, nothing under the final name; https to https is followed" {
+	require_root
+	local bundle=/etc/ssl/certs/ca-certificates.crt
+	[ -f "$bundle" ] || skip "no $bundle"
+	tls_start "url.redirect = (\"^/to-http/(.*)\$\" => \"$HTTP_URL/files/\$1\", \"^/to-https/(.*)\$\" => \"/\$1\")"
+	trusted() {
+		unshare -m sh -c 'mount --make-rprivate / && mount --bind "$0" "$1" && shift && exec "$@"' \
+			"$T/tls/cert.pem" "$bundle" "$@"
+	}
+	run --separate-stderr trusted img-fetch --retries 0 -o out --sha256 "$SUM" \
+		"https://127.0.0.1:$TLS_PORT/to-https/payload.img.xz"
+	[ "$status" -eq 0 ]
+	cmp out "$WWW/payload.img.xz"
+	rm -f out
+	run --separate-stderr trusted img-fetch --retries 0 -o out --sha256 "$SUM" \
+		"https://127.0.0.1:$TLS_PORT/to-http/payload.img.xz"
+	echo "$stderr" >&2
+	[ "$status" -eq 1 ]
+	[ "${#stderr_lines[@]}" -eq 1 ]
+	[[ $stderr == *"redirected from https to a plain http URL; refused"* ]]
 	[ ! -e out ]
 }
 
@@ -483,7 +514,7 @@ $SUM  $url" ]
 	run --separate-stderr img-fetch -o out --lock sources.lock "$url"
 	[ "$status" -eq 1 ]
 	[ "$stderr" = "img-fetch: 'out' does not match its entry in 'sources.lock': expected sha256 $BAD, got $SUM; removed 'out.part'" ]
-	[ ! -e out ] && [ ! -e out.part ]
+	[ ! -e out ]
 	[ "$(cat sources.lock)" = "$BAD  $url" ]
 }
 
@@ -505,7 +536,7 @@ $SUM  $url" ]
 	run --separate-stderr img-fetch -o out --lock sources.lock --locked "$url"
 	[ "$status" -eq 1 ]
 	[ "$stderr" = "img-fetch: $url has no entry in 'sources.lock' and no pinned hash; refused (--locked): build once without LOCKED=1 to record it, and commit the file" ]
-	[ ! -e out ] && [ ! -e out.part ]
+	[ ! -e out ]
 	[ "$(cat sources.lock)" = "$SUM  $HTTP_URL/files/else" ]
 	# No lock file at all: the same.
 	run --separate-stderr img-fetch -o out --lock none.lock --locked "$url"
@@ -526,7 +557,7 @@ $SUM  $url" ]
 	run --separate-stderr img-fetch -o out --lock sources.lock "$url"
 	[ "$status" -eq 1 ]
 	[ "$stderr" = "img-fetch: sources.lock:2: not a 'SHA256  URL' line, or a URL listed twice" ]
-	[ ! -e out ] && [ ! -e out.part ]
+	[ ! -e out ]
 }
 
 @test "--lock: a failed download records nothing" {
