@@ -181,13 +181,33 @@ rtik_prev_dist := finish
 # ---- what each stage depends on ----
 
 # $(V)STAGE holds the values of the variables that matter to STAGE. It is
-# rewritten, and so becomes newer than the stamp, only when one changes.
+# rewritten, and so becomes newer than the stamp, only when one changes:
+# each is written to $(V)STAGE.new, and rtik_track_commit (one shell for all)
+# renames the ones that differ and drops the others. Comparing in make
+# itself ($(file <)) was seen to misread a file now and then under load.
+# With make -n or -q nothing is written: a changed value makes its stage
+# out of date through rtik-force instead.
 rtik_dump = $(foreach v,$(1),$(v)=$($(v)))
 rtik_differ = $(subst x$(1),,x$(2))$(subst x$(2),,x$(1))
-rtik_track = $(if $(call rtik_differ,$(file <$(V)$(1)),$(call rtik_dump,$(2))),$(file >$(V)$(1),$(call rtik_dump,$(2))))
+rtik_track = $(if $(RTIK_DRY),$(if $(call rtik_differ,$(file <$(V)$(1)),$(call rtik_dump,$(2))),\
+	$(eval $(V)$(1): rtik-force)),$(file >$(V)$(1).new,$(call rtik_dump,$(2))))
+rtik_track_commit = $(if $(RTIK_DRY),,$(shell cd '$(BUILD_DIR)' && for f in .vars_*.new; do \
+	[ -e "$$f" ] || continue; if cmp -s "$$f" "$${f%.new}"; then rm -f "$$f"; else mv -f "$$f" "$${f%.new}"; fi; done))
+
+# make -n and make -q write nothing: no build directory, no .vars_* file.
+RTIK_DRY := $(if $(findstring n,$(filter-out --%,$(firstword -$(MAKEFLAGS))))$(findstring q,$(filter-out --%,$(firstword -$(MAKEFLAGS)))),y)
+# The make that owns the build directory (mk/rtik-stage lock).
+export RTIK_MAKE_PID := $(shell echo $$PPID)
+
+ifeq ($(filter clean clean-mounts distclean,$(MAKECMDGOALS))$(RTIK_DRY),)
+# One make at a time in a build directory: a second stops here, before it
+# writes anything.
+rtik_lock_error := $(shell BUILD_DIR='$(BUILD_DIR)' RTIK_MAKE_PID=$(RTIK_MAKE_PID) $(STAGE) lock 2>&1)
+$(if $(rtik_lock_error),$(error $(rtik_lock_error)))
+endif
 
 ifeq ($(filter clean clean-mounts distclean,$(MAKECMDGOALS)),)
-$(if $(wildcard $(BUILD_DIR)/.),,$(shell mkdir -p $(BUILD_DIR)))
+$(if $(RTIK_DRY)$(wildcard $(BUILD_DIR)/.),,$(shell mkdir -p $(BUILD_DIR)))
 ifneq ($(strip $(IMAGE_LAYOUT)),)
 $(call rtik_track,create,IMAGE_LAYOUT IMAGE_SIZE)
 $(call rtik_track,bootstrap,IMAGE_SUITE IMAGE_ARCH IMAGE_MIRROR IMAGE_COMPONENTS IMAGE_PACKAGES \
@@ -205,6 +225,7 @@ $(call rtik_track,phase2-target,PHASE2_TARGET IMAGE_ENV $(IMAGE_ENV))
 $(call rtik_track,finish,OUTPUT)
 $(call rtik_track,boot-test,BOOT_TEST_DURATION BOOT_TEST_ARGS)
 $(call rtik_track,dist,SHRINK SHRINK_HEADROOM DIST_FORMAT DIST_DIR)
+$(rtik_track_commit)
 endif
 
 # Every file and directory of the overlays (a directory's mtime tells of a
@@ -220,7 +241,11 @@ rtik_script_deps = $(if $(1),$(abspath $(1)) $(filter-out $(RTIK_PHASE_SCRIPTS),
 	$(shell find $(dir $(1)) -type f 2>/dev/null))) $(wildcard $(SHARED_DIR)/*.sh) $(PHASE_DEPS))
 
 $(S)fetch: $(V)fetch
-$(S)extract: $(S)fetch $(V)extract
+# After fetch, what was downloaded counts, not where from: the download's
+# hash (rewritten by fetch only when it changes).
+$(S)extract: $(BUILD_DIR)/.download-sha256 $(V)extract
+$(BUILD_DIR)/.download-sha256: | $(S)fetch
+	@:
 $(S)grow: $(S)extract $(V)grow
 $(S)create: $(V)create
 $(S)bootstrap: $(S)create $(V)bootstrap
@@ -247,6 +272,8 @@ $(foreach s,$(filter-out attach mount,$(RTIK_STAGES)),$(S)$(s)):
 
 $(V)%:
 	@:
+
+rtik-force:
 
 # ---- targets for people ----
 
@@ -285,4 +312,4 @@ clean: clean-mounts
 distclean: clean
 	rm -rf $(CACHE_DIR)
 
-.PHONY: all $(RTIK_STAGES) phase1 phase2 shell clean-mounts clean distclean
+.PHONY: all $(RTIK_STAGES) phase1 phase2 shell clean-mounts clean distclean rtik-force

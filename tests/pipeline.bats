@@ -586,6 +586,80 @@ EOF
 
 # --- clean -----------------------------------------------------------------------------
 
+# --- what the stamps follow ----------------------------------------------------------
+
+@test "make -n and make -q write nothing: no build dir, no .vars_ file; a changed value shows as work to do, and is not taken" {
+	run mk -n
+	[ "$status" -eq 0 ]
+	[ ! -e "$T/build" ]
+	run mk -q
+	[ "$status" -eq 1 ]
+	[ ! -e "$T/build" ]
+
+	mk >/dev/null
+	local before
+	before=$(cd "$T/build" && md5sum .vars_* && ls -l --time-style=+%s.%N .vars_* .stamp_*)
+	run mk -q
+	[ "$status" -eq 0 ]
+	run mk -n IMAGE_SIZE=256M
+	[ "$status" -eq 0 ]
+	[[ $output == *"rtik-stage 03 grow"* ]]
+	run mk -q IMAGE_SIZE=256M
+	[ "$status" -eq 1 ]
+	[ "$(cd "$T/build" && md5sum .vars_* && ls -l --time-style=+%s.%N .vars_* .stamp_*)" = "$before" ]
+	# Nothing was taken: the plain make has nothing to do.
+	run --separate-stderr mk
+	[ "$status" -eq 0 ]
+	[ -z "$(stages)" ]
+	assert_nothing_left
+}
+
+@test "a phase script's sourced file is an input of its stage; another stage's script is not" {
+	recipe_copy
+	mk >/dev/null
+	local before
+	before=$(stamps_before phase1-target)
+	# A file beside the phase scripts that they could source.
+	echo '# helpers' >"$R/setup/lib.sh"
+	run --separate-stderr mk
+	[ "$status" -eq 0 ]
+	[ "$(stages)" = "phase1-host phase1-target phase2-host phase2-target finish" ]
+	# Editing phase2-target's script reruns no phase 1 stage.
+	touch "$R/setup/40-phase2-target.sh"
+	run --separate-stderr mk
+	[ "$status" -eq 0 ]
+	[ "$(stages)" = "phase2-target finish" ]
+	assert_nothing_left
+}
+
+@test "other mirrors or another checksum list for the same download: fetch again (a cache hit), nothing after it" {
+	mk >/dev/null
+	run --separate-stderr mk IMAGE_MIRRORS="$HTTP_URL/files/vendor-mbr.img.xz?mirror"
+	[ "$status" -eq 0 ]
+	[ "$(stages)" = fetch ]
+	run --separate-stderr mk IMAGE_MIRRORS="$HTTP_URL/files/vendor-mbr.img.xz?mirror" \
+		IMAGE_SHA256SUMS="$HTTP_URL/files/SHA256SUMS"
+	[ "$status" -eq 0 ]
+	[ "$(stages)" = fetch ]
+	assert_nothing_left
+}
+
+@test "two makes on one build dir: the second stops at once, naming the first, and changes nothing" {
+	bg_build "$T/fx" a
+	local before
+	before=$(cd "$T/build-a" && ls -l --time-style=+%s.%N .vars_* .stamp_*)
+	run --separate-stderr make --no-print-directory -C "$T/fx" RTIK_SRC="$TOP" \
+		IMAGE_URL="$HTTP_URL/files/vendor-mbr.img.xz" IMAGE_SHA256="$SUM" BUILD_DIR="$T/build-a" \
+		CACHE_DIR="$T/cache" OUTPUT="$T/out/a.img"
+	[ "$status" -ne 0 ]
+	echo "$stderr" >&2
+	[[ ${stderr_lines[0]} == *"image.mk: $T/build-a is being built by another make (pid $BG_PID: make "*"); wait for it, or stop it"* ]]
+	[ "$(cd "$T/build-a" && ls -l --time-style=+%s.%N .vars_* .stamp_*)" = "$before" ]
+	kill -TERM -- "-$BG_PID" 2>/dev/null || true
+	wait "$BG_PID" 2>/dev/null || true
+	make --no-print-directory -C "$T/fx" RTIK_SRC="$TOP" BUILD_DIR="$T/build-a" clean-mounts >/dev/null
+}
+
 @test "make clean unmounts and removes the build dir, keeping the cache; make distclean removes both" {
 	# The default OUTPUT, in the build dir.
 	VARS=("IMAGE_URL=$HTTP_URL/files/vendor-mbr.img.xz" "IMAGE_SHA256=$SUM"
