@@ -16,8 +16,9 @@ teardown() {
 	if [ -n "${NOBODY_DIR-}" ]; then rm -rf -- "$NOBODY_DIR"; fi
 }
 
-# A directory that nobody can read, with a dpkg-query that reports what the
-# real one does, less the packages named.
+# A directory that anybody can read, with a dpkg-query that reports what
+# the real one does, less the packages named, and a copy of the tree (the
+# checkout may be where nobody else can read, such as /root).
 nobody_dir() {
 	NOBODY_DIR=$(mktemp -d /tmp/rtik-deps-test.XXXXXX)
 	chmod 0755 "$NOBODY_DIR"
@@ -30,6 +31,8 @@ nobody_dir() {
 "$real" "\$@" | grep -Ev '$hide'
 SH
 	chmod 0755 "$NOBODY_DIR/bin/dpkg-query"
+	mkdir "$NOBODY_DIR/tree"
+	tar -C "$TOP" --exclude=./.git --exclude=./build --exclude=./cache -cf - . | tar -C "$NOBODY_DIR/tree" -xf -
 }
 
 # Run as an unprivileged user (nobody when the tests run as root).
@@ -58,11 +61,11 @@ as_user() {
 
 @test "scripts/deps install, not root: one line naming what is missing and the command" {
 	nobody_dir scdoc mtools
-	PATH=$NOBODY_DIR/bin:$PATH run --separate-stderr as_user "$TOP/scripts/deps" install build run
+	PATH=$NOBODY_DIR/bin:$PATH run --separate-stderr as_user "$NOBODY_DIR/tree/scripts/deps" install build run
 	[ "$status" -eq 1 ]
 	[ "$output" = "" ]
 	[ "$stderr" = "deps: missing packages: scdoc mtools; install them with: sudo apt-get install --no-install-recommends scdoc mtools" ]
-	PATH=$NOBODY_DIR/bin:$PATH run as_user "$TOP/scripts/deps" missing run
+	PATH=$NOBODY_DIR/bin:$PATH run as_user "$NOBODY_DIR/tree/scripts/deps" missing run
 	[ "$status" -eq 0 ]
 	[ "$output" = mtools ]
 }
@@ -88,15 +91,18 @@ MK
 
 @test "an image recipe in the tree and the top-level Makefile check build and run packages first" {
 	nobody_dir scdoc fusefat
+	local tree=$NOBODY_DIR/tree
 	PATH=$NOBODY_DIR/bin:$PATH run --separate-stderr as_user env -u RTIK_DEPS_CHECKED \
-		make -s -C "$TOP/tests/recipes/fixture" -n
+		make -s -C "$tree/tests/recipes/fixture" -n
 	[ "$status" -ne 0 ]
-	[[ $stderr == "$TOP/mk/deps.mk:"*": *** deps: missing packages: scdoc fusefat; install them with: sudo apt-get install --no-install-recommends scdoc fusefat.  Stop." ]]
-	PATH=$NOBODY_DIR/bin:$PATH run --separate-stderr as_user env -u RTIK_DEPS_CHECKED make -s -C "$TOP" -n all
+	[[ $stderr == "$tree/mk/deps.mk:"*": *** deps: missing packages: scdoc fusefat; install them with: sudo apt-get install --no-install-recommends scdoc fusefat.  Stop." ]]
+	PATH=$NOBODY_DIR/bin:$PATH run --separate-stderr as_user env -u RTIK_DEPS_CHECKED make -s -C "$tree" -n all
 	[ "$status" -ne 0 ]
 	[[ $stderr == *"*** deps: missing packages: scdoc; install them with: sudo apt-get install --no-install-recommends scdoc.  Stop." ]]
+	# Nothing was built.
+	[ ! -e "$tree/build" ]
 	# Cleaning needs nothing.
-	PATH=$NOBODY_DIR/bin:$PATH run as_user env -u RTIK_DEPS_CHECKED make -s -C "$TOP/tests/recipes/fixture" -n clean
+	PATH=$NOBODY_DIR/bin:$PATH run as_user env -u RTIK_DEPS_CHECKED make -s -C "$tree/tests/recipes/fixture" -n clean
 	[ "$status" -eq 0 ]
 }
 
