@@ -26,6 +26,7 @@ nobody_dir() {
 	local real hide
 	real=$(command -v dpkg-query) || skip "no dpkg-query"
 	hide=$(printf '%s\n' "$@" | sed 's/^/^/; s/$/ /' | paste -sd'|')
+	hide=${hide:-^$}
 	cat >"$NOBODY_DIR/bin/dpkg-query" <<SH
 #!/bin/sh
 "$real" "\$@" | grep -Ev '$hide'
@@ -104,6 +105,14 @@ MK
 	# Cleaning needs nothing.
 	PATH=$NOBODY_DIR/bin:$PATH run as_user env -u RTIK_DEPS_CHECKED make -s -C "$tree/tests/recipes/fixture" -n clean
 	[ "$status" -eq 0 ]
+}
+
+@test "check-fresh refuses to run without root, before it makes anything" {
+	nobody_dir
+	run --separate-stderr as_user "$NOBODY_DIR/tree/scripts/check-fresh"
+	[ "$status" -eq 1 ]
+	[ "$stderr" = "check-fresh: must run as root (it makes a Debian root and mounts in it)" ]
+	[ ! -e "$NOBODY_DIR/tree/build" ]
 }
 
 # ---- the programs that the shipped code runs on the host ----
