@@ -122,16 +122,18 @@ MK
 # of essential packages (always installed). Target scripts, which run in
 # the image with the image's own packages, are not in it.
 programs=(
-	apt-get awk bats getcap bzip2 cc curl debugfs dpkg-deb dumpe2fs e2fsck fsck.vfat fuse2fs fusefat
-	git gzip lighttpd losetup lz4 make mcopy mdir minfo mke2fs mkfs.ext4 mkfs.vfat mmdebstrap
-	mount mtype openssl pgrep pkg-config ps python3 resize2fs rsync scdoc setcap sfdisk
-	shellcheck sysctl systemd-nspawn umount unzip xz zip zstd
+	apt-get awk bats bmaptool bzip2 cc curl debugfs dpkg-deb dumpe2fs e2fsck fsck.vfat fuse2fs
+	fusefat getcap git gpg gpgv gzip lighttpd losetup lz4 make mcopy mdir minfo mke2fs
+	mkfs.ext4 mkfs.vfat mmdebstrap mount mtype openssl pgrep pkg-config ps python3
+	qemu-system-aarch64 resize2fs rsync scdoc setcap sfdisk shellcheck sysctl systemd-nspawn
+	umount unzip xz zip zstd
 )
 # Words in those sources that happen to be the names of programs on some
 # machine, but are not run on the host.
 not_programs=(
-	apt as column chpasswd fdisk file kill less man opt passwd pc policy-rc.d
-	reboot size ssh strings strip systemd time top view w write
+	apt as column chpasswd fakeroot fdisk file free init kill less man opt passwd pc
+	policy-rc.d poweroff qemu-system-arm reboot size ssh strings strip systemd systemd-run
+	time top view w write
 )
 
 # The sources, one path a line, relative to TOP; not scripts/deps (package
