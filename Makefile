@@ -5,11 +5,20 @@
 #   make check          install missing packages (as root), build, build
 #                       again with ASan/UBSan into build/check/bin, and run
 #                       the bats suites with those
+#   make check-fresh    make check as root in a new minimal Debian 12 root
+#                       (mmdebstrap), from a clone of the committed tree
 #   make install        PREFIX=/usr/local DESTDIR=
 #   make clean
 
 include mk/version.mk
 VERSION := $(RTIK_VERSION)
+
+# The packages each goal needs, checked (and installed, as root) before
+# anything is built: see mk/deps.mk and scripts/deps.
+IMAGES := $(notdir $(patsubst %/Makefile,%,$(wildcard images/*/Makefile)))
+RTIK_DEPS_SETS := $(if $(filter check,$(MAKECMDGOALS)),test,$(if $(filter-out deps check-fresh,$(or $(MAKECMDGOALS),all)),build) \
+	$(if $(filter $(IMAGES) check-fresh,$(MAKECMDGOALS)),run))
+include mk/deps.mk
 
 PREFIX ?= /usr/local
 BINDIR ?= $(PREFIX)/bin
@@ -81,7 +90,6 @@ deps:
 	scripts/deps install all
 
 check:
-	@if [ "$$(id -u)" = 0 ]; then scripts/deps install test; else scripts/deps missing test | sed 's/^/missing package: /'; fi
 	$(MAKE) --no-print-directory all
 	$(MAKE) --no-print-directory O=build/check SANITIZE=1 all
 	RTIK_BIN=$(CURDIR)/build/check/bin RTIK_APT_CACHE=$(CURDIR)/cache/apt \
@@ -93,10 +101,14 @@ install: all
 	install -m 0644 $(MANS) $(DESTDIR)$(MANDIR)/man1/
 	install -m 0644 mk/*.mk $(DESTDIR)$(DATADIR)/mk/
 	install -m 0755 mk/rtik-stage mk/bootstrap-hooks $(DESTDIR)$(DATADIR)/mk/
+	install -m 0755 scripts/deps $(DESTDIR)$(DATADIR)/mk/rtik-deps
+
+# The whole suite in a new Debian 12 root from mmdebstrap's minbase, as a
+# new user's machine or CI would run it. Root; takes long.
+check-fresh:
+	scripts/check-fresh
 
 # ---- images ----
-
-IMAGES := $(notdir $(patsubst %/Makefile,%,$(wildcard images/*/Makefile)))
 
 $(IMAGES): all
 	$(MAKE) -C images/$@
@@ -119,6 +131,6 @@ clean: clean-mounts
 distclean: clean
 	rm -rf cache
 
-.PHONY: all man deps check install clean distclean clean-mounts $(IMAGES)
+.PHONY: all man deps check check-fresh install clean distclean clean-mounts $(IMAGES)
 .DELETE_ON_ERROR:
 .SECONDARY:

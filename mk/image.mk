@@ -64,6 +64,7 @@
 # distclean. See README.md.
 
 RTIK_MK_DIR := $(abspath $(dir $(lastword $(MAKEFILE_LIST))))
+include $(RTIK_MK_DIR)/deps.mk
 include $(RTIK_MK_DIR)/tools.mk
 include $(RTIK_MK_DIR)/version.mk
 

@@ -180,8 +180,10 @@ mkimg() {
 	chmod 0444 "$U/img"
 	ln -s "$(command -v mdir)" "$U/bin/mdir"
 	ln -s "$(command -v mcopy)" "$U/bin/mcopy"
+	# A copy: the tree may be where only root can read (a checkout in /root).
+	cp "$(command -v img-boot)" "$U/bin/img-boot"
 	run --separate-stderr setpriv --reuid=nobody --regid=nogroup --clear-groups \
-		env PATH="$U/bin" TMPDIR="$U/tmp" "$(command -v img-boot)" "$U/img"
+		env PATH="$U/bin" TMPDIR="$U/tmp" "$U/bin/img-boot" "$U/img"
 	[ "$status" -eq 125 ]
 	[ "$stderr" = "img-boot: cannot boot '$U/img': qemu-system-aarch64 is not installed (qemu-system-arm)" ]
 	[ -z "$(ls -A "$U/tmp")" ]

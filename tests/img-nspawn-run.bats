@@ -94,9 +94,11 @@ listing() {
 	(cd -- "$1" && find . -xdev -printf '%M %n %U:%G %s %T@ %C@ %p -> %l\n' | LC_ALL=C sort)
 }
 
-# qemu-aarch64 as /proc shows it, as a line for binfmt_misc's register file.
+# binfmt_line [NAME]: entry NAME (qemu-aarch64) as /proc shows it, as a
+# line for binfmt_misc's register file.
 binfmt_line() {
-	awk '
+	local name=${1:-qemu-aarch64}
+	awk -v name="$name" '
 		/^interpreter / { interp = $2 }
 		/^flags:/ { flags = $2 }
 		/^offset / { offset = $2 }
@@ -105,9 +107,14 @@ binfmt_line() {
 		END {
 			gsub(/../, "\\x&", magic)
 			gsub(/../, "\\x&", mask)
-			printf ":qemu-aarch64:M:%s:%s:%s:%s:%s\n", offset, magic, mask, interp, flags
-		}' "$QEMU_ENTRY"
+			printf ":%s:M:%s:%s:%s:%s:%s\n", name, offset, magic, mask, interp, flags
+		}' "/proc/sys/fs/binfmt_misc/$name"
 }
+
+# The entry img-nspawn-run registers beside a working qemu-aarch64 that
+# has no F flag. binfmt_save takes one that is there away for the test (it
+# would serve in place of qemu-aarch64); binfmt_restore puts it back.
+RTIK_ENTRY=/proc/sys/fs/binfmt_misc/rtik-qemu-aarch64
 
 binfmt_save() {
 	if [ -e "$QEMU_ENTRY" ]; then
@@ -115,13 +122,22 @@ binfmt_save() {
 	else
 		BINFMT_SAVED=absent
 	fi
+	BINFMT_SAVED_RTIK=
+	if [ -e "$RTIK_ENTRY" ]; then
+		BINFMT_SAVED_RTIK="$(head -n 1 "$RTIK_ENTRY") $(binfmt_line rtik-qemu-aarch64)"
+		echo -1 >"$RTIK_ENTRY"
+	fi
 }
 
-# Puts qemu-aarch64 back as binfmt_save found it.
+# Puts qemu-aarch64 (and rtik-qemu-aarch64) back as binfmt_save found them.
 binfmt_restore() {
 	[ -n "$BINFMT_SAVED" ] || return 0
-	[ ! -e /proc/sys/fs/binfmt_misc/rtik-qemu-aarch64 ] || echo -1 >/proc/sys/fs/binfmt_misc/rtik-qemu-aarch64
 	[ ! -e "$QEMU_ENTRY" ] || echo -1 >"$QEMU_ENTRY"
+	[ ! -e "$RTIK_ENTRY" ] || echo -1 >"$RTIK_ENTRY"
+	if [ -n "${BINFMT_SAVED_RTIK-}" ]; then
+		echo "${BINFMT_SAVED_RTIK#* }" >/proc/sys/fs/binfmt_misc/register
+		[ "${BINFMT_SAVED_RTIK%% *}" = enabled ] || echo 0 >"$RTIK_ENTRY"
+	fi
 	[ "$BINFMT_SAVED" != absent ] || return 0
 	echo "${BINFMT_SAVED#* }" >/proc/sys/fs/binfmt_misc/register
 	[ "${BINFMT_SAVED%% *}" = enabled ] || echo 0 >"$QEMU_ENTRY"
@@ -509,7 +525,9 @@ img-nspawn-run: exit status 0" ]
 # runs (it waits for a file the test makes only after seeing them).
 unbuffered() {
 	mkdir -p "$T/flag"
-	rm -f "$T/flag/go" "$T/out"
+	rm -f "$T/flag/go"
+	# There before the command starts, for the grep below.
+	: >"$T/out"
 	img-nspawn-run --root "$T/root" "$@" --bind "$T/flag:/run/flag" sh -c '
 		echo first; echo first-err >&2
 		n=0; while [ ! -e /run/flag/go ] && [ $n -lt 300 ]; do sleep 0.1; n=$((n + 1)); done
