@@ -40,6 +40,7 @@
 #include "fat.h"
 #include "log.h"
 #include "parttable.h"
+#include "readfile.h"
 #include "rpiconfig.h"
 #include "size.h"
 #include "vm.h"
@@ -113,19 +114,13 @@ static void boot_cleanup(struct boot *b)
 	tmpdir_remove(b->tmpdir);
 }
 
-/* Reads a small file copied out of the partition. */
+/* Reads a small file copied out of the partition; a longer one is cut to
+ * the size of buf. */
 static int file_read(const char *path, char *buf, size_t size)
 {
-	_cleanup_(closep) int fd = open(path, O_RDONLY | O_CLOEXEC);
-	ssize_t n;
+	ssize_t n = file_read_text(AT_FDCWD, path, buf, size);
 
-	if (fd < 0)
-		return -errno;
-	n = read(fd, buf, size - 1);
-	if (n < 0)
-		return -errno;
-	buf[n] = 0;
-	return 0;
+	return n < 0 && n != -EFBIG ? (int)n : 0;
 }
 
 static int boot_copy(const struct fat *f, const struct boot *b, const char *what, const char *name,
