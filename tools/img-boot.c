@@ -671,12 +671,8 @@ static int parse_argv(int argc, char **argv)
 		log_error("--interactive cannot be combined with %s", arg_run ? "--run" : "--log");
 		return -EINVAL;
 	}
-	if (optind != argc - 1) {
-		log_error(optind == argc ? "no image given" : "too many arguments");
-		fprintf(stderr, "Try '%s --help'.\n", log_program());
+	if (cli_operand(argc, argv, "no image given", &arg_image) < 0)
 		return -EINVAL;
-	}
-	arg_image = argv[optind];
 	if (arg_timeout < 0)
 		arg_timeout = arg_interactive ? 0 : 600;
 	if (!arg_cpus) {

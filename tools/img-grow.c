@@ -532,8 +532,6 @@ static int parse_argv(int argc, char **argv)
 		{}
 	};
 	const char *size = NULL;
-	unsigned long n;
-	char *end;
 	int c, r;
 
 	while ((c = getopt_long(argc, argv, "s:p:" CLI_COMMON_SHORT, options, NULL)) >= 0) {
@@ -542,14 +540,8 @@ static int parse_argv(int argc, char **argv)
 			size = optarg;
 			break;
 		case 'p':
-			errno = 0;
-			n = strtoul(optarg, &end, 10);
-			if (errno || end == optarg || *end || optarg[0] == '-' || optarg[0] == '+' ||
-			    n == 0 || n > 65535) {
-				log_error("--partition wants a partition number (1, 2, ...), not '%s'", optarg);
+			if (cli_partition(optarg, &arg_partition) < 0)
 				return -EINVAL;
-			}
-			arg_partition = (unsigned)n;
 			break;
 		default:
 			if ((c = cli_option(c, help)) <= 0)
@@ -578,12 +570,8 @@ static int parse_argv(int argc, char **argv)
 		log_error("size '%s' is not a whole number of 512-byte sectors", size);
 		return -EINVAL;
 	}
-	if (optind != argc - 1) {
-		log_error(optind == argc ? "no image given" : "too many arguments");
-		fprintf(stderr, "Try '%s --help'.\n", log_program());
+	if (cli_operand(argc, argv, "no image given", &arg_image) < 0)
 		return -EINVAL;
-	}
-	arg_image = argv[optind];
 	return 1;
 }
 

@@ -15,7 +15,6 @@
  * Each step leaves an image that is whole: a filesystem smaller than its
  * partition, a partition smaller than the disk.
  */
-#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -433,8 +432,6 @@ static int parse_argv(int argc, char **argv)
 		CLI_COMMON_OPTIONS,
 		{}
 	};
-	unsigned long n;
-	char *end;
 	int c;
 
 	while ((c = getopt_long(argc, argv, "H:p:" CLI_COMMON_SHORT, options, NULL)) >= 0) {
@@ -447,26 +444,16 @@ static int parse_argv(int argc, char **argv)
 			}
 			break;
 		case 'p':
-			errno = 0;
-			n = strtoul(optarg, &end, 10);
-			if (errno || end == optarg || *end || !isdigit((unsigned char)optarg[0]) || n == 0 ||
-			    n > 65535) {
-				log_error("--partition wants a partition number (1, 2, ...), not '%s'", optarg);
+			if (cli_partition(optarg, &arg_partition) < 0)
 				return -EINVAL;
-			}
-			arg_partition = (unsigned)n;
 			break;
 		default:
 			if ((c = cli_option(c, help)) <= 0)
 				return c;
 		}
 	}
-	if (optind != argc - 1) {
-		log_error(optind == argc ? "no image given" : "too many arguments");
-		fprintf(stderr, "Try '%s --help'.\n", log_program());
+	if (cli_operand(argc, argv, "no image given", &arg_image) < 0)
 		return -EINVAL;
-	}
-	arg_image = argv[optind];
 	return 1;
 }
 
