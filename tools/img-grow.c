@@ -24,7 +24,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -34,6 +33,7 @@
 #include "disklabel.h"
 #include "extfs.h"
 #include "format.h"
+#include "imagefile.h"
 #include "log.h"
 #include "loop.h"
 #include "size.h"
@@ -418,25 +418,11 @@ static int run(void)
 	bool part_grew;
 	int r;
 
-	fd = open(arg_image, O_RDWR | O_CLOEXEC);
-	if (fd < 0) {
-		log_errno(errno, "cannot open '%s'", arg_image);
-		return EXIT_FAILED;
-	}
-	g.fd = fd;
-	if (fstat(fd, &st) < 0) {
-		log_errno(errno, "cannot stat '%s'", arg_image);
-		return EXIT_FAILED;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		log_error("cannot grow '%s': not a regular file (img-grow grows image files)", arg_image);
-		return EXIT_FAILED;
-	}
 	/* Two img-grows on one image would each extend and write the table. */
-	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
-		log_error("cannot grow '%s': another process holds a lock on it", arg_image);
+	fd = image_open_exclusive(arg_image, "grow", " (img-grow grows image files)", &st);
+	if (fd < 0)
 		return EXIT_FAILED;
-	}
+	g.fd = fd;
 	g.size = (uint64_t)st.st_size;
 
 	/* ---- checks: nothing is written until all of them passed ---- */

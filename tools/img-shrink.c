@@ -23,7 +23,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -33,6 +32,7 @@
 #include "disklabel.h"
 #include "extfs.h"
 #include "format.h"
+#include "imagefile.h"
 #include "log.h"
 #include "loop.h"
 #include "mounts.h"
@@ -348,20 +348,10 @@ static int run(void)
 	char b1[16], b2[16];
 	int r;
 
-	fd = open(arg_image, O_RDWR | O_CLOEXEC);
-	if (fd < 0) {
-		log_errno(errno, "cannot open '%s'", arg_image);
+	fd = image_open_exclusive(arg_image, "shrink", "", &st);
+	if (fd < 0)
 		return EXIT_FAILED;
-	}
 	s.fd = fd;
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		log_error("cannot shrink '%s': not a regular file", arg_image);
-		return EXIT_FAILED;
-	}
-	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
-		log_error("cannot shrink '%s': another process holds a lock on it", arg_image);
-		return EXIT_FAILED;
-	}
 	s.size = (uint64_t)st.st_size;
 
 	/* ---- checks and the decision: nothing is written yet ---- */
