@@ -4,11 +4,7 @@
 # SOURCE_DATE_EPOCH; every refusal and failure leaving nothing.
 
 bats_require_minimum_version 1.5.0
-load test_helper
-
-setup() {
-	common_setup
-}
+load block_helper
 
 teardown() {
 	block_cleanup

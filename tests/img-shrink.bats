@@ -4,15 +4,7 @@
 # valid; a second run is a no-op; every refusal leaves the image untouched.
 
 bats_require_minimum_version 1.5.0
-load test_helper
-
-setup() {
-	common_setup
-}
-
-teardown() {
-	block_cleanup
-}
+load block_helper
 
 sha() { sha256sum <"$1" | cut -d' ' -f1; }
 field() { sfdisk --dump "$1" | sed -n "s/^.*$2 : .*$3= *\([0-9]*\).*/\1/p"; }

@@ -3,15 +3,7 @@
 # (Busy mounts, SIGKILL recovery and staying inside DIR are in block.bats.)
 
 bats_require_minimum_version 1.5.0
-load test_helper
-
-setup() {
-	common_setup
-}
-
-teardown() {
-	block_cleanup
-}
+load block_helper
 
 setup_image() {
 	require_root

@@ -40,6 +40,7 @@
 #include "fat.h"
 #include "log.h"
 #include "parttable.h"
+#include "readfile.h"
 #include "rpiconfig.h"
 #include "size.h"
 #include "vm.h"
@@ -113,19 +114,13 @@ static void boot_cleanup(struct boot *b)
 	tmpdir_remove(b->tmpdir);
 }
 
-/* Reads a small file copied out of the partition. */
+/* Reads a small file copied out of the partition; a longer one is cut to
+ * the size of buf. */
 static int file_read(const char *path, char *buf, size_t size)
 {
-	_cleanup_(closep) int fd = open(path, O_RDONLY | O_CLOEXEC);
-	ssize_t n;
+	ssize_t n = file_read_text(AT_FDCWD, path, buf, size);
 
-	if (fd < 0)
-		return -errno;
-	n = read(fd, buf, size - 1);
-	if (n < 0)
-		return -errno;
-	buf[n] = 0;
-	return 0;
+	return n < 0 && n != -EFBIG ? (int)n : 0;
 }
 
 static int boot_copy(const struct fat *f, const struct boot *b, const char *what, const char *name,
@@ -676,12 +671,8 @@ static int parse_argv(int argc, char **argv)
 		log_error("--interactive cannot be combined with %s", arg_run ? "--run" : "--log");
 		return -EINVAL;
 	}
-	if (optind != argc - 1) {
-		log_error(optind == argc ? "no image given" : "too many arguments");
-		fprintf(stderr, "Try '%s --help'.\n", log_program());
+	if (cli_operand(argc, argv, "no image given", &arg_image) < 0)
 		return -EINVAL;
-	}
-	arg_image = argv[optind];
 	if (arg_timeout < 0)
 		arg_timeout = arg_interactive ? 0 : 600;
 	if (!arg_cpus) {

@@ -548,12 +548,8 @@ static int parse_argv(int argc, char **argv)
 				return c;
 		}
 	}
-	if (optind != argc - 1) {
-		log_error(optind == argc ? "no input given" : "too many arguments");
-		fprintf(stderr, "Try '%s --help'.\n", log_program());
+	if (cli_operand(argc, argv, "no input given", &arg_input) < 0)
 		return -EINVAL;
-	}
-	arg_input = argv[optind];
 	if (arg_output && !*arg_output) {
 		log_error("empty output name");
 		return -EINVAL;

@@ -24,7 +24,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -34,6 +33,7 @@
 #include "disklabel.h"
 #include "extfs.h"
 #include "format.h"
+#include "imagefile.h"
 #include "log.h"
 #include "loop.h"
 #include "size.h"
@@ -418,25 +418,11 @@ static int run(void)
 	bool part_grew;
 	int r;
 
-	fd = open(arg_image, O_RDWR | O_CLOEXEC);
-	if (fd < 0) {
-		log_errno(errno, "cannot open '%s'", arg_image);
-		return EXIT_FAILED;
-	}
-	g.fd = fd;
-	if (fstat(fd, &st) < 0) {
-		log_errno(errno, "cannot stat '%s'", arg_image);
-		return EXIT_FAILED;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		log_error("cannot grow '%s': not a regular file (img-grow grows image files)", arg_image);
-		return EXIT_FAILED;
-	}
 	/* Two img-grows on one image would each extend and write the table. */
-	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
-		log_error("cannot grow '%s': another process holds a lock on it", arg_image);
+	fd = image_open_exclusive(arg_image, "grow", " (img-grow grows image files)", &st);
+	if (fd < 0)
 		return EXIT_FAILED;
-	}
+	g.fd = fd;
 	g.size = (uint64_t)st.st_size;
 
 	/* ---- checks: nothing is written until all of them passed ---- */
@@ -532,8 +518,6 @@ static int parse_argv(int argc, char **argv)
 		{}
 	};
 	const char *size = NULL;
-	unsigned long n;
-	char *end;
 	int c, r;
 
 	while ((c = getopt_long(argc, argv, "s:p:" CLI_COMMON_SHORT, options, NULL)) >= 0) {
@@ -542,14 +526,8 @@ static int parse_argv(int argc, char **argv)
 			size = optarg;
 			break;
 		case 'p':
-			errno = 0;
-			n = strtoul(optarg, &end, 10);
-			if (errno || end == optarg || *end || optarg[0] == '-' || optarg[0] == '+' ||
-			    n == 0 || n > 65535) {
-				log_error("--partition wants a partition number (1, 2, ...), not '%s'", optarg);
+			if (cli_partition(optarg, &arg_partition) < 0)
 				return -EINVAL;
-			}
-			arg_partition = (unsigned)n;
 			break;
 		default:
 			if ((c = cli_option(c, help)) <= 0)
@@ -578,12 +556,8 @@ static int parse_argv(int argc, char **argv)
 		log_error("size '%s' is not a whole number of 512-byte sectors", size);
 		return -EINVAL;
 	}
-	if (optind != argc - 1) {
-		log_error(optind == argc ? "no image given" : "too many arguments");
-		fprintf(stderr, "Try '%s --help'.\n", log_program());
+	if (cli_operand(argc, argv, "no image given", &arg_image) < 0)
 		return -EINVAL;
-	}
-	arg_image = argv[optind];
 	return 1;
 }
 

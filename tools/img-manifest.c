@@ -684,8 +684,6 @@ static int parse_argv(int argc, char **argv)
 		CLI_COMMON_OPTIONS,
 		{}
 	};
-	unsigned long n;
-	char *end;
 	int c;
 
 	while ((c = getopt_long(argc, argv, "i:p:o:n:" CLI_COMMON_SHORT, options, NULL)) >= 0) {
@@ -694,14 +692,8 @@ static int parse_argv(int argc, char **argv)
 			arg_info = optarg;
 			break;
 		case 'p':
-			errno = 0;
-			n = strtoul(optarg, &end, 10);
-			if (errno || end == optarg || *end || optarg[0] == '-' || optarg[0] == '+' ||
-			    n == 0 || n > 65535) {
-				log_error("--partition wants a partition number (1, 2, ...), not '%s'", optarg);
+			if (cli_partition(optarg, &arg_partition) < 0)
 				return -EINVAL;
-			}
-			arg_partition = (unsigned)n;
 			break;
 		case 'o':
 			arg_out_dir = optarg;
@@ -719,22 +711,12 @@ static int parse_argv(int argc, char **argv)
 				return c;
 		}
 	}
-	if (optind != argc - 1) {
-		log_error(optind == argc ? "no image given" : "too many arguments");
-		fprintf(stderr, "Try '%s --help'.\n", log_program());
+	if (cli_operand(argc, argv, "no image given", &arg_image) < 0)
 		return -EINVAL;
-	}
-	arg_image = argv[optind];
 	return 1;
 }
 
 int main(int argc, char **argv)
 {
-	int r;
-
-	log_setup(argv[0]);
-	r = parse_argv(argc, argv);
-	if (r <= 0)
-		return r < 0 ? EXIT_USAGE : EXIT_DONE;
-	return run();
+	return cli_main(argc, argv, parse_argv, run, EXIT_USAGE);
 }

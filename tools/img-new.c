@@ -667,12 +667,8 @@ static int parse_argv(int argc, char **argv)
 			  DOS_MAX);
 		return -EINVAL;
 	}
-	if (optind != argc - 1) {
-		log_error(optind == argc ? "no output file given" : "too many arguments");
-		fprintf(stderr, "Try '%s --help'.\n", log_program());
+	if (cli_operand(argc, argv, "no output file given", &arg_out) < 0)
 		return -EINVAL;
-	}
-	arg_out = argv[optind];
 	sde = getenv("SOURCE_DATE_EPOCH");
 	if (sde && *sde) {
 		errno = 0;

@@ -788,12 +788,8 @@ static int parse_argv(int argc, char **argv)
 		long n = sysconf(_SC_NPROCESSORS_ONLN);
 		arg_threads = n < 1 ? 1 : n > 256 ? 256 : (unsigned)n;
 	}
-	if (optind != argc - 1) {
-		log_error(optind == argc ? "no image given" : "too many arguments");
-		fprintf(stderr, "Try '%s --help'.\n", log_program());
+	if (cli_operand(argc, argv, "no image given", &arg_image) < 0)
 		return -EINVAL;
-	}
-	arg_image = argv[optind];
 	return 1;
 }
 

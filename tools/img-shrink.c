@@ -15,7 +15,6 @@
  * Each step leaves an image that is whole: a filesystem smaller than its
  * partition, a partition smaller than the disk.
  */
-#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -24,7 +23,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -34,6 +32,7 @@
 #include "disklabel.h"
 #include "extfs.h"
 #include "format.h"
+#include "imagefile.h"
 #include "log.h"
 #include "loop.h"
 #include "mounts.h"
@@ -349,20 +348,10 @@ static int run(void)
 	char b1[16], b2[16];
 	int r;
 
-	fd = open(arg_image, O_RDWR | O_CLOEXEC);
-	if (fd < 0) {
-		log_errno(errno, "cannot open '%s'", arg_image);
+	fd = image_open_exclusive(arg_image, "shrink", "", &st);
+	if (fd < 0)
 		return EXIT_FAILED;
-	}
 	s.fd = fd;
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		log_error("cannot shrink '%s': not a regular file", arg_image);
-		return EXIT_FAILED;
-	}
-	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
-		log_error("cannot shrink '%s': another process holds a lock on it", arg_image);
-		return EXIT_FAILED;
-	}
 	s.size = (uint64_t)st.st_size;
 
 	/* ---- checks and the decision: nothing is written yet ---- */
@@ -433,8 +422,6 @@ static int parse_argv(int argc, char **argv)
 		CLI_COMMON_OPTIONS,
 		{}
 	};
-	unsigned long n;
-	char *end;
 	int c;
 
 	while ((c = getopt_long(argc, argv, "H:p:" CLI_COMMON_SHORT, options, NULL)) >= 0) {
@@ -447,26 +434,16 @@ static int parse_argv(int argc, char **argv)
 			}
 			break;
 		case 'p':
-			errno = 0;
-			n = strtoul(optarg, &end, 10);
-			if (errno || end == optarg || *end || !isdigit((unsigned char)optarg[0]) || n == 0 ||
-			    n > 65535) {
-				log_error("--partition wants a partition number (1, 2, ...), not '%s'", optarg);
+			if (cli_partition(optarg, &arg_partition) < 0)
 				return -EINVAL;
-			}
-			arg_partition = (unsigned)n;
 			break;
 		default:
 			if ((c = cli_option(c, help)) <= 0)
 				return c;
 		}
 	}
-	if (optind != argc - 1) {
-		log_error(optind == argc ? "no image given" : "too many arguments");
-		fprintf(stderr, "Try '%s --help'.\n", log_program());
+	if (cli_operand(argc, argv, "no image given", &arg_image) < 0)
 		return -EINVAL;
-	}
-	arg_image = argv[optind];
 	return 1;
 }
 

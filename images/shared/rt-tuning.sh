@@ -130,22 +130,27 @@ isolation_params() {
 RASPI_FIRMWARE_HOOK=/etc/kernel/postinst.d/z50-raspi-firmware
 raspi_firmware_debian() { [ -x "$RASPI_FIRMWARE_HOOK" ]; }
 
+# The words of FILE's first line (none if there is no FILE) without our
+# parameters, then ours (isolation_params), one a line.
+cmdline_words() {
+	local tokens=() t
+	[ ! -f "$1" ] || read -ra tokens <"$1" || true
+	for t in "${tokens[@]}"; do
+		case $t in
+		isolcpus=* | nohz_full=* | rcu_nocbs=* | irqaffinity=*) ;;
+		*) printf '%s\n' "$t" ;;
+		esac
+	done
+	isolation_params
+}
+
 # Rewrite the first line of the kernel command line: our parameters out,
 # then in again if ISOLATED_CPUS is set.
 cmdline_apply() {
-	local file tokens=() t out=() rest p
+	local file out=() rest
 	if raspi_firmware_debian; then
 		file=/etc/default/raspi-extra-cmdline
-		[ ! -f "$file" ] || read -ra tokens <"$file" || true
-		for t in "${tokens[@]}"; do
-			case $t in
-			isolcpus=* | nohz_full=* | rcu_nocbs=* | irqaffinity=*) ;;
-			*) out+=("$t") ;;
-			esac
-		done
-		while IFS= read -r p; do
-			out+=("$p")
-		done < <(isolation_params)
+		mapfile -t out < <(cmdline_words "$file")
 		echo "${out[*]}" >"$file.rtik-new"
 		chmod 0644 "$file.rtik-new"
 		mv -f "$file.rtik-new" "$file"
@@ -154,16 +159,7 @@ cmdline_apply() {
 	fi
 	file=$BOOT_DIR/$(bootcfg_get cmdline cmdline.txt)
 	[ -f "$file" ] || die "$file (the kernel command line) is missing"
-	read -ra tokens <"$file" || true
-	for t in "${tokens[@]}"; do
-		case $t in
-		isolcpus=* | nohz_full=* | rcu_nocbs=* | irqaffinity=*) ;;
-		*) out+=("$t") ;;
-		esac
-	done
-	while IFS= read -r p; do
-		out+=("$p")
-	done < <(isolation_params)
+	mapfile -t out < <(cmdline_words "$file")
 	rest=$(tail -n +2 "$file")
 	{
 		echo "${out[*]}"

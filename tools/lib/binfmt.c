@@ -13,6 +13,7 @@
 
 #include "common.h"
 #include "log.h"
+#include "readfile.h"
 #include "resolve.h"
 
 int binfmt_mount(void)
@@ -24,34 +25,10 @@ int binfmt_mount(void)
 	return 1;
 }
 
-/* Reads a small text file whole; -EFBIG if it does not fit. */
-static int file_read(int dirfd, const char *name, char *buf, size_t size)
-{
-	_cleanup_(closep) int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC);
-	size_t len = 0;
-
-	if (fd < 0)
-		return -errno;
-	for (;;) {
-		ssize_t n = read(fd, buf + len, size - 1 - len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		if (n == 0)
-			break;
-		len += (size_t)n;
-		if (len == size - 1)
-			return -EFBIG;
-	}
-	buf[len] = 0;
-	return 0;
-}
-
 int binfmt_status(void)
 {
 	char buf[32];
-	int r = file_read(AT_FDCWD, BINFMT_DIR "/status", buf, sizeof(buf));
+	int r = (int)file_read_text(AT_FDCWD, BINFMT_DIR "/status", buf, sizeof(buf));
 
 	if (r < 0)
 		return r;
@@ -120,7 +97,7 @@ static int entry_parse_proc(int dirfd, const char *name, struct binfmt_entry *e)
 	char buf[4096], *save = NULL;
 	int masklen = 0, r;
 
-	r = file_read(dirfd, name, buf, sizeof(buf));
+	r = (int)file_read_text(dirfd, name, buf, sizeof(buf));
 	if (r < 0)
 		return r;
 	*e = (struct binfmt_entry){ 0 };
@@ -223,7 +200,7 @@ static int entry_parse_line(char *line, struct binfmt_entry *e)
 static int conf_match(int dirfd, const char *name, const struct elf_arch *a, struct binfmt_entry *e)
 {
 	char buf[8192], *save = NULL;
-	int r = file_read(dirfd, name, buf, sizeof(buf));
+	int r = (int)file_read_text(dirfd, name, buf, sizeof(buf));
 
 	if (r < 0)
 		return r;
@@ -241,7 +218,7 @@ static int conf_match(int dirfd, const char *name, const struct elf_arch *a, str
 static int binfmts_match(int dirfd, const char *name, const struct elf_arch *a, struct binfmt_entry *e)
 {
 	char buf[8192], *save = NULL;
-	int masklen = 0, r = file_read(dirfd, name, buf, sizeof(buf));
+	int masklen = 0, r = (int)file_read_text(dirfd, name, buf, sizeof(buf));
 	bool magic = false;
 
 	if (r < 0)

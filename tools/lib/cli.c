@@ -1,8 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 #include "cli.h"
 
+#include <ctype.h>
 #include <errno.h>
+#include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 #include "common.h"
 #include "log.h"
@@ -26,6 +29,32 @@ int cli_option(int c, void (*help)(void))
 		fprintf(stderr, "Try '%s --help'.\n", log_program());
 		return -EINVAL;
 	}
+}
+
+int cli_partition(const char *s, unsigned *nr)
+{
+	unsigned long n;
+	char *end;
+
+	errno = 0;
+	n = strtoul(s, &end, 10);
+	if (errno || end == s || *end || !isdigit((unsigned char)s[0]) || n == 0 || n > 65535) {
+		log_error("--partition wants a partition number (1, 2, ...), not '%s'", s);
+		return -EINVAL;
+	}
+	*nr = (unsigned)n;
+	return 0;
+}
+
+int cli_operand(int argc, char **argv, const char *missing, const char **operand)
+{
+	if (optind != argc - 1) {
+		log_error("%s", optind == argc ? missing : "too many arguments");
+		fprintf(stderr, "Try '%s --help'.\n", log_program());
+		return -EINVAL;
+	}
+	*operand = argv[optind];
+	return 0;
 }
 
 int cli_main(int argc, char **argv, int (*parse_argv)(int argc, char **argv), int (*run)(void),

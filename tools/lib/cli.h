@@ -17,6 +17,15 @@
  * (getopt has said which). */
 int cli_option(int c, void (*help)(void));
 
+/* The value of --partition: a number from 1 to 65535, digits only. Returns 0,
+ * or -EINVAL after saying what is wrong. */
+int cli_partition(const char *s, unsigned *nr);
+
+/* After the getopt loop of a tool that takes one operand: sets *operand to
+ * it and returns 0, or says what is wrong (missing, the words "too many
+ * arguments") and returns -EINVAL. */
+int cli_operand(int argc, char **argv, const char *missing, const char **operand);
+
 /* The whole main() of a tool: log_setup(argv[0]), parse_argv(), then run().
  * parse_argv returns >0 to go on, 0 when it has done all there is to do
  * (help, version: exit 0) and <0 for bad usage, which exits with

@@ -65,17 +65,27 @@ const char *fat_find(const struct fat *f, const char *name)
 	return NULL;
 }
 
+/* The mtools name of the file name (any case) in src, ready for a command;
+ * -ENOENT if there is none. */
+static int fat_source(const struct fat *f, const char *name, char src[static 4200])
+{
+	const char *real = fat_find(f, name);
+
+	if (!real)
+		return -ENOENT;
+	snprintf(src, 4200, "::/%s", real);
+	mtools_env();
+	return 0;
+}
+
 int fat_copy(const struct fat *f, const char *name, const char *dest)
 {
 	char src[4200];
 	char *argv[] = { "mcopy", "-n", "-i", (char *)f->spec, src, (char *)dest, NULL };
-	const char *real = fat_find(f, name);
 	int r;
 
-	if (!real)
+	if (fat_source(f, name, src) < 0)
 		return -ENOENT;
-	snprintf(src, sizeof(src), "::/%s", real);
-	mtools_env();
 	r = command_run(argv, mtools_flags());
 	if (r < 0)
 		return r;
@@ -86,14 +96,11 @@ int fat_read(const struct fat *f, const char *name, char **out, size_t max)
 {
 	char src[4200];
 	char *argv[] = { "mtype", "-i", (char *)f->spec, src, NULL };
-	const char *real = fat_find(f, name);
 	int r;
 
 	*out = NULL;
-	if (!real)
+	if (fat_source(f, name, src) < 0)
 		return -ENOENT;
-	snprintf(src, sizeof(src), "::/%s", real);
-	mtools_env();
 	r = command_capture(argv, mtools_flags(), out, max);
 	if (r == 0)
 		return 0;

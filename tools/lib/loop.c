@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "common.h"
+#include "readfile.h"
 
 #define LOOP_MAJOR 7
 #define ATTACH_TRIES 64
@@ -29,15 +30,11 @@ static void sleep_ms(long ms)
 /* Reads one line of a sysfs attribute. */
 static int sysfs_read(const char *path, char *buf, size_t size)
 {
-	_cleanup_(closep) int fd = open(path, O_RDONLY | O_CLOEXEC);
-	ssize_t n;
+	ssize_t n = file_read_text(AT_FDCWD, path, buf, size);
 
-	if (fd < 0)
-		return -errno;
-	n = read(fd, buf, size - 1);
-	if (n < 0)
-		return -errno;
-	buf[n] = 0;
+	/* An attribute longer than buf is cut to it. */
+	if (n < 0 && n != -EFBIG)
+		return (int)n;
 	buf[strcspn(buf, "\n")] = 0;
 	return 0;
 }

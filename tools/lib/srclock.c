@@ -14,6 +14,7 @@
 
 #include "common.h"
 #include "outfile.h"
+#include "readfile.h"
 
 #define SRCLOCK_MAX (1u << 20)
 
@@ -82,26 +83,17 @@ static int srclock_find(const struct srclock *l, const char *url)
 static int srclock_parse(struct srclock *l, int fd, unsigned *bad_line)
 {
 	_cleanup_(freep) char *text = NULL;
-	size_t len = 0;
 	unsigned nr = 0;
 	char *line, *next;
+	ssize_t n;
 
-	text = malloc(SRCLOCK_MAX + 1);
+	/* Room for one byte more than SRCLOCK_MAX, to tell a larger file. */
+	text = malloc(SRCLOCK_MAX + 2);
 	if (!text)
 		return -ENOMEM;
-	for (;;) {
-		ssize_t n = pread(fd, text + len, SRCLOCK_MAX + 1 - len, (off_t)len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		if (n == 0)
-			break;
-		len += (size_t)n;
-		if (len > SRCLOCK_MAX)
-			return -EFBIG;
-	}
-	text[len] = 0;
+	n = fd_read_text(fd, text, SRCLOCK_MAX + 2);
+	if (n < 0)
+		return (int)n;
 	for (line = text; line && *line; line = next) {
 		char *url;
 

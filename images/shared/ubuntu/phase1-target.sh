@@ -16,15 +16,8 @@
 set -euo pipefail
 shopt -s inherit_errexit
 
-# SHARED_DIR: the scripts all recipes share (mk/image.mk sets it).
-# shellcheck source-path=SCRIPTDIR/.. source=common.sh
-. "${SHARED_DIR:-$(dirname "$0")/..}/common.sh"
-# shellcheck source-path=SCRIPTDIR/.. source=rt-tuning.sh
-. "${SHARED_DIR:-$(dirname "$0")/..}/rt-tuning.sh"
-# shellcheck source-path=SCRIPTDIR source=boot.sh
-. "$(dirname "$0")/boot.sh"
-
-APT_OPTS=(-y -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold)
+# shellcheck source-path=SCRIPTDIR source=target.sh
+. "$(dirname "$0")/target.sh"
 
 # ---- packages ----
 
@@ -32,7 +25,7 @@ APT_OPTS=(-y -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confo
 installed() {
 	local p
 	for p in "$@"; do
-		if [ "$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null)" = "install ok installed" ]; then
+		if pkg_installed "$p"; then
 			echo "$p"
 		fi
 	done

@@ -12,21 +12,10 @@
 set -euo pipefail
 shopt -s inherit_errexit
 
-# SHARED_DIR: the scripts all recipes share (mk/image.mk sets it).
-# shellcheck source-path=SCRIPTDIR/.. source=common.sh
-. "${SHARED_DIR:-$(dirname "$0")/..}/common.sh"
-# shellcheck source-path=SCRIPTDIR/.. source=rt-tuning.sh
-. "${SHARED_DIR:-$(dirname "$0")/..}/rt-tuning.sh"
-# shellcheck source-path=SCRIPTDIR source=boot.sh
-. "$(dirname "$0")/boot.sh"
-
-APT_OPTS=(-y -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold)
+# shellcheck source-path=SCRIPTDIR source=target.sh
+. "$(dirname "$0")/target.sh"
 SNAPSHOT_KEYRING=/usr/share/keyrings/ros2-snapshots-archive-keyring.gpg
 SNAPSHOT_SOURCES=/etc/apt/sources.list.d/ros2-snapshots.sources
-
-installed() {
-	[ "$(dpkg-query -W -f='${Status}' "$1" 2>/dev/null)" = "install ok installed" ]
-}
 
 # The way ROS documents it: the ros2-apt-source package installs the key
 # (/usr/share/keyrings/ros2-archive-keyring.gpg) and the source
@@ -48,7 +37,7 @@ repo_snapshot() {
 	: "${ROS_SNAPSHOT_URL:?}" "${ROS_SNAPSHOT_KEY:?}" "${ROS_KEYSERVER:?}"
 	[[ $ROS_SNAPSHOT_KEY =~ ^[0-9A-Fa-f]{40}$ ]] ||
 		die "ROS_SNAPSHOT_KEY '$ROS_SNAPSHOT_KEY' is not a full (40 hex digit) fingerprint"
-	if installed ros2-apt-source; then
+	if pkg_installed ros2-apt-source; then
 		say "purging ros2-apt-source (ROS_APT_REPO=snapshot)"
 		apt-get purge "${APT_OPTS[@]}" ros2-apt-source
 	fi

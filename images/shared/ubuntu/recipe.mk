@@ -79,16 +79,8 @@ EXTRA_PACKAGES ?= cpuset stress stress-ng
 
 # ---- real-time tuning (images/shared/rt-tuning.sh) ----
 
-PINNED_CPU_FREQUENCY ?= 1500000
-ISOLATED_CPUS ?=
-ARM_FREQ ?=
-OVER_VOLTAGE ?=
-RT_GROUP ?= realtime
-RT_RTPRIO ?= 98
-RT_MEMLOCK ?= unlimited
-# vm.compact_unevictable_allowed: 0 keeps memory compaction off locked
-# memory; empty: the kernel's default.
-COMPACT_UNEVICTABLE ?= 0
+include $(RTIK_UBUNTU_DIR)../rt-tuning.mk
+# The image's user, in RT_GROUP.
 DEFAULT_USER ?= ubuntu
 
 # `make dist`: the root filesystem shrunk to its content plus headroom (it
@@ -99,8 +91,6 @@ SHRINK ?= yes
 IMAGE_ENV := RT_KERNEL_SOURCE RT_ARCHIVE_PACKAGE RT_KERNEL_URL RT_KERNEL_SHA256 \
 	ROS_DISTRO ROS_APT_REPO ROS_APT_SOURCE_VERSION ROS_APT_SOURCE_URL ROS_APT_SOURCE_SHA256 \
 	ROS_SNAPSHOT_URL ROS_SNAPSHOT_KEY ROS_KEYSERVER \
-	REMOVE_PACKAGES EXTRA_PACKAGES \
-	PINNED_CPU_FREQUENCY ISOLATED_CPUS ARM_FREQ OVER_VOLTAGE \
-	RT_GROUP RT_RTPRIO RT_MEMLOCK COMPACT_UNEVICTABLE DEFAULT_USER
+	REMOVE_PACKAGES EXTRA_PACKAGES $(RT_TUNING_ENV) DEFAULT_USER
 
 include $(RTIK_UBUNTU_DIR)../../../mk/image.mk

@@ -1,0 +1,26 @@
+# The real-time knobs every recipe shares, with their defaults; rt-tuning.sh
+# (or overlays/rt-tuning) applies them in the image. A recipe includes this
+# file; every knob is set with ?=, so a value the recipe sets before the
+# include, or one from the make command line (NAME=VALUE), wins.
+# RT_TUNING_ENV names them all, for the recipe's IMAGE_ENV.
+
+# kHz; cpu-frequency.service pins every core to this with the performance
+# governor. Empty: the performance governor at the maximum frequency.
+PINNED_CPU_FREQUENCY ?= 1500000
+# CPUs (2-3, 1,3) kept free of load balancing, ticks, RCU callbacks and
+# interrupts (isolcpus, nohz_full, rcu_nocbs, irqaffinity). Empty: none.
+ISOLATED_CPUS ?=
+# Overclock (config.txt arm_freq in MHz, over_voltage in steps of 0.025 V).
+ARM_FREQ ?=
+OVER_VOLTAGE ?=
+# The group allowed real-time priorities up to RT_RTPRIO and to lock
+# RT_MEMLOCK KiB of memory.
+RT_GROUP ?= realtime
+RT_RTPRIO ?= 98
+RT_MEMLOCK ?= unlimited
+# vm.compact_unevictable_allowed: 0 keeps memory compaction off locked
+# memory (a latency source); empty: the kernel's default.
+COMPACT_UNEVICTABLE ?= 0
+
+RT_TUNING_ENV := PINNED_CPU_FREQUENCY ISOLATED_CPUS ARM_FREQ OVER_VOLTAGE RT_GROUP RT_RTPRIO RT_MEMLOCK \
+	COMPACT_UNEVICTABLE
