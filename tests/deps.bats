@@ -131,7 +131,7 @@ programs=(
 # Words in those sources that happen to be the names of programs on some
 # machine, but are not run on the host.
 not_programs=(
-	apt as column chpasswd fakeroot fdisk file free init kill less man opt passwd pc
+	adduser apt as column chpasswd fakeroot fdisk file free init kill less man mtools opt passwd pc
 	policy-rc.d poweroff qemu-system-arm reboot size ssh strings strip systemd systemd-run
 	time top view w write
 )
@@ -141,6 +141,7 @@ not_programs=(
 sources_shell() {
 	cd "$TOP" && ls -d Makefile .ci/run scripts/* mk/* bench/* tests/*.bats tests/*.bash \
 		tests/fixtures/mkfixture images/*/Makefile images/*/setup/*-host.sh images/shared/common.sh \
+		images/shared/*.mk images/shared/ubuntu/*.mk images/shared/ubuntu/*-host.sh \
 		tests/recipes/*/Makefile tests/recipes/*/setup/*-host.sh 2>/dev/null |
 		grep -vx -e scripts/deps -e tests/deps.bats
 }
