@@ -644,6 +644,33 @@ EOF
 	assert_nothing_left
 }
 
+@test "a target script outside the recipe and SHARED_DIR: one line naming both, before the container starts" {
+	printf '#!/bin/sh\necho never\n' >"$T/elsewhere.sh"
+	chmod +x "$T/elsewhere.sh"
+	run --separate-stderr mk PHASE1_TARGET="$T/elsewhere.sh"
+	[ "$status" -ne 0 ]
+	[ "${lines[-1]}" = "image.mk: target script '$T/elsewhere.sh' is in neither the recipe directory $R nor SHARED_DIR $TOP/images/shared" ]
+	[[ ${stderr_lines[0]} =~ $(failed_line_re phase1-target "$T/build/logs/08-phase1-target.log") ]]
+	[[ $output != *never* ]]
+	mk clean-mounts >/dev/null
+	assert_nothing_left
+}
+
+@test "the download fetched again into a new file, same content: the recorded hash keeps its time, nothing after fetch reruns" {
+	mk >/dev/null
+	local rec=$T/build/.download-sha256 before
+	[ "$(cut -d' ' -f1 "$rec")" = "$SUM" ]
+	before=$(stat -c %Y.%y "$rec")
+	# The same content in a new file: the cache emptied, then filled again.
+	rm "$T/cache/vendor-mbr.img.xz"
+	run --separate-stderr mk IMAGE_MIRRORS="$HTTP_URL/files/vendor-mbr.img.xz?mirror"
+	[ "$status" -eq 0 ]
+	[ "$(stages)" = fetch ]
+	[ "$(stat -c %Y.%y "$rec")" = "$before" ]
+	[ "$(cut -d' ' -f2 "$rec")" = "$(stat -c '%d:%i:%s:%Y' "$T/cache/vendor-mbr.img.xz")" ]
+	assert_nothing_left
+}
+
 @test "two makes on one build dir: the second stops at once, naming the first, and changes nothing" {
 	bg_build "$T/fx" a
 	local before
