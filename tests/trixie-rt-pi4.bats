@@ -225,14 +225,15 @@ PY
 # --- errors of a recipe that starts from nothing --------------------------------
 
 # A build of the recipe under $T with VAR=VALUE overrides, which must fail
-# in bootstrap: its last line of output is the reason (the stage's output
+# in bootstrap (or FAILS_IN, NN-STAGE): its last line of output is the reason (the stage's output
 # goes to the terminal and its log), then one line on stderr names the log.
 bad_build() {
 	run --separate-stderr make -C "$RECIPE" BUILD_DIR="$T/b" CACHE_DIR="$T/cache" "$@"
 	echo "$output" >&2
 	printf '%s\n' "${stderr_lines[@]}" >&2
 	[ "$status" -ne 0 ]
-	[[ ${stderr_lines[0]} == "*** trixie-rt-pi4: bootstrap failed; log: $T/b/logs/02-bootstrap.log; "* ]]
+	local stage=${FAILS_IN:-02-bootstrap}
+	[[ ${stderr_lines[0]} == "*** trixie-rt-pi4: ${stage#*-} failed; log: $T/b/logs/$stage.log; "* ]]
 	[ ! -e "$T/b/trixie-rt-pi4.img" ]
 	assert_nothing_left "$T"
 	# The reason: the last line before make leaves the directory.
@@ -252,4 +253,15 @@ bad_build() {
 @test "a package that does not exist: one line naming it, nothing mounted" {
 	bad_build IMAGE_PACKAGES="systemd-sysv no-such-package-rtik"
 	[ "$REASON" = "image.mk: IMAGE_PACKAGES: no package 'no-such-package-rtik' in trixie (arm64, main non-free-firmware) at http://deb.debian.org/debian" ]
+}
+
+@test "a mirror that is not a URL, a file:// mirror without the suite, no suite, no disk size: one line each, nothing mounted" {
+	bad_build IMAGE_MIRROR=ftp://127.0.0.1/debian
+	[ "$REASON" = "image.mk: IMAGE_MIRROR 'ftp://127.0.0.1/debian' is not an http://, https:// or file:// URL" ]
+	bad_build IMAGE_MIRROR="file://$T/empty"
+	[ "$REASON" = "image.mk: the mirror file://$T/empty has no suite 'trixie' (no dists/trixie/Release)" ]
+	bad_build IMAGE_SUITE=
+	[ "$REASON" = "image.mk: IMAGE_SUITE is not set (e.g. trixie)" ]
+	FAILS_IN=01-create bad_build IMAGE_SIZE=
+	[ "$REASON" = "image.mk: IMAGE_SIZE is not set: the size of the disk that IMAGE_LAYOUT describes" ]
 }
