@@ -51,6 +51,9 @@
 #                              to its content plus SHRINK_HEADROOM (128M)
 #   DIST_FORMAT                xz (default), zst, gz or none
 #   DIST_DIR                   where `make dist` puts its files (OUTPUT's)
+#   V                          1: every stage's full output on the terminal
+#                              too; by default a line per stage, warnings,
+#                              and on failure the end of the stage's log
 #
 # Stages, in order, each with a stamp $(BUILD_DIR)/.stamp_STAGE and a target
 # of the same name: fetch extract grow (a vendor image) or create bootstrap
@@ -112,6 +115,7 @@ IMAGE_ENV ?=
 # (img-fetch --lock); LOCKED=1 refuses to record (CI).
 SOURCES_LOCK ?= $(CURDIR)/sources.lock
 LOCKED ?=
+V ?= 0
 
 override BUILD_DIR := $(abspath $(BUILD_DIR))
 override CACHE_DIR := $(abspath $(CACHE_DIR))
@@ -134,7 +138,7 @@ export IMAGE_NAME IMAGE_URL IMAGE_MIRRORS IMAGE_SHA256 IMAGE_SHA256SUMS IMAGE_SH
 	IMG_FETCH IMG_EXTRACT IMG_GROW IMG_LOOP IMG_MOUNT IMG_UMOUNT IMG_OVERLAY IMG_NSPAWN_RUN \
 	IMG_NEW IMG_BINFMT IMG_BOOT IMG_PACK IMG_SHRINK IMG_MANIFEST RTIK_VERSION \
 	BOOT_TEST_DURATION BOOT_TEST_ARGS SHRINK SHRINK_HEADROOM DIST_FORMAT DIST_DIR \
-	SOURCES_LOCK LOCKED
+	SOURCES_LOCK LOCKED V
 ifneq ($(strip $(QEMU_CPU)),)
 export QEMU_CPU
 endif
@@ -147,7 +151,7 @@ export RTIK_CONTINUE = make -C $(RECIPE_DIR) $(MAKEOVERRIDES)
 
 STAGE := $(RTIK_MK_DIR)/rtik-stage
 S := $(BUILD_DIR)/.stamp_
-V := $(BUILD_DIR)/.vars_
+RTIK_VARS := $(BUILD_DIR)/.vars_
 # Where an image starts: a vendor image, or a blank disk and mmdebstrap.
 ifneq ($(strip $(IMAGE_LAYOUT)),)
 RTIK_START := create bootstrap
@@ -181,17 +185,17 @@ rtik_prev_dist := finish
 
 # ---- what each stage depends on ----
 
-# $(V)STAGE holds the values of the variables that matter to STAGE. It is
+# $(RTIK_VARS)STAGE holds the values of the variables that matter to STAGE. It is
 # rewritten, and so becomes newer than the stamp, only when one changes:
-# each is written to $(V)STAGE.new, and rtik_track_commit (one shell for all)
+# each is written to $(RTIK_VARS)STAGE.new, and rtik_track_commit (one shell for all)
 # renames the ones that differ and drops the others. Comparing in make
 # itself ($(file <)) was seen to misread a file now and then under load.
 # With make -n or -q nothing is written: a changed value makes its stage
 # out of date through rtik-force instead.
 rtik_dump = $(foreach v,$(1),$(v)=$($(v)))
 rtik_differ = $(subst x$(1),,x$(2))$(subst x$(2),,x$(1))
-rtik_track = $(if $(RTIK_DRY),$(if $(call rtik_differ,$(file <$(V)$(1)),$(call rtik_dump,$(2))),\
-	$(eval $(V)$(1): rtik-force)),$(file >$(V)$(1).new,$(call rtik_dump,$(2))))
+rtik_track = $(if $(RTIK_DRY),$(if $(call rtik_differ,$(file <$(RTIK_VARS)$(1)),$(call rtik_dump,$(2))),\
+	$(eval $(RTIK_VARS)$(1): rtik-force)),$(file >$(RTIK_VARS)$(1).new,$(call rtik_dump,$(2))))
 rtik_track_commit = $(if $(RTIK_DRY),,$(shell cd '$(BUILD_DIR)' && for f in .vars_*.new; do \
 	[ -e "$$f" ] || continue; if cmp -s "$$f" "$${f%.new}"; then rm -f "$$f"; else mv -f "$$f" "$${f%.new}"; fi; done))
 
@@ -241,23 +245,23 @@ RTIK_PHASE_SCRIPTS := $(abspath $(PHASE1_HOST) $(PHASE1_TARGET) $(PHASE2_HOST) $
 rtik_script_deps = $(if $(1),$(abspath $(1)) $(filter-out $(RTIK_PHASE_SCRIPTS),$(abspath \
 	$(shell find $(dir $(1)) -type f 2>/dev/null))) $(wildcard $(SHARED_DIR)/*.sh) $(PHASE_DEPS))
 
-$(S)fetch: $(V)fetch
+$(S)fetch: $(RTIK_VARS)fetch
 # After fetch, what was downloaded counts, not where from: the download's
 # hash (rewritten by fetch only when it changes).
-$(S)extract: $(BUILD_DIR)/.download-sha256 $(V)extract
+$(S)extract: $(BUILD_DIR)/.download-sha256 $(RTIK_VARS)extract
 $(BUILD_DIR)/.download-sha256: | $(S)fetch
 	@:
-$(S)grow: $(S)extract $(V)grow
-$(S)create: $(V)create
-$(S)bootstrap: $(S)create $(V)bootstrap
-$(S)overlay: $(S)$(lastword $(RTIK_START)) $(V)overlay $(RTIK_OVERLAY_FILES)
-$(S)phase1-host: $(S)overlay $(V)phase1-host $(call rtik_script_deps,$(PHASE1_HOST))
-$(S)phase1-target: $(S)phase1-host $(V)phase1-target $(call rtik_script_deps,$(PHASE1_TARGET))
-$(S)phase2-host: $(S)phase1-target $(V)phase2-host $(call rtik_script_deps,$(PHASE2_HOST))
-$(S)phase2-target: $(S)phase2-host $(V)phase2-target $(call rtik_script_deps,$(PHASE2_TARGET))
-$(S)finish: $(S)phase2-target $(V)finish
-$(S)boot-test: $(S)finish $(V)boot-test
-$(S)dist: $(S)finish $(V)dist
+$(S)grow: $(S)extract $(RTIK_VARS)grow
+$(S)create: $(RTIK_VARS)create
+$(S)bootstrap: $(S)create $(RTIK_VARS)bootstrap
+$(S)overlay: $(S)$(lastword $(RTIK_START)) $(RTIK_VARS)overlay $(RTIK_OVERLAY_FILES)
+$(S)phase1-host: $(S)overlay $(RTIK_VARS)phase1-host $(call rtik_script_deps,$(PHASE1_HOST))
+$(S)phase1-target: $(S)phase1-host $(RTIK_VARS)phase1-target $(call rtik_script_deps,$(PHASE1_TARGET))
+$(S)phase2-host: $(S)phase1-target $(RTIK_VARS)phase2-host $(call rtik_script_deps,$(PHASE2_HOST))
+$(S)phase2-target: $(S)phase2-host $(RTIK_VARS)phase2-target $(call rtik_script_deps,$(PHASE2_TARGET))
+$(S)finish: $(S)phase2-target $(RTIK_VARS)finish
+$(S)boot-test: $(S)finish $(RTIK_VARS)boot-test
+$(S)dist: $(S)finish $(RTIK_VARS)dist
 
 # A script that does not exist stops the build before any stage runs.
 ifeq ($(filter clean clean-mounts distclean,$(MAKECMDGOALS)),)
@@ -271,7 +275,7 @@ $(foreach s,$(filter-out attach mount,$(RTIK_STAGES)),$(S)$(s)):
 	@$(STAGE) $(rtik_num_$(patsubst $(S)%,%,$@)) $(patsubst $(S)%,%,$@)
 	@touch $@
 
-$(V)%:
+$(RTIK_VARS)%:
 	@:
 
 rtik-force:

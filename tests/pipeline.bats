@@ -206,6 +206,22 @@ failed_line_re() {
 		"$(re_quote '***')" "$(re_quote "$1")" "$(re_quote "$2")" "$(re_quote "'make -C $R")" "'" "'"
 }
 
+# A failed stage on the terminal (no V=1): stdout has only the stages'
+# ">>>" lines; stderr has the end of the stage's log, whose last line is
+# REASON, then the line naming LOG and the command that continues the build,
+# then make's own.
+failure_check() {
+	local stage=$1 log=$2 reason=$3 l
+	for l in "${lines[@]}"; do
+		[[ $l == ">>> fixture: "* ]]
+	done
+	[ "${stderr_lines[0]}" = "--- the end of $log:" ]
+	[ "${stderr_lines[-3]}" = "$reason" ]
+	[ "$(tail -n 1 "$log")" = "$reason" ]
+	[[ ${stderr_lines[-2]} =~ $(failed_line_re "$stage" "$log") ]]
+	[[ ${stderr_lines[-1]} =~ ^make:\ \*\*\*\ \[.*\]\ Error\ [0-9]+$ ]]
+}
+
 # --- a build ----------------------------------------------------------------------
 
 @test "a full build: stages in order, a log each, times and sizes at the end; the output holds the overlay and the scripts' work" {
@@ -214,8 +230,10 @@ failed_line_re() {
 	[ "$status" -eq 0 ]
 	[ -z "$stderr" ]
 	[ "$(stages)" = "${STAGES[*]}" ]
-	# The summary: a line per stage, then the size of the output.
+	# A line per stage as it starts (the tools' output is in the logs),
+	# then the summary: a line per stage, then the size of the output.
 	local n=${#lines[@]} k s
+	[ "$(printf '%s\n' "${lines[@]:0:n-11}")" = "$(printf '>>> fixture: %s\n' "${STAGES[@]}")" ]
 	[ "${lines[n - 11]}" = "fixture: time per stage (s)" ]
 	k=$((n - 10))
 	for s in "${STAGES[@]}"; do
@@ -235,6 +253,26 @@ failed_line_re() {
 	[ "$(stat -c %s "$OUT")" -eq $((192 << 20)) ]
 	assert_nothing_left
 	output_check "$OUT" view 1
+	assert_nothing_left
+}
+
+@test "V=1 shows a stage's whole output live; without it the log has it, and warnings still reach the terminal" {
+	mk >/dev/null
+	local log=$T/build/logs/08-phase1-target.log
+	run --separate-stderr mk V=1 phase1-target
+	[ "$status" -eq 0 ]
+	[ "${lines[0]}" = ">>> fixture: phase1-target" ]
+	grep -qx "phase1-target: running on aarch64" <<<"$output"
+	[ -z "$stderr" ]
+	grep -qx "phase1-target: running on aarch64" "$log"
+
+	run --separate-stderr mk WARN_PHASE1="low on coffee" phase1-target
+	[ "$status" -eq 0 ]
+	[ "$output" = $'>>> fixture: phase1-target\nphase1-target: warning: low on coffee' ]
+	[ -z "$stderr" ]
+	grep -qx "phase1-target: running on aarch64" "$log"
+	grep -qx "phase1-target: warning: low on coffee" "$log"
+	mk clean-mounts >/dev/null
 	assert_nothing_left
 }
 
@@ -263,11 +301,8 @@ failed_line_re() {
 	run --separate-stderr mk FAIL_PHASE1=1
 	[ "$status" -eq 2 ]
 	[ "$(stages)" = "fetch extract grow overlay phase1-host phase1-target" ]
-	[ "${lines[-1]}" = "phase1-target: failing on purpose (FAIL_PHASE1=1)" ]
-	[ "$(tail -n 1 "$log")" = "phase1-target: failing on purpose (FAIL_PHASE1=1)" ]
-	[ "${#stderr_lines[@]}" -eq 2 ]
-	[[ ${stderr_lines[0]} =~ $(failed_line_re phase1-target "$log") ]]
-	[[ ${stderr_lines[1]} =~ ^make:\ \*\*\*\ \[.*/mk/image\.mk:[0-9]+:\ "$T"/build/\.stamp_phase1-target\]\ Error\ 3$ ]]
+	failure_check phase1-target "$log" "phase1-target: failing on purpose (FAIL_PHASE1=1)"
+	[[ ${stderr_lines[-1]} =~ ^make:\ \*\*\*\ \[.*/mk/image\.mk:[0-9]+:\ "$T"/build/\.stamp_phase1-target\]\ Error\ 3$ ]]
 	[ ! -e "$OUT" ]
 	[ ! -e "$OUT.part" ]
 	[ ! -e "$T/build/.stamp_phase1-target" ]
@@ -289,8 +324,7 @@ failed_line_re() {
 	printf 'echo "phase1-target: broken by an edit" >&2\nexit 4\n' >>"$script"
 	run --separate-stderr mk
 	[ "$status" -eq 2 ]
-	[ "${lines[-1]}" = "phase1-target: broken by an edit" ]
-	[[ ${stderr_lines[0]} =~ $(failed_line_re phase1-target "$T/build/logs/08-phase1-target.log") ]]
+	failure_check phase1-target "$T/build/logs/08-phase1-target.log" "phase1-target: broken by an edit"
 	[ ! -e "$OUT" ]
 	before=$(stamps_before phase1-target)
 
@@ -308,7 +342,7 @@ failed_line_re() {
 @test "the continue command carries the variables given on the command line" {
 	run --separate-stderr mk FAIL_PHASE1=1
 	[ "$status" -eq 2 ]
-	local line=${stderr_lines[0]} cmd
+	local line=${stderr_lines[-2]} cmd
 	[[ $line =~ $(failed_line_re phase1-target "$T/build/logs/08-phase1-target.log") ]]
 	cmd=${line#*"then run '"}
 	cmd=${cmd%"' to continue"}
@@ -537,11 +571,9 @@ EOF
 	run --separate-stderr mk IMAGE_SHA256=
 	[ "$status" -eq 2 ]
 	[ "$(stages)" = fetch ]
-	[ "${lines[-1]}" = "image.mk: set IMAGE_SHA256 (a pinned hash) or IMAGE_SHA256SUMS (the URL of a SHA256SUMS file)" ]
-	[ "$(tail -n 1 "$log")" = "image.mk: set IMAGE_SHA256 (a pinned hash) or IMAGE_SHA256SUMS (the URL of a SHA256SUMS file)" ]
-	[ "${#stderr_lines[@]}" -eq 2 ]
-	[[ ${stderr_lines[0]} =~ $(failed_line_re fetch "$log") ]]
-	[[ ${stderr_lines[1]} =~ ^make:\ \*\*\*\ \[.*\]\ Error\ 1$ ]]
+	failure_check fetch "$log" "image.mk: set IMAGE_SHA256 (a pinned hash) or IMAGE_SHA256SUMS (the URL of a SHA256SUMS file)"
+	# The log holds the line and nothing more.
+	[ "${#stderr_lines[@]}" -eq 5 ]
 	[ -z "$(ls -A "$T/cache" 2>/dev/null)" ]
 	[ ! -e "$T/build/work.img" ]
 	[ ! -e "$OUT" ]
@@ -563,9 +595,7 @@ EOF
 	run --separate-stderr mk "IMAGE_SHA256=$bad"
 	[ "$status" -eq 2 ]
 	[ "$(stages)" = fetch ]
-	[ "${lines[-1]}" = "img-fetch: '$d' does not match: expected sha256 $bad, got $SUM; removed '$d.part'" ]
-	[ "$(tail -n 1 "$log")" = "${lines[-1]}" ]
-	[[ ${stderr_lines[0]} =~ $(failed_line_re fetch "$log") ]]
+	failure_check fetch "$log" "img-fetch: '$d' does not match: expected sha256 $bad, got $SUM; removed '$d.part'"
 	[ ! -e "$d" ]
 	[ ! -e "$d.part" ]
 	[ ! -e "$T/build/.stamp_fetch" ]
@@ -649,8 +679,8 @@ EOF
 	chmod +x "$T/elsewhere.sh"
 	run --separate-stderr mk PHASE1_TARGET="$T/elsewhere.sh"
 	[ "$status" -ne 0 ]
-	[ "${lines[-1]}" = "image.mk: target script '$T/elsewhere.sh' is in neither the recipe directory $R nor SHARED_DIR $TOP/images/shared" ]
-	[[ ${stderr_lines[0]} =~ $(failed_line_re phase1-target "$T/build/logs/08-phase1-target.log") ]]
+	failure_check phase1-target "$T/build/logs/08-phase1-target.log" \
+		"image.mk: target script '$T/elsewhere.sh' is in neither the recipe directory $R nor SHARED_DIR $TOP/images/shared"
 	[[ $output != *never* ]]
 	mk clean-mounts >/dev/null
 	assert_nothing_left
@@ -706,7 +736,7 @@ EOF
 	run --separate-stderr mk
 	[ "$status" -eq 0 ]
 	[ "$(stages)" = "${STAGES[*]}" ]
-	[[ ${lines[1]} == "img-fetch: $T/cache/vendor-mbr.img.xz: up to date "* ]]
+	grep -q "^img-fetch: $T/cache/vendor-mbr.img.xz: up to date " "$T/build/logs/01-fetch.log"
 
 	run --separate-stderr mk distclean
 	[ "$status" -eq 0 ]

@@ -225,19 +225,21 @@ PY
 # --- errors of a recipe that starts from nothing --------------------------------
 
 # A build of the recipe under $T with VAR=VALUE overrides, which must fail
-# in bootstrap (or FAILS_IN, NN-STAGE): its last line of output is the reason (the stage's output
-# goes to the terminal and its log), then one line on stderr names the log.
+# in bootstrap (or FAILS_IN, NN-STAGE): stderr shows the end of the stage's
+# log, whose last line is the reason, then one line naming the log, then
+# make's own.
 bad_build() {
 	run --separate-stderr make -C "$RECIPE" BUILD_DIR="$T/b" CACHE_DIR="$T/cache" "$@"
 	echo "$output" >&2
 	printf '%s\n' "${stderr_lines[@]}" >&2
 	[ "$status" -ne 0 ]
 	local stage=${FAILS_IN:-02-bootstrap}
-	[[ ${stderr_lines[0]} == "*** trixie-rt-pi4: ${stage#*-} failed; log: $T/b/logs/$stage.log; "* ]]
+	[ "${stderr_lines[0]}" = "--- the end of $T/b/logs/$stage.log:" ]
+	[[ ${stderr_lines[-2]} == "*** trixie-rt-pi4: ${stage#*-} failed; log: $T/b/logs/$stage.log; "* ]]
 	[ ! -e "$T/b/trixie-rt-pi4.img" ]
 	assert_nothing_left "$T"
-	# The reason: the last line before make leaves the directory.
-	REASON=$(grep -v '^make: ' <<<"$output" | tail -n 1)
+	REASON=${stderr_lines[-3]}
+	[ "$(tail -n 1 "$T/b/logs/$stage.log")" = "$REASON" ]
 }
 
 @test "an unknown suite: one line naming it, nothing mounted" {
