@@ -16,7 +16,7 @@ const path = require("node:path");
 const me = "actionlint";
 const files = process.argv.slice(2);
 if (files.length === 0 || files[0] === "-h" || files[0] === "--help") {
-  process.stderr.write(`usage: node ${path.relative(process.cwd(), __filename)} FILE...\n`);
+  process.stderr.write("usage: node tests/actionlint.js FILE...\n");
   process.exit(files.length === 0 ? 2 : 0);
 }
 

@@ -127,7 +127,7 @@ YML
 @test "tests/actionlint.js: no file is a usage error; a file it cannot read is one line" {
 	run --separate-stderr actionlint
 	[ "$status" -eq 2 ]
-	[ "$stderr" = "usage: node tests/actionlint.js FILE..." ] || [[ $stderr == "usage: node "*"actionlint.js FILE..." ]]
+	[ "$stderr" = "usage: node tests/actionlint.js FILE..." ]
 	run --separate-stderr actionlint "$T/none.yml"
 	[ "$status" -eq 1 ]
 	[ "$output" = "" ]
