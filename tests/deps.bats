@@ -107,6 +107,79 @@ MK
 	[ "$status" -eq 0 ]
 }
 
+# A copy of scripts/deps and tests/npm's manifest, with a dpkg-query that
+# reports every package installed (or, given names, all but those) and an
+# npm that logs its calls (and fails when $T/npm-fails exists).
+npm_tree() {
+	mkdir -p "$T/tree/scripts" "$T/tree/tests/npm" "$T/bin"
+	cp "$TOP/scripts/deps" "$T/tree/scripts/"
+	cp "$TOP/tests/npm/package.json" "$TOP/tests/npm/package-lock.json" "$T/tree/tests/npm/"
+	"$TOP/scripts/deps" list all | grep -vxF -f <(printf '%s\n' "$@" _) | sed 's/$/ installed /' >"$T/status"
+	cat >"$T/bin/dpkg-query" <<SH
+#!/bin/sh
+cat "$T/status"
+SH
+	cat >"$T/bin/npm" <<SH
+#!/bin/sh
+echo "\$PWD \$*" >>"$T/npm.log"
+[ ! -e "$T/npm-fails" ] || exit 1
+mkdir -p node_modules/@tktco
+SH
+	chmod 0755 "$T/bin/dpkg-query" "$T/bin/npm"
+}
+
+@test "scripts/deps: a package that an installed package provides is not missing" {
+	npm_tree npm nodejs
+	PATH=$T/bin:$PATH run "$T/tree/scripts/deps" missing test
+	[ "$status" -eq 0 ]
+	[ "$output" = "nodejs
+npm" ]
+	# nodejs from another source provides npm (with a version, or not).
+	echo "nodejs installed nodejs-doc, npm (= 10.9.2), nodejs-legacy" >>"$T/status"
+	PATH=$T/bin:$PATH run "$T/tree/scripts/deps" missing test
+	[ "$status" -eq 0 ]
+	[ "$output" = "" ]
+	# What a package that is not installed provides does not count.
+	sed -i '$d' "$T/status"
+	echo "nodejs config-files npm" >>"$T/status"
+	PATH=$T/bin:$PATH run "$T/tree/scripts/deps" missing test
+	[ "$output" = "nodejs
+npm" ]
+}
+
+@test "scripts/deps install test: the npm packages from tests/npm's lock file, once; a failing npm ci is one line" {
+	npm_tree
+	PATH=$T/bin:$PATH run --separate-stderr "$T/tree/scripts/deps" install test
+	[ "$status" -eq 0 ]
+	[ "$stderr" = "" ]
+	[ "$output" = ">>> installing the npm packages of $T/tree/tests/npm/package-lock.json" ]
+	[ "$(cat "$T/npm.log")" = "$T/tree/tests/npm ci --no-audit --no-fund --ignore-scripts --loglevel=error" ]
+	cmp "$T/tree/tests/npm/package-lock.json" "$T/tree/tests/npm/node_modules/.rtik-installed-lock"
+	# Installed: nothing to do; the build and run sets never run npm.
+	PATH=$T/bin:$PATH run "$T/tree/scripts/deps" install test
+	[ "$status" -eq 0 ]
+	[ "$output" = "" ]
+	rm -rf "$T/tree/tests/npm/node_modules"
+	PATH=$T/bin:$PATH run "$T/tree/scripts/deps" install build run
+	[ "$status" -eq 0 ]
+	[ "$output" = "" ]
+	[ "$(wc -l <"$T/npm.log")" -eq 1 ]
+	# A failing npm ci: one line, status 1, nothing recorded as installed.
+	touch "$T/npm-fails"
+	PATH=$T/bin:$PATH run --separate-stderr "$T/tree/scripts/deps" install all
+	[ "$status" -eq 1 ]
+	[ "$stderr" = "deps: npm ci in $T/tree/tests/npm failed" ]
+	[ ! -e "$T/tree/tests/npm/node_modules/.rtik-installed-lock" ]
+	# The lock file changed: installed again.
+	rm "$T/npm-fails"
+	PATH=$T/bin:$PATH run "$T/tree/scripts/deps" install test
+	[ "$status" -eq 0 ]
+	echo >>"$T/tree/tests/npm/package-lock.json"
+	PATH=$T/bin:$PATH run "$T/tree/scripts/deps" install test
+	[ "$output" = ">>> installing the npm packages of $T/tree/tests/npm/package-lock.json" ]
+	[ "$(wc -l <"$T/npm.log")" -eq 4 ]
+}
+
 @test "check-fresh refuses to run without root, before it makes anything" {
 	nobody_dir
 	run --separate-stderr as_user "$NOBODY_DIR/tree/scripts/check-fresh"
@@ -124,14 +197,14 @@ MK
 programs=(
 	apt-get awk bats bmaptool bzip2 cc curl debugfs dpkg-deb dumpe2fs e2fsck fsck.vfat fuse2fs
 	fusefat getcap git gpg gpgv gzip lighttpd losetup lz4 make mcopy mdir minfo mke2fs
-	mkfs.ext4 mkfs.vfat mmdebstrap mount mtype openssl pgrep pkg-config ps python3
+	mkfs.ext4 mkfs.vfat mmdebstrap mount mtype node openssl pgrep pkg-config ps python3
 	qemu-system-aarch64 resize2fs rsync scdoc setcap sfdisk shellcheck sysctl systemd-nspawn
 	umount unzip xz zip zstd
 )
 # Words in those sources that happen to be the names of programs on some
 # machine, but are not run on the host.
 not_programs=(
-	adduser apt as column chpasswd fakeroot fdisk file free init kill less man mtools opt passwd pc
+	adduser apt as column chpasswd fakeroot fdisk file free gcc init kill less man mtools opt passwd pc
 	policy-rc.d poweroff qemu-system-arm reboot size ssh strings strip systemd systemd-run
 	time top view w write
 )
