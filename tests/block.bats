@@ -518,6 +518,28 @@ group_wait_gone() {
 	assert_nothing_left
 }
 
+@test "a busy bind mount of a directory names its user only, not every process on that filesystem" {
+	require_root
+	mkdir -p "$T/src/sub" "$T/bind"
+	mount --bind "$T/src" "$T/bind"
+	local pid i
+	(cd "$T/bind/sub" && exec sleep 120) </dev/null >/dev/null 2>&1 3>&- &
+	pid=$!
+	BG_KILL+=("$pid")
+	for ((i = 0; i < 100; i++)); do
+		[ "$(readlink "/proc/$pid/cwd")" != "$T/bind/sub" ] || break
+		sleep 0.01
+	done
+	run --separate-stderr img-umount --all "$T"
+	kill "$pid"
+	wait "$pid" || true
+	[ "$status" -eq 1 ]
+	[ "$stderr" = "img-umount: cannot unmount '$T/bind': in use by $pid (sleep); stop them, or use --lazy" ]
+	run --separate-stderr img-umount --all "$T"
+	[ "$status" -eq 0 ]
+	[ -z "$(mounts_under "$T")" ]
+}
+
 # --- 7. img-loop idempotence -----------------------------------------------------
 
 @test "img-loop: same state, same device; --detach refuses while mounted; a stale state is attached again" {

@@ -45,17 +45,32 @@ static bool arg_lazy;
 struct use {
 	dev_t dev;
 	bool block;
+	/* For a mount: its mount point. A file is on it when it is on its
+	 * device and its path is the mount point or under it (a bind mount
+	 * of a directory shares the device with the rest of its filesystem). */
+	const char *target;
 };
 
 static bool proc_link_on(int pid, const char *what, const struct use *u)
 {
-	char path[400];
+	char path[400], link[PATH_MAX];
 	struct stat st;
+	ssize_t n;
 
 	snprintf(path, sizeof(path), "/proc/%d/%s", pid, what);
 	if (stat(path, &st) < 0)
 		return false;
-	return u->block ? S_ISBLK(st.st_mode) && st.st_rdev == u->dev : st.st_dev == u->dev;
+	if (u->block)
+		return S_ISBLK(st.st_mode) && st.st_rdev == u->dev;
+	if (st.st_dev != u->dev)
+		return false;
+	if (!u->target)
+		return true;
+	n = readlink(path, link, sizeof(link) - 1);
+	if (n < 0)
+		return false;
+	link[n] = 0;
+	return path_under(link, u->target);
 }
 
 static bool proc_uses(int pid, const struct use *u)
@@ -214,7 +229,7 @@ static int tree_unmount(const char *top, const struct devset *only, const char *
 			goto out;
 		}
 		char users[512];
-		struct use u = { .dev = t.v[i].devno };
+		struct use u = { .dev = t.v[i].devno, .target = target };
 		users_describe(&u, users, sizeof(users));
 		if (!arg_lazy) {
 			if (users[0])
