@@ -9,6 +9,7 @@
 
 bats_require_minimum_version 1.5.0
 load test_helper
+load boot_ns_helper
 
 UBUNTU=$TOP/images/shared/ubuntu
 
@@ -121,10 +122,10 @@ linux-modules-5.15.98-rt62-raspi_5.15.98-rt62-1_arm64.deb" ]
 }
 
 # Runs bash code with boot.sh's functions in a mount namespace where /boot
-# is a tmpfs holding an installed RT kernel, and BOOT_DIR is Ubuntu 20.04's
-# boot partition: config.txt's [pi4] section boots U-Boot, whose boot.scr
-# loads vmlinuz and initrd.img; the stock kernel's copies there, and
-# flash-kernel's .bak of the one before.
+# is a tmpfs holding an installed RT kernel (boot_ns), and BOOT_DIR is
+# Ubuntu 20.04's boot partition: config.txt's [pi4] section boots U-Boot,
+# whose boot.scr loads vmlinuz and initrd.img; the stock kernel's copies
+# there, and flash-kernel's .bak of the one before.
 in_boot_ns() {
 	require_root
 	local b=$T/firmware
@@ -135,16 +136,10 @@ in_boot_ns() {
 	printf 'stub boot.scr: load ${devtype} ${devnum}:1 ${kernel_addr_r} vmlinuz; load initrd.img\n' >"$b/boot.scr"
 	echo stock >"$b/vmlinuz" && echo stock-initrd >"$b/initrd.img"
 	echo older >"$b/vmlinuz.bak" && echo older-initrd >"$b/initrd.img.bak"
-	# shellcheck disable=SC2016 # expanded by that bash
-	unshare -m bash -c '
-		set -euo pipefail
-		mount --make-rprivate /
-		mount -t tmpfs rtik-test-boot /boot
+	boot_ns "$b" "common.sh rt-tuning.sh ubuntu/boot.sh" '
 		echo "rt kernel" >/boot/vmlinuz-5.15.98-rt62-raspi
 		echo "rt initrd" >/boot/initrd.img-5.15.98-rt62-raspi
-		export BOOT_DIR=$1
-		. "$2/common.sh"; . "$2/rt-tuning.sh"; . "$2/ubuntu/boot.sh"
-		eval "$3"' in-boot-ns "$b" "$TOP/images/shared" "$1"
+		'"$1"
 }
 
 @test "boot.sh: the RT kernel to the U-Boot layout, flash-kernel's .bak copies replaced, checked" {

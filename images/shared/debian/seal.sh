@@ -12,9 +12,9 @@ shopt -s inherit_errexit
 
 PHASE=debian-seal
 # shellcheck source-path=SCRIPTDIR/.. source=common.sh
-. "$(dirname "$0")/../common.sh"
+. "$(dirname "${BASH_SOURCE[0]}")/../common.sh"
 # shellcheck source-path=SCRIPTDIR/.. source=rt-tuning.sh
-. "$(dirname "$0")/../rt-tuning.sh"
+. "$(dirname "${BASH_SOURCE[0]}")/../rt-tuning.sh"
 
 sha256_of() { sha256sum "$1" | cut -d' ' -f1; }
 
@@ -56,6 +56,7 @@ boot_check() {
 	same_file "$BOOT_DIR/$kernel" "/boot/vmlinuz-$rel"
 	same_file "$BOOT_DIR/$initramfs" "/boot/initrd.img-$rel"
 	[ -f "$BOOT_DIR/bcm2711-rpi-4-b.dtb" ] || die "$BOOT_DIR/bcm2711-rpi-4-b.dtb (the Pi 4's device tree) is missing"
+	[ -f "$BOOT_DIR/cmdline.txt" ] || die "$BOOT_DIR/cmdline.txt (the kernel's command line) is missing"
 	grep -q 'root=LABEL=' "$BOOT_DIR/cmdline.txt" || die "cmdline.txt does not find the root by label: $(cat "$BOOT_DIR/cmdline.txt")"
 	say "the firmware boots $kernel with $initramfs; $(cat "$BOOT_DIR/cmdline.txt")"
 }
@@ -136,4 +137,7 @@ main() {
 	say "done"
 }
 
-main "$@"
+# Sourced (by a test) it only defines the functions.
+if [ "${BASH_SOURCE[0]}" = "$0" ]; then
+	main "$@"
+fi

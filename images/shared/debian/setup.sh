@@ -11,9 +11,9 @@ shopt -s inherit_errexit
 
 PHASE=debian-setup
 # shellcheck source-path=SCRIPTDIR/.. source=common.sh
-. "$(dirname "$0")/../common.sh"
+. "$(dirname "${BASH_SOURCE[0]}")/../common.sh"
 # shellcheck source-path=SCRIPTDIR/.. source=rt-tuning.sh
-. "$(dirname "$0")/../rt-tuning.sh"
+. "$(dirname "${BASH_SOURCE[0]}")/../rt-tuning.sh"
 
 SSHD_SNIPPET=/etc/ssh/sshd_config.d/50-rt-image-kit.conf
 
@@ -92,4 +92,7 @@ main() {
 	say "done"
 }
 
-main "$@"
+# Sourced (by a test) it only defines the functions.
+if [ "${BASH_SOURCE[0]}" = "$0" ]; then
+	main "$@"
+fi
