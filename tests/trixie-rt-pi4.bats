@@ -147,6 +147,25 @@ PY
 	grep -q 'PREEMPT_RT' "$B"/logs/*-boot-test.console
 }
 
+@test "make boot-test when the image does not finish booting in time: the end of the log, the reason, no stamp; the image is unchanged" {
+	local before log=$B/logs/11-boot-test.log
+	before=$(sha256sum <"$IMG")
+	run --separate-stderr make -C "$RECIPE" BUILD_DIR="$B" boot-test BOOT_TEST_ARGS="--timeout 5"
+	echo "$output" >&2
+	printf '%s\n' "${stderr_lines[@]}" >&2
+	[ "$status" -ne 0 ]
+	grep -qx ">>> trixie-rt-pi4: boot-test" <<<"$output"
+	[ "${stderr_lines[0]}" = "--- the end of $log:" ]
+	[ "${stderr_lines[-3]}" = "image.mk: boot test: the image did not finish booting and rt-check in time; console: $B/logs/11-boot-test.console" ]
+	[ "$(tail -n 1 "$log")" = "${stderr_lines[-3]}" ]
+	[[ ${stderr_lines[-2]} == "*** trixie-rt-pi4: boot-test failed; log: $log; fix it, then run '"* ]]
+	[[ ${stderr_lines[-1]} =~ ^make:\ \*\*\*\ \[.*\]\ Error\ [0-9]+$ ]]
+	[ ! -e "$B/.stamp_boot-test" ]
+	[ -s "$B/logs/11-boot-test.console" ]
+	[ "$(sha256sum <"$IMG")" = "$before" ]
+	assert_nothing_left "$B"
+}
+
 @test "make dist: shrunk, packed with its block map, sums, Imager entry and manifest; bmaptool and sha256sum -c agree" {
 	local d=$BATS_FILE_TMPDIR/dist
 	run make -C "$RECIPE" BUILD_DIR="$B" dist DIST_FORMAT=zst DIST_DIR="$d"
