@@ -198,15 +198,16 @@ programs=(
 	apt-get awk bats bmaptool bzip2 cc curl debugfs dpkg-deb dumpe2fs e2fsck fsck.vfat fuse2fs
 	fusefat getcap git gpg gpgv gzip lighttpd losetup lz4 make mcopy mdir minfo mke2fs
 	mkfs.ext4 mkfs.vfat mmdebstrap mount mtype node openssl pgrep pkg-config ps python3
-	qemu-system-aarch64 resize2fs rsync scdoc setcap sfdisk shellcheck sysctl systemd-nspawn
+	qemu-system-aarch64 resize2fs rsync scdoc setcap sfdisk shellcheck sysctl systemctl systemd-nspawn
 	umount unzip xz zip zstd
 )
 # Words in those sources that happen to be the names of programs on some
-# machine, but are not run on the host.
+# machine, but are not run on the host (update-ca-certificates: check-fresh
+# runs the new root's own).
 not_programs=(
 	adduser apt as column chpasswd fakeroot fdisk file free gcc init kill less man mtools opt passwd pc
 	policy-rc.d poweroff qemu-system-arm reboot size ssh strings strip systemd systemd-run
-	time top view w write
+	time top update-ca-certificates view w write
 )
 
 # The sources, one path a line, relative to TOP; not scripts/deps (package
