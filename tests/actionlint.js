@@ -26,11 +26,18 @@ if (!globalThis.crypto) {
   globalThis.crypto = require("node:crypto").webcrypto;
 }
 
+// Only its runLint: the package's index also loads its log formatter,
+// which needs chalk, an ES module that node before 20.19 cannot require().
+const pkg = path.join(__dirname, "npm", "node_modules", "@tktco", "node-actionlint");
 let linter;
 try {
-  linter = require(path.join(__dirname, "npm", "node_modules", "@tktco", "node-actionlint"));
+  linter = require(path.join(pkg, "build", "run-lint.js"));
 } catch (e) {
-  process.stderr.write(`${me}: not installed in ${path.join(__dirname, "npm")}: run scripts/deps install test\n`);
+  if (e.code === "MODULE_NOT_FOUND" && !fs.existsSync(pkg)) {
+    process.stderr.write(`${me}: not installed in ${path.join(__dirname, "npm")}: run scripts/deps install test\n`);
+  } else {
+    process.stderr.write(`${me}: cannot load ${pkg}: ${e.message.split("\n")[0]}\n`);
+  }
   process.exit(1);
 }
 
