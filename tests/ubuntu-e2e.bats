@@ -279,6 +279,7 @@ check_image() {
 	# The real-time tuning (images/shared/rt-tuning.sh).
 	run root_cat "$img" /etc/rt-image.conf
 	grep -qx "RT_IMAGE_NAME=$r" <<<"$output"
+	grep -Eqx 'RT_IMAGE_KIT_VERSION=[0-9].*' <<<"$output"
 	grep -qx 'PINNED_CPU_FREQUENCY=1500000' <<<"$output"
 	grep -qx 'RT_USER=ubuntu' <<<"$output"
 	grep -qx 'RT_GROUP=realtime' <<<"$output"
@@ -402,7 +403,7 @@ VENDOR_STUBS_LIST="${VENDOR_STUBS[*]}"
 	[ -f "$F/build/jammy-rt-humble/.stamp_phase2-host" ] || skip "not built"
 	local lock=$F/jammy-rt-humble.sources.lock before
 	before=$(sha256sum <"$lock")
-	run --separate-stderr env CACHE_DIR="$F/cache-locked" mk jammy-rt-humble ISOLATED_CPUS=2-3 LOCKED=1 \
+	CACHE_DIR=$F/cache-locked run --separate-stderr mk jammy-rt-humble ISOLATED_CPUS=2-3 LOCKED=1 \
 		fetch phase1-host phase2-host
 	mk jammy-rt-humble clean-mounts >/dev/null
 	[ "$status" -eq 0 ]
@@ -412,7 +413,7 @@ VENDOR_STUBS_LIST="${VENDOR_STUBS[*]}"
 	[ -f "$F/cache-locked/ros-apt-source/$ROS_APT_SOURCE_DEB" ]
 	# Without the lock's entries, LOCKED=1 refuses.
 	grep '^#' "$lock" >"$T/empty.lock"
-	run --separate-stderr env CACHE_DIR="$F/cache-locked2" mk jammy-rt-humble ISOLATED_CPUS=2-3 LOCKED=1 \
+	CACHE_DIR=$F/cache-locked2 run --separate-stderr mk jammy-rt-humble ISOLATED_CPUS=2-3 LOCKED=1 \
 		SOURCES_LOCK="$T/empty.lock" phase1-host
 	mk jammy-rt-humble clean-mounts >/dev/null
 	[ "$status" -ne 0 ]
@@ -434,7 +435,7 @@ VENDOR_STUBS_LIST="${VENDOR_STUBS[*]}"
 	run --separate-stderr mk noble-rt-jazzy RT_KERNEL_URL="$url"
 	mk noble-rt-jazzy clean-mounts >/dev/null
 	[ "$status" -ne 0 ]
-	[[ ${lines[-1]} == "img-fetch: '$F/cache/rt-kernel/tampered/RPI4.RT.Kernel.deb.packages.zip' does not match its entry in '$F/noble-rt-jazzy.sources.lock': expected sha256 $good, got $bad;"* ]]
+	[[ $(grep '^img-fetch: ' <<<"$output") == "img-fetch: '$F/cache/rt-kernel/tampered/RPI4.RT.Kernel.deb.packages.zip' does not match its entry in '$F/noble-rt-jazzy.sources.lock': expected sha256 $good, got $bad;"* ]]
 	[ "$(grep -c '^img-fetch: ' <<<"$output")" -eq 1 ]
 	[[ ${stderr_lines[0]} == *"noble-rt-jazzy: phase1-host failed; log: $b/logs/"* ]]
 	[ ! -e "$F/cache/rt-kernel/tampered/RPI4.RT.Kernel.deb.packages.zip" ]

@@ -5,8 +5,9 @@
 # flash-kernel stand-ins), the boot partition of Ubuntu 20.04 (config.txt
 # booting U-Boot, whose boot.scr loads vmlinuz and initrd.img), the stock
 # raspi kernel and the packages the recipes purge (stubs from
-# $SCRATCH_DIR/stubs), the user ubuntu (the image has no cloud-init), the
-# root and boot partitions by label, and no apt sources: the tests add
+# $SCRATCH_DIR/stubs), the user ubuntu (the image has no cloud-init), a
+# host name and /etc/hosts, the root and boot partitions by label, and no
+# apt sources: the tests add
 # their own.
 set -euo pipefail
 
@@ -36,6 +37,12 @@ if ! getent passwd ubuntu >/dev/null; then
 	say "the user ubuntu"
 	useradd --create-home --shell /bin/bash --user-group ubuntu
 fi
+
+# As on Ubuntu's image. dirmngr (gpg --recv-keys) resolves even an address
+# through /etc/hosts: without the file it finds no keyserver at 127.0.0.1.
+say "host name ubuntu, /etc/hosts"
+echo ubuntu >/etc/hostname
+printf '127.0.0.1 localhost\n127.0.1.1 ubuntu\n::1 ip6-localhost ip6-loopback\n' >/etc/hosts
 
 say "fstab: LABEL=writable on /, LABEL=SYSTEM-BOOT on /boot/firmware"
 cat >/etc/fstab <<FSTAB
