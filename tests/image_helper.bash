@@ -12,6 +12,8 @@
 #   boot_cat IMG FILE   a file of the boot partition (partition 1), read
 #                       with mtools
 #   boot_ls IMG         the names in the boot partition's top directory
+#   boot_fsck IMG       fsck.fat -n of the boot partition (a sparse copy of
+#                       it in a temporary file)
 
 part_offset() {
 	sfdisk --json "$1" | python3 -c '
@@ -45,4 +47,18 @@ boot_cat() {
 
 boot_ls() {
 	MTOOLS_SKIP_CHECK=1 mdir -b -i "$1@@$(part_offset "$1" 1)" ::/ | sed 's|^::/||'
+}
+
+boot_fsck() {
+	local off size tmp rc=0
+	off=$(part_offset "$1" 1)
+	size=$(sfdisk --json "$1" | python3 -c '
+import json, sys
+t = json.load(sys.stdin)["partitiontable"]
+print(t["partitions"][0]["size"] * t.get("sectorsize", 512))')
+	tmp=$(mktemp "${BATS_TEST_TMPDIR:-${TMPDIR:-/tmp}}/boot-fsck.XXXXXX")
+	dd if="$1" of="$tmp" bs=1M iflag=skip_bytes,count_bytes skip="$off" count="$size" conv=sparse status=none &&
+		fsck.fat -n "$tmp" || rc=$?
+	rm -f "$tmp"
+	return "$rc"
 }

@@ -242,6 +242,7 @@ check_image() {
 	local r=$1 img=$2 rel=$3 distro=$4 pkgs p f lists
 	[ -f "$img" ]
 	e2fsck -fn "$img?offset=$(part_offset "$img" 2)" >/dev/null
+	boot_fsck "$img" >/dev/null
 	pkgs=$(installed "$img")
 
 	# The RT kernel in /boot and on the boot partition, nothing of the
@@ -313,7 +314,8 @@ VENDOR_STUBS_LIST="${VENDOR_STUBS[*]}"
 # --- the stand-in itself -------------------------------------------------------
 
 @test "the stand-in vendor image: Ubuntu's raspi layout, U-Boot chain, the stock kernel flashed, the stubs, the user ubuntu" {
-	local pkgs
+	local pkgs p
+	boot_fsck "$VENDOR"
 	[ "$(blkid -p -O "$(part_offset "$VENDOR" 1)" -s LABEL -o value "$VENDOR")" = SYSTEM-BOOT ]
 	[ "$(blkid -p -O "$(part_offset "$VENDOR" 2)" -s LABEL -o value "$VENDOR")" = writable ]
 	boot_cat "$VENDOR" config.txt | grep -qx 'kernel=uboot_rpi_4.bin'

@@ -24,9 +24,12 @@ install -m 0755 "$here/hooks/initramfs-tools.postrm" /etc/kernel/postrm.d/initra
 install -m 0755 "$here/hooks/zz-flash-kernel" /etc/kernel/postinst.d/zz-flash-kernel
 
 say "the boot partition: $(cd "$here/boot" && echo *)"
-# Whole files only: FAT through FUSE refuses appends.
+# A new file and a rename: FAT through FUSE (fusefat) refuses appends, and
+# a file overwritten in place (O_TRUNC) was seen to leave its clusters
+# marked free in the FAT.
 for f in "$here"/boot/*; do
-	cp "$f" "/boot/firmware/${f##*/}"
+	cp "$f" "/boot/firmware/${f##*/}.new"
+	mv -f "/boot/firmware/${f##*/}.new" "/boot/firmware/${f##*/}"
 done
 
 say "installing the stubs: $(cd "$SCRATCH_DIR/stubs" && echo *.deb)"
