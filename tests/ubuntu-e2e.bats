@@ -176,6 +176,10 @@ teardown_file() {
 		[ ! -d "$F/build/$r" ] || make -s -C "$TOP/images/$r" BUILD_DIR="$F/build/$r" clean-mounts >/dev/null 2>&1 || true
 	done
 	block_cleanup "$F"
+	# What a failed build of the stand-in left mounted, unless another
+	# suite is building it now.
+	flock -n "$(standin_build_dir).lock" make -s -C "$STANDIN" BUILD_DIR="$(standin_build_dir)" clean-mounts \
+		>/dev/null 2>&1 || true
 	http_stop
 	[ -z "${GNUPGHOME-}" ] || gpgconf --kill all 2>/dev/null || true
 }
