@@ -18,7 +18,8 @@
 # stages again with LOCKED=1 from an empty download cache, and a tampered
 # RT kernel zip.
 #
-# Times of each part go to build/check/ubuntu-e2e.times.
+# Times of each part go to build/check/ubuntu-e2e.times. The stand-in is
+# built in RTIK_UBUNTU_STANDIN_BUILD (default build/check/ubuntu-standin).
 
 bats_require_minimum_version 1.5.0
 load test_helper
@@ -230,7 +231,7 @@ build() {
 		return 1
 	fi
 	lap "$r: make (fetch ... finish)"
-	cat "$F/build/$r/logs/times" >&2 2>/dev/null || true
+	awk '{ printf "    %-54s %5.1fs\n", $2, $3 }' "$F/build/$r/logs/times" >>"$TIMES" 2>/dev/null || true
 }
 
 # The packages installed in IMG, one a line.
@@ -444,6 +445,8 @@ VENDOR_STUBS_LIST="${VENDOR_STUBS[*]}"
 	[[ $(grep '^img-fetch: ' <<<"$output") == "img-fetch: '$F/cache/rt-kernel/tampered/RPI4.RT.Kernel.deb.packages.zip' does not match its entry in '$F/noble-rt-jazzy.sources.lock': expected sha256 $good, got $bad;"* ]]
 	[ "$(grep -c '^img-fetch: ' <<<"$output")" -eq 1 ]
 	[[ ${stderr_lines[0]} == *"noble-rt-jazzy: phase1-host failed; log: $b/logs/"* ]]
+	# The same line ends the stage's log.
+	[[ $(tail -n 1 "$b"/logs/*-phase1-host.log) == "img-fetch: '$F/cache/rt-kernel/tampered/"*"expected sha256 $good, got $bad;"* ]]
 	[ ! -e "$F/cache/rt-kernel/tampered/RPI4.RT.Kernel.deb.packages.zip" ]
 	[ ! -e "$b/scratch/rt-kernel" ]
 	[ "$(cd "$b" && stat -c '%n %Y' .stamp_phase1-target .stamp_phase2-host .stamp_phase2-target)" = "$before" ]
