@@ -390,6 +390,20 @@ VENDOR_STUBS_LIST="${VENDOR_STUBS[*]}"
 	grep -qx "[0-9a-f]\{64\}  $HTTP_URL/files/ros-apt-source/$ROS_APT_SOURCE_DEB" "$F/jammy-rt-humble.sources.lock"
 }
 
+@test "jammy-rt-humble again with ISOLATED_CPUS back to empty: the phases rerun on the same image, the isolation undone, the rest as before" {
+	local img=$F/build/jammy-rt-humble/jammy-rt-humble.img
+	[ -f "$img" ] || skip "not built"
+	build jammy-rt-humble
+	[ "$(sed -n 's/^>>> [^:]*: //p' "$F/jammy-rt-humble.log" | tr '\n' ' ')" = \
+		"phase1-host phase1-target phase2-host phase2-target finish " ]
+	grep -qx 'phase1-target: RT kernel packages already installed: .*' "$F/jammy-rt-humble.log"
+	grep -qx 'phase1-target: nothing to purge: no stock kernel, none of: .*' "$F/jammy-rt-humble.log"
+	check_image jammy-rt-humble "$img" 5.15.98-rt62-raspi humble
+	! boot_cat "$img" cmdline.txt | grep -Eq 'isolcpus|nohz_full|rcu_nocbs|irqaffinity' || return 1
+	root_cat "$img" /etc/rt-image.conf | grep -qx 'ISOLATED_CPUS='
+	boot_cat "$img" config.txt | grep -qx 'kernel=vmlinuz'
+}
+
 @test "noble-rt-jazzy builds against the stand-ins: RT_KERNEL_SOURCE=auto falls back to the release zip" {
 	build noble-rt-jazzy
 	grep -q 'no linux-image-raspi-realtime in the image.s apt sources: the RT kernel release it is' "$F/noble-rt-jazzy.log"
