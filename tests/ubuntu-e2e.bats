@@ -201,7 +201,7 @@ ROS_APT_SOURCE_DEB=ros2-apt-source_1.3.0_arm64.deb
 
 # make RECIPE [VAR=VALUE...]: the recipe against the stand-ins, in
 # F/build/RECIPE, with a copy of its sources.lock; the download cache
-# CACHE_DIR (default F/cache).
+# MK_CACHE (default F/cache).
 mk() {
 	local r=$1 vendor=ubuntu-standin-vmlinuz.img.xz tag
 	shift
@@ -211,7 +211,7 @@ mk() {
 	noble-rt-jazzy) tag=6.8.4-r11 ;;
 	esac
 	[ -f "$F/$r.sources.lock" ] || cp "$TOP/images/$r/sources.lock" "$F/$r.sources.lock"
-	make -C "$TOP/images/$r" BUILD_DIR="$F/build/$r" CACHE_DIR="${CACHE_DIR:-$F/cache}" IMAGE_SIZE=1G \
+	make -C "$TOP/images/$r" BUILD_DIR="$F/build/$r" CACHE_DIR="${MK_CACHE:-$F/cache}" IMAGE_SIZE=1G \
 		IMAGE_URL="$HTTP_URL/files/vendor/$vendor" IMAGE_MIRRORS= \
 		IMAGE_SHA256SUMS="$HTTP_URL/files/vendor/SHA256SUMS" \
 		IMAGE_SHA256SUMS_SIG="$HTTP_URL/files/vendor/SHA256SUMS.gpg" IMAGE_KEYRING="$KEYRING" \
@@ -424,7 +424,7 @@ VENDOR_STUBS_LIST="${VENDOR_STUBS[*]}"
 	[ -f "$F/build/jammy-rt-humble/.stamp_phase2-host" ] || skip "not built"
 	local lock=$F/jammy-rt-humble.sources.lock before
 	before=$(sha256sum <"$lock")
-	CACHE_DIR=$F/cache-locked run --separate-stderr mk jammy-rt-humble ISOLATED_CPUS=2-3 LOCKED=1 \
+	MK_CACHE=$F/cache-locked run --separate-stderr mk jammy-rt-humble LOCKED=1 \
 		fetch phase1-host phase2-host
 	mk jammy-rt-humble clean-mounts >/dev/null
 	[ "$status" -eq 0 ]
@@ -434,7 +434,7 @@ VENDOR_STUBS_LIST="${VENDOR_STUBS[*]}"
 	[ -f "$F/cache-locked/ros-apt-source/$ROS_APT_SOURCE_DEB" ]
 	# Without the lock's entries, LOCKED=1 refuses.
 	grep '^#' "$lock" >"$T/empty.lock"
-	CACHE_DIR=$F/cache-locked2 run --separate-stderr mk jammy-rt-humble ISOLATED_CPUS=2-3 LOCKED=1 \
+	MK_CACHE=$F/cache-locked2 run --separate-stderr mk jammy-rt-humble LOCKED=1 \
 		SOURCES_LOCK="$T/empty.lock" phase1-host
 	mk jammy-rt-humble clean-mounts >/dev/null
 	[ "$status" -ne 0 ]
