@@ -79,6 +79,8 @@ PY
 	[ "$(blkid -p -O "$(part_offset "$IMG" 1)" -s LABEL -o value "$IMG")" = RASPIFIRM ]
 	[ "$(blkid -p -O "$(part_offset "$IMG" 2)" -s LABEL -o value "$IMG")" = RASPIROOT ]
 	e2fsck -fn "$IMG?offset=$(part_offset "$IMG" 2)"
+	# Written through FUSE (fusefat): the FAT must be consistent too.
+	boot_fsck "$IMG"
 }
 
 @test "the root filesystem: fstab by label, the knobs file, the tuning files and units enabled" {

@@ -230,7 +230,8 @@ build() {
 		tail -n 60 "$log" >&2
 		return 1
 	fi
-	lap "$r: make (fetch ... finish)"
+	lap "$r: make $*"
+	# Each stage's time when it last ran.
 	awk '{ printf "    %-54s %5.1fs\n", $2, $3 }' "$F/build/$r/logs/times" >>"$TIMES" 2>/dev/null || true
 }
 
