@@ -195,8 +195,8 @@ npm" ]
 # of essential packages (always installed). Target scripts, which run in
 # the image with the image's own packages, are not in it.
 programs=(
-	apt-get awk bats bmaptool bzip2 cc curl debugfs dpkg-deb dumpe2fs e2fsck fsck.vfat fuse2fs
-	fusefat getcap git gpg gpgv gzip lighttpd losetup lz4 make mcopy mdir minfo mke2fs
+	apt-ftparchive apt-get awk bats bmaptool bzip2 cc curl debugfs dpkg-deb dumpe2fs e2fsck fsck.fat
+	fsck.vfat fuse2fs fusefat getcap git gpg gpgconf gpgv gzip lighttpd losetup lz4 make mcopy mdir minfo mke2fs
 	mkfs.ext4 mkfs.vfat mmdebstrap mount mtype node openssl pgrep pkg-config ps python3
 	qemu-system-aarch64 resize2fs rsync scdoc setcap sfdisk shellcheck sysctl systemctl systemd-nspawn
 	umount unzip xz zip zstd
@@ -205,7 +205,7 @@ programs=(
 # machine, but are not run on the host (update-ca-certificates: check-fresh
 # runs the new root's own).
 not_programs=(
-	adduser apt as column chpasswd fakeroot fdisk file free gcc init kill less man mtools opt passwd pc
+	adduser apt as column chpasswd dirmngr fakeroot fdisk file free gcc init kill less man mtools opt passwd pc
 	policy-rc.d poweroff qemu-system-arm reboot size ssh strings strip systemd systemd-run
 	time top update-ca-certificates view w write
 )
@@ -216,7 +216,8 @@ sources_shell() {
 	cd "$TOP" && ls -d Makefile .ci/run scripts/* mk/* bench/* tests/*.bats tests/*.bash \
 		tests/fixtures/mkfixture images/*/Makefile images/*/setup/*-host.sh images/shared/common.sh \
 		images/shared/*.mk images/shared/ubuntu/*.mk images/shared/ubuntu/*-host.sh \
-		tests/recipes/*/Makefile tests/recipes/*/setup/*-host.sh 2>/dev/null |
+		tests/recipes/*/Makefile tests/recipes/*/setup/*-host.sh tests/recipes/*/*-host.sh \
+		tests/recipes/*/stubs.sh 2>/dev/null |
 		grep -vx -e scripts/deps -e tests/deps.bats
 }
 sources_c() {

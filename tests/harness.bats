@@ -190,6 +190,18 @@ sample() {
 	head -c $((128 << 10)) "$T/www/sample.bin" | cmp - "$T/got"
 }
 
+@test "http: /pks/lookup serves DIR/pks/lookup whatever the query, as a keyserver would" {
+	sample
+	mkdir -p "$T/www/pks"
+	echo "a key" >"$T/www/pks/lookup"
+	http_start "$T/www"
+	run curl -s -w ' %{http_code}' "$HTTP_URL/pks/lookup?op=get&options=mr&search=0x0123456789ABCDEF"
+	[ "$output" = "a key
+ 200" ]
+	run curl -s -o /dev/null -w '%{http_code}' "$HTTP_URL/pks/other"
+	[ "$output" = 404 ]
+}
+
 @test "http: /status/503 is a 503, unknown paths are 404" {
 	sample
 	http_start "$T/www"

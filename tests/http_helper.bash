@@ -14,6 +14,9 @@
 #   /broken/NAME   promises all of DIR/NAME in Content-Length, sends about
 #                  half and closes the connection; Range is ignored
 #   /status/CODE   an empty response with status CODE (e.g. /status/503)
+#   /pks/lookup    DIR/pks/lookup, whatever the query: a keyserver that has
+#                  one answer (gpg --keyserver hkp://127.0.0.1:PORT asks for
+#                  /pks/lookup?op=get&options=mr&search=0xFINGERPRINT)
 #   anything else  404
 #
 # Each line of HTTP_ACCESS_LOG holds the request line, the status, the bytes
@@ -58,6 +61,7 @@ alias.url = (
 	"/norange/" => $(_http_conf_str "$dir/"),
 	"/broken/" => $(_http_conf_str "$tmp/cgi/broken.cgi/"),
 	"/status/" => $(_http_conf_str "$tmp/cgi/status.cgi/"),
+	"/pks/lookup" => $(_http_conf_str "$dir/pks/lookup"),
 )
 \$HTTP["url"] =^ "/norange/" {
 	server.range-requests = "disable"

@@ -79,6 +79,8 @@ PY
 	[ "$(blkid -p -O "$(part_offset "$IMG" 1)" -s LABEL -o value "$IMG")" = RASPIFIRM ]
 	[ "$(blkid -p -O "$(part_offset "$IMG" 2)" -s LABEL -o value "$IMG")" = RASPIROOT ]
 	e2fsck -fn "$IMG?offset=$(part_offset "$IMG" 2)"
+	# Written through FUSE (fusefat): the FAT must be consistent too.
+	boot_fsck "$IMG"
 }
 
 @test "the root filesystem: fstab by label, the knobs file, the tuning files and units enabled" {
@@ -119,7 +121,7 @@ PY
 	root_ls "$IMG" /etc/ssh | grep -q ssh_host_ && return 1
 	root_stat "$IMG" /etc/machine-id | grep -q 'Size: 0$'
 	# No apt lists, no .deb, no qemu, no policy-rc.d.
-	[ -z "$(root_ls "$IMG" /var/lib/apt/lists | tr -s ' \t' '\n' | grep -v -e '^$' -e '^\.$' -e '^\.\.$' -e '^partial$' -e '^lock$' -e '^[0-9]*$' -e '^(.*)$')" ]
+	root_names "$IMG" /var/lib/apt/lists | grep -vx -e partial -e lock && return 1
 	root_ls "$IMG" /var/cache/apt/archives | grep -q '\.deb' && return 1
 	root_ls "$IMG" /usr/bin | grep -q qemu- && return 1
 	root_stat "$IMG" /usr/sbin/policy-rc.d | grep -q Inode && return 1

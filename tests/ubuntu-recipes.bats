@@ -13,30 +13,18 @@ load boot_ns_helper
 
 UBUNTU=$TOP/images/shared/ubuntu
 
-# A stub package NAME VERSION with FILE=CONTENT pairs, into DIR.
-stub_deb() {
-	local dir=$1 name=$2 version=$3 root kv
-	shift 3
-	root=$(mktemp -d)
-	mkdir -p "$root/DEBIAN"
-	printf 'Package: %s\nVersion: %s\nArchitecture: arm64\nMaintainer: test <t@example.invalid>\nDescription: stub\n' \
-		"$name" "$version" >"$root/DEBIAN/control"
-	for kv in "$@"; do
-		mkdir -p "$root/$(dirname "${kv%%=*}")"
-		printf '%s\n' "${kv#*=}" >"$root/${kv%%=*}"
-	done
-	dpkg-deb -Zgzip --root-owner-group -b "$root" "$dir/${name}_${version}_arm64.deb" >/dev/null
-	rm -rf "$root"
-}
+# stub_deb DIR NAME VERSION DEPENDS FILE=CONTENT...
+# shellcheck source-path=SCRIPTDIR source=recipes/ubuntu-standin/stubs.sh
+. "$TOP/tests/recipes/ubuntu-standin/stubs.sh"
 
 setup_file() {
 	WWW=$BATS_FILE_TMPDIR/www
 	local debs=$BATS_FILE_TMPDIR/debs rel=5.15.98-rt62-raspi
 	mkdir -p "$WWW/rel" "$debs/RPI4.RT.Kernel.deb.packages"
 	local d=$debs/RPI4.RT.Kernel.deb.packages
-	stub_deb "$d" "linux-image-$rel" 5.15.98-rt62-1 "boot/vmlinuz-$rel=rt kernel $rel"
-	stub_deb "$d" "linux-modules-$rel" 5.15.98-rt62-1 "lib/modules/$rel/modules.dep="
-	stub_deb "$d" "linux-image-$rel-dbg" 5.15.98-rt62-1 "usr/lib/debug/vmlinux=dwarf"
+	stub_deb "$d" "linux-image-$rel" 5.15.98-rt62-1 "" "boot/vmlinuz-$rel=rt kernel $rel"
+	stub_deb "$d" "linux-modules-$rel" 5.15.98-rt62-1 "" "lib/modules/$rel/modules.dep="
+	stub_deb "$d" "linux-image-$rel-dbg" 5.15.98-rt62-1 "" "usr/lib/debug/vmlinux=dwarf"
 	(cd "$debs" && zip -qr "$WWW/rel/RPI4.RT.Kernel.deb.packages.zip" RPI4.RT.Kernel.deb.packages)
 	cp "$WWW/rel/RPI4.RT.Kernel.deb.packages.zip" "$BATS_FILE_TMPDIR/good.zip"
 	ZIP_SUM=$(sha256sum "$WWW/rel/RPI4.RT.Kernel.deb.packages.zip" | cut -d' ' -f1)

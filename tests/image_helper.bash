@@ -1,0 +1,64 @@
+# shellcheck shell=bash
+# Reading a finished image in place, without attaching or mounting
+# anything: `load image_helper` (trixie_helper.bash loads it too).
+#
+#   part_offset IMG N   the byte offset of partition N of IMG
+#   root_cat IMG PATH   a file of the root filesystem (partition 2), read
+#                       with debugfs
+#   root_stat IMG PATH  debugfs's stat of it
+#   root_ls IMG PATH    debugfs's listing of a directory
+#   root_names IMG PATH the names in that directory, one a line, without
+#                       . and ..
+#   boot_cat IMG FILE   a file of the boot partition (partition 1), read
+#                       with mtools
+#   boot_ls IMG         the names in the boot partition's top directory
+#   boot_fsck IMG       fsck.fat -n of the boot partition (a sparse copy of
+#                       it in a temporary file)
+
+part_offset() {
+	sfdisk --json "$1" | python3 -c '
+import json, sys
+t = json.load(sys.stdin)["partitiontable"]
+p = t["partitions"][int(sys.argv[1]) - 1]
+print(p["start"] * t.get("sectorsize", 512))' "$2"
+}
+
+# debugfs opens IMG?offset=N (e2fsprogs' unix I/O option) read-only.
+root_cat() {
+	debugfs -R "cat \"$2\"" "$1?offset=$(part_offset "$1" 2)" 2>/dev/null
+}
+
+root_stat() {
+	debugfs -R "stat \"$2\"" "$1?offset=$(part_offset "$1" 2)" 2>&1
+}
+
+root_ls() {
+	debugfs -R "ls \"$2\"" "$1?offset=$(part_offset "$1" 2)" 2>/dev/null
+}
+
+root_names() {
+	debugfs -R "ls -p \"$2\"" "$1?offset=$(part_offset "$1" 2)" 2>/dev/null |
+		awk -F/ 'NF >= 7 && $6 != "." && $6 != ".." { print $6 }'
+}
+
+boot_cat() {
+	MTOOLS_SKIP_CHECK=1 mtype -i "$1@@$(part_offset "$1" 1)" "::$2"
+}
+
+boot_ls() {
+	MTOOLS_SKIP_CHECK=1 mdir -b -i "$1@@$(part_offset "$1" 1)" ::/ | sed 's|^::/||'
+}
+
+boot_fsck() {
+	local off size tmp rc=0
+	off=$(part_offset "$1" 1)
+	size=$(sfdisk --json "$1" | python3 -c '
+import json, sys
+t = json.load(sys.stdin)["partitiontable"]
+print(t["partitions"][0]["size"] * t.get("sectorsize", 512))')
+	tmp=$(mktemp "${BATS_TEST_TMPDIR:-${TMPDIR:-/tmp}}/boot-fsck.XXXXXX")
+	dd if="$1" of="$tmp" bs=1M iflag=skip_bytes,count_bytes skip="$off" count="$size" conv=sparse status=none &&
+		fsck.fat -n "$tmp" || rc=$?
+	rm -f "$tmp"
+	return "$rc"
+}

@@ -1,0 +1,478 @@
+#!/usr/bin/env bats
+# shellcheck disable=SC2030,SC2031,SC2154 # bats: @test bodies run in subshells; run sets stderr_lines
+# The three Ubuntu recipes (focal-rt-ros2, jammy-rt-humble, noble-rt-jazzy)
+# built end to end with make, against local stand-ins of what they
+# download:
+#   - the vendor image: tests/recipes/ubuntu-standin, a Debian arm64
+#     minbase laid out as Ubuntu's raspi images (built once, cached in
+#     build/check/ubuntu-standin), given apt sources that name the local
+#     archive and served as .img.xz with a signed SHA256SUMS; as built
+#     (config.txt boots U-Boot, whose boot.scr loads vmlinuz: Ubuntu 20.04)
+#     for focal, with Ubuntu 22.04's config.txt (kernel=vmlinuz) for jammy
+#     and noble;
+#   - "Ubuntu's archive" and "the ROS repository": apt repositories of stub
+#     packages with the real names, signed with a key this file makes;
+#   - the RT kernel release zips, the ros2-apt-source package, and for
+#     focal's ROS snapshot a keyserver (/pks/lookup) that serves that key.
+# Each image is then checked offline (debugfs, mtools). Then the fetching
+# stages again with LOCKED=1 from an empty download cache, and a tampered
+# RT kernel zip.
+#
+# Times of each part go to build/check/ubuntu-e2e.times. The stand-in is
+# built in RTIK_UBUNTU_STANDIN_BUILD (default build/check/ubuntu-standin).
+
+bats_require_minimum_version 1.5.0
+load test_helper
+load image_helper
+
+STANDIN=$TOP/tests/recipes/ubuntu-standin
+# shellcheck source-path=SCRIPTDIR source=recipes/ubuntu-standin/stubs.sh
+. "$STANDIN/stubs.sh"
+
+# The stand-in vendor image, built by make under a lock the first time,
+# then a no-op make while its recipe is unchanged. Debian's .debs are kept
+# in the tree's cache/.
+standin_build_dir() {
+	echo "${RTIK_UBUNTU_STANDIN_BUILD:-$TOP/build/check/ubuntu-standin}"
+}
+
+standin_image() {
+	local dir log
+	dir=$(standin_build_dir)
+	log=$dir.log
+	mkdir -p "$dir"
+	if ! flock "$dir.lock" make -C "$STANDIN" BUILD_DIR="$dir" >>"$log" 2>&1; then
+		echo "standin_image: building the stand-in vendor image failed; the end of $log:" >&2
+		tail -n 40 "$log" >&2
+		return 1
+	fi
+	echo "$dir/ubuntu-standin.img"
+}
+
+TIMES=$TOP/build/check/ubuntu-e2e.times
+
+# lap WHAT: the seconds since the last lap, to TIMES.
+lap() {
+	local now=$SECONDS
+	printf '%-58s %4ss\n' "$1" "$((now - ${_lap:-0}))" >>"$TIMES"
+	_lap=$now
+}
+
+SUITE=trixie
+
+# An apt repository of the .debs in DIR/pool: Packages, a Release and its
+# signatures (InRelease, Release.gpg) by the test key.
+make_repo() {
+	local dir=$1 d=$1/dists/$SUITE
+	mkdir -p "$d/main/binary-arm64"
+	(cd "$dir" && apt-ftparchive packages pool) >"$d/main/binary-arm64/Packages"
+	gzip -9nk "$d/main/binary-arm64/Packages"
+	apt-ftparchive -o APT::FTPArchive::Release::Origin=rt-image-kit-tests \
+		-o APT::FTPArchive::Release::Suite="$SUITE" -o APT::FTPArchive::Release::Codename="$SUITE" \
+		-o APT::FTPArchive::Release::Architectures=arm64 -o APT::FTPArchive::Release::Components=main \
+		release "$d" >"$dir/Release.tmp"
+	mv "$dir/Release.tmp" "$d/Release"
+	gpg --batch --yes --clearsign -o "$d/InRelease" "$d/Release"
+	gpg --batch --yes --detach-sign -o "$d/Release.gpg" "$d/Release"
+}
+
+# An RT kernel release zip at WWW/rt/TAG/: the kernel image (its hooks make
+# the initramfs and flash it), headers and the debug symbols, in a folder.
+rt_zip() {
+	local tag=$1 rel=$2 version=$3 d=$F/zip/$1/RPI4.RT.Kernel.deb.packages
+	kernel_stub "$d" "$rel" "$version"
+	stub_deb "$d" "linux-headers-$rel" "$version" "" "usr/src/linux-headers-$rel/Makefile=headers"
+	stub_deb "$d" "linux-image-$rel-dbg" "$version" "" "usr/lib/debug/boot/vmlinux-$rel=dwarf"
+	mkdir -p "$WWW/rt/$tag"
+	(cd "$F/zip/$tag" && zip -qrX "$WWW/rt/$tag/RPI4.RT.Kernel.deb.packages.zip" RPI4.RT.Kernel.deb.packages)
+}
+
+# A deb822 apt source of the local repository NAME, signed by KEYRING.
+sources_file() {
+	printf 'Types: deb\nURIs: %s\nSuites: %s\nComponents: main\nSigned-By: %s\n' \
+		"$HTTP_URL/files/$1" "$SUITE" "$2"
+}
+
+# The vendor image as served: its apt sources name the local archive only,
+# with the test key as Ubuntu's archive keyring; as built (U-Boot) and with
+# Ubuntu 22.04's config.txt; .img.xz, SHA256SUMS and its signature.
+serve_vendor() {
+	local img=$F/uboot.img direct=$F/vmlinuz.img
+	cp --sparse=always "$VENDOR" "$img"
+	sources_file ubuntu /usr/share/keyrings/ubuntu-archive-keyring.gpg >"$F/ubuntu.sources"
+	chmod 0644 "$F/ubuntu.sources"
+	printf '%s\n' 'cd /etc/apt/sources.list.d' "write $F/ubuntu.sources ubuntu.sources" \
+		'cd /usr/share/keyrings' "write $KEYRING ubuntu-archive-keyring.gpg" |
+		debugfs -w -f - "$img?offset=$(part_offset "$img" 2)" >/dev/null
+	cmp <(root_cat "$img" /usr/share/keyrings/ubuntu-archive-keyring.gpg) "$KEYRING"
+	cp --sparse=always "$img" "$direct"
+	MTOOLS_SKIP_CHECK=1 mcopy -o -i "$direct@@$(part_offset "$direct" 1)" "$STANDIN/config-vmlinuz.txt" ::config.txt
+	mkdir -p "$WWW/vendor"
+	xz -T1 -1 -c "$img" >"$WWW/vendor/ubuntu-standin-uboot.img.xz" &
+	xz -T1 -1 -c "$direct" >"$WWW/vendor/ubuntu-standin-vmlinuz.img.xz" || return 1
+	wait $! || return 1
+	rm -f "$img" "$direct"
+	(cd "$WWW/vendor" && sha256sum -b ./*.img.xz | sed 's| \*\./| *|') >"$WWW/vendor/SHA256SUMS"
+	gpg --batch --yes --detach-sign -o "$WWW/vendor/SHA256SUMS.gpg" "$WWW/vendor/SHA256SUMS"
+}
+
+setup_file() {
+	[ "$(id -u)" -eq 0 ] || return 0
+	F=$BATS_FILE_TMPDIR
+	WWW=$F/www
+	export F WWW
+	mkdir -p "$WWW" "${TIMES%/*}"
+	echo "# ubuntu-e2e.bats, $(date -u '+%F %T')" >>"$TIMES"
+	_lap=$SECONDS
+
+	VENDOR=$(standin_image)
+	export VENDOR
+	lap "stand-in vendor image (make; no-op when current)"
+
+	# The key that signs the archives and the image's SHA256SUMS.
+	GNUPGHOME=$F/gnupg
+	export GNUPGHOME
+	mkdir -m 0700 "$GNUPGHOME"
+	gpg --batch --quiet --passphrase '' --quick-gen-key 'rt-image-kit tests <tests@example.invalid>' ed25519 sign never
+	KEY_FPR=$(gpg --batch --with-colons --list-keys | awk -F: '$1 == "fpr" { print $10; exit }')
+	KEYRING=$F/test-archive-keyring.gpg
+	gpg --batch --export "$KEY_FPR" >"$KEYRING"
+	chmod 0644 "$KEYRING"
+	mkdir -p "$WWW/pks"
+	gpg --batch --armor --export "$KEY_FPR" >"$WWW/pks/lookup"
+	export KEY_FPR KEYRING
+	http_start "$WWW"
+
+	# Ubuntu's archive: the stock kernel, what the recipes purge and what
+	# they install beside ROS.
+	local p
+	stock_kernel_stubs "$WWW/ubuntu/pool"
+	vendor_stubs "$WWW/ubuntu/pool"
+	for p in rt-tests cpufrequtils libraspberrypi-bin cpuset stress stress-ng; do
+		stub_deb "$WWW/ubuntu/pool" "$p" 1.0-0ubuntu1 "" "usr/share/doc/$p/stand-in=$p"
+	done
+	make_repo "$WWW/ubuntu"
+	# The ROS repository (and the final snapshot of an end-of-life one).
+	for p in galactic humble jazzy; do
+		stub_deb "$WWW/ros2/pool" "ros-$p-ros-base" 0.9.3-1 "" "opt/ros/$p/setup.bash=# ROS 2 $p"
+	done
+	make_repo "$WWW/ros2"
+	# ros2-apt-source: the key and the source of the ROS repository.
+	sources_file ros2 /usr/share/keyrings/ros2-archive-keyring.gpg >"$F/ros2.sources"
+	stub_deb "$WWW/ros-apt-source" ros2-apt-source 1.3.0 "" \
+		"usr/share/keyrings/ros2-archive-keyring.gpg=@$KEYRING" "etc/apt/sources.list.d/ros2.sources=@$F/ros2.sources"
+	rt_zip 5.4.195-rt74-raspi-arm64-lttng 5.4.195-rt74-raspi 5.4.195-rt74-1
+	rt_zip 5.15.98-rt62-raspi-arm64-lttng 5.15.98-rt62-raspi 5.15.98-rt62-1
+	rt_zip 6.8.4-r11 6.8.4-rt11-raspi 6.8.4-rt11-1
+	lap "key, archives, RT kernel zips, ros2-apt-source"
+
+	serve_vendor
+	lap "vendor images served (debugfs, mcopy, 2 x xz -1)"
+}
+
+teardown_file() {
+	local r
+	[ -n "${F-}" ] || return 0
+	for r in focal-rt-ros2 jammy-rt-humble noble-rt-jazzy; do
+		[ ! -d "$F/build/$r" ] || make -s -C "$TOP/images/$r" BUILD_DIR="$F/build/$r" clean-mounts >/dev/null 2>&1 || true
+	done
+	block_cleanup "$F"
+	# What a failed build of the stand-in left mounted, unless another
+	# suite is building it now.
+	flock -n "$(standin_build_dir).lock" make -s -C "$STANDIN" BUILD_DIR="$(standin_build_dir)" clean-mounts \
+		>/dev/null 2>&1 || true
+	http_stop
+	[ -z "${GNUPGHOME-}" ] || gpgconf --kill all 2>/dev/null || true
+}
+
+setup() {
+	require_root
+	common_setup
+	[ -n "${VENDOR-}" ] && [ -f "$VENDOR" ]
+	_lap=$SECONDS
+}
+
+teardown() {
+	[ -n "${T-}" ] || return 0
+	block_cleanup
+}
+
+ROS_APT_SOURCE_DEB=ros2-apt-source_1.3.0_arm64.deb
+
+# make RECIPE [VAR=VALUE...]: the recipe against the stand-ins, in
+# F/build/RECIPE, with a copy of its sources.lock; the download cache
+# MK_CACHE (default F/cache).
+mk() {
+	local r=$1 vendor=ubuntu-standin-vmlinuz.img.xz tag
+	shift
+	case $r in
+	focal-rt-ros2) vendor=ubuntu-standin-uboot.img.xz tag=5.4.195-rt74-raspi-arm64-lttng ;;
+	jammy-rt-humble) tag=5.15.98-rt62-raspi-arm64-lttng ;;
+	noble-rt-jazzy) tag=6.8.4-r11 ;;
+	esac
+	[ -f "$F/$r.sources.lock" ] || cp "$TOP/images/$r/sources.lock" "$F/$r.sources.lock"
+	make -C "$TOP/images/$r" BUILD_DIR="$F/build/$r" CACHE_DIR="${MK_CACHE:-$F/cache}" IMAGE_SIZE=1G \
+		IMAGE_URL="$HTTP_URL/files/vendor/$vendor" IMAGE_MIRRORS= \
+		IMAGE_SHA256SUMS="$HTTP_URL/files/vendor/SHA256SUMS" \
+		IMAGE_SHA256SUMS_SIG="$HTTP_URL/files/vendor/SHA256SUMS.gpg" IMAGE_KEYRING="$KEYRING" \
+		RT_KERNEL_URL="$HTTP_URL/files/rt/$tag/RPI4.RT.Kernel.deb.packages.zip" \
+		ROS_APT_SOURCE_URL="$HTTP_URL/files/ros-apt-source/$ROS_APT_SOURCE_DEB" \
+		ROS_SNAPSHOT_URL="$HTTP_URL/files/ros2" ROS_SNAPSHOT_KEY="$KEY_FPR" \
+		ROS_KEYSERVER="hkp://127.0.0.1:$HTTP_PORT" \
+		SOURCES_LOCK="$F/$r.sources.lock" "$@"
+}
+
+build() {
+	local r=$1 log=$F/$1.log
+	shift
+	if ! mk "$r" "$@" >"$log" 2>&1; then
+		echo "make $r failed; the end of $log:" >&2
+		tail -n 60 "$log" >&2
+		return 1
+	fi
+	lap "$r: make $*"
+	# Each stage's time when it last ran.
+	awk '{ printf "    %-54s %5.1fs\n", $2, $3 }' "$F/build/$r/logs/times" >>"$TIMES" 2>/dev/null || true
+}
+
+# The packages installed in IMG, one a line.
+installed() {
+	root_cat "$1" /var/lib/dpkg/status | awk '
+		/^Package: / { p = $2 }
+		/^Status: install ok installed$/ { print p }'
+}
+
+# What every recipe's image must be: RECIPE IMG REL (the RT kernel's
+# release) DISTRO (ROS).
+check_image() {
+	local r=$1 img=$2 rel=$3 distro=$4 pkgs p f lists
+	[ -f "$img" ]
+	e2fsck -fn "$img?offset=$(part_offset "$img" 2)" >/dev/null
+	boot_fsck "$img" >/dev/null
+	pkgs=$(installed "$img")
+
+	# The RT kernel in /boot and on the boot partition, nothing of the
+	# stock one.
+	grep -qx "linux-image-$rel" <<<"$pkgs"
+	grep -qx "linux-headers-$rel" <<<"$pkgs"
+	! grep -qx "linux-image-$rel-dbg" <<<"$pkgs" || return 1
+	! grep -Eq "^linux-(image|modules)-$STOCK_KERNEL_REL\$|^linux-raspi\$|^linux-image-raspi\$" <<<"$pkgs" || return 1
+	[ "$(root_cat "$img" "/boot/vmlinuz-$rel")" = "kernel $rel" ]
+	[ "$(root_cat "$img" "/boot/initrd.img-$rel")" = "stand-in initramfs for $rel" ]
+	[ "$(root_stat "$img" /boot/vmlinuz | grep -o 'Fast link dest: .*')" = "Fast link dest: \"vmlinuz-$rel\"" ]
+	! root_ls "$img" /boot | grep -q "$STOCK_KERNEL_REL" || return 1
+	for f in vmlinuz vmlinuz.bak; do
+		[ "$(boot_cat "$img" "$f")" = "kernel $rel" ]
+	done
+	for f in initrd.img initrd.img.bak; do
+		[ "$(boot_cat "$img" "$f")" = "stand-in initramfs for $rel" ]
+	done
+
+	# Purged, their files gone.
+	for p in $VENDOR_STUBS_LIST; do
+		! grep -qx "$p" <<<"$pkgs" || return 1
+		! root_ls "$img" /usr/share/doc | grep -qw "$p" || return 1
+	done
+
+	# ROS 2 and the rest, from the local repositories, which are the only
+	# apt sources.
+	for p in "ros-$distro-ros-base" rt-tests cpufrequtils libraspberrypi-bin cpuset stress stress-ng; do
+		grep -qx "$p" <<<"$pkgs" || { echo "not installed: $p" >&2; return 1; }
+	done
+	! root_stat "$img" /etc/apt/sources.list | grep -q Inode || return 1
+	root_cat "$img" /etc/apt/sources.list.d/ubuntu.sources | grep -qx "URIs: $HTTP_URL/files/ubuntu"
+	! root_names "$img" /etc/apt/sources.list.d | grep -qvx -e ubuntu.sources -e ros2.sources -e ros2-snapshots.sources || return 1
+
+	# The real-time tuning (images/shared/rt-tuning.sh).
+	run root_cat "$img" /etc/rt-image.conf
+	grep -qx "RT_IMAGE_NAME=$r" <<<"$output"
+	grep -Eqx 'RT_IMAGE_KIT_VERSION=[0-9].*' <<<"$output"
+	grep -qx 'PINNED_CPU_FREQUENCY=1500000' <<<"$output"
+	grep -qx 'RT_USER=ubuntu' <<<"$output"
+	grep -qx 'RT_GROUP=realtime' <<<"$output"
+	root_cat "$img" /etc/security/limits.d/99-realtime.conf | grep -Eq '^@realtime[[:space:]]+-[[:space:]]+rtprio[[:space:]]+98$'
+	root_cat "$img" /etc/security/limits.d/99-realtime.conf | grep -Eq '^@realtime[[:space:]]+-[[:space:]]+memlock[[:space:]]+unlimited$'
+	root_cat "$img" /etc/default/cpu-frequency | grep -qx PINNED_CPU_FREQUENCY=1500000
+	root_cat "$img" /etc/sysctl.d/60-rt-compaction.conf | grep -qx 'vm.compact_unevictable_allowed = 0'
+	root_cat "$img" /etc/group | grep -Eq '^realtime:x:[0-9]+:(.*,)?ubuntu(,.*)?$'
+	root_stat "$img" /etc/systemd/system/multi-user.target.wants/cpu-frequency.service | grep -q 'Type: symlink'
+	root_stat "$img" /etc/systemd/system/sysinit.target.wants/rt-throttling.service | grep -q 'Type: symlink'
+	root_stat "$img" /etc/systemd/system/ondemand.service | grep -q 'Fast link dest: "/dev/null"'
+
+	# Nothing of the build: apt lists, .debs, qemu, policy-rc.d.
+	lists=$(root_names "$img" /var/lib/apt/lists | grep -vx -e partial -e lock || true)
+	[ -z "$lists" ] || { echo "apt lists left: $lists" >&2; return 1; }
+	! root_ls "$img" /var/cache/apt/archives | grep -q '\.deb' || return 1
+	! root_ls "$img" /usr/bin | grep -q qemu- || return 1
+	! root_stat "$img" /usr/sbin/policy-rc.d | grep -q Inode || return 1
+
+	# The lock copy has the RT kernel zip's hash; the committed one is
+	# untouched.
+	local zip_url sum
+	zip_url=$(grep -o "$HTTP_URL/files/rt/[^ ]*" "$F/$r.log" | head -n 1)
+	sum=$(sha256sum "$WWW${zip_url#"$HTTP_URL"/files}" | cut -d' ' -f1)
+	grep -qx "$sum  $zip_url" "$F/$r.sources.lock"
+	git -C "$TOP" diff --quiet -- "images/$r/sources.lock"
+}
+
+VENDOR_STUBS_LIST="${VENDOR_STUBS[*]}"
+
+# --- the stand-in itself -------------------------------------------------------
+
+@test "the stand-in vendor image: Ubuntu's raspi layout, U-Boot chain, the stock kernel flashed, the stubs, the user ubuntu" {
+	local pkgs p
+	boot_fsck "$VENDOR"
+	[ "$(blkid -p -O "$(part_offset "$VENDOR" 1)" -s LABEL -o value "$VENDOR")" = SYSTEM-BOOT ]
+	[ "$(blkid -p -O "$(part_offset "$VENDOR" 2)" -s LABEL -o value "$VENDOR")" = writable ]
+	boot_cat "$VENDOR" config.txt | grep -qx 'kernel=uboot_rpi_4.bin'
+	boot_cat "$VENDOR" boot.scr | grep -q 'vmlinuz'
+	boot_cat "$VENDOR" syscfg.txt | grep -qx 'cmdline=cmdline.txt'
+	[ "$(boot_cat "$VENDOR" vmlinuz)" = "kernel $STOCK_KERNEL_REL" ]
+	[ "$(boot_cat "$VENDOR" initrd.img)" = "stand-in initramfs for $STOCK_KERNEL_REL" ]
+	pkgs=$(installed "$VENDOR")
+	grep -qx linux-raspi <<<"$pkgs"
+	grep -qx "linux-image-$STOCK_KERNEL_REL" <<<"$pkgs"
+	for p in "${VENDOR_STUBS[@]}" gnupg dirmngr systemd apt; do
+		grep -qx "$p" <<<"$pkgs" || { echo "not installed: $p" >&2; return 1; }
+	done
+	root_cat "$VENDOR" /etc/passwd | grep -q '^ubuntu:x:'
+	! root_stat "$VENDOR" /etc/cloud/cloud.cfg | grep -q Inode || return 1
+	root_stat "$VENDOR" /etc/kernel/postinst.d/zz-flash-kernel | grep -q 'Mode:  0755'
+	# As served: the local archive, signed by the test key, is its only
+	# apt source; jammy and noble get Ubuntu 22.04's config.txt.
+	[ -z "$(root_names "$VENDOR" /etc/apt/sources.list.d)" ]
+	gpgv --keyring "$KEYRING" "$WWW/vendor/SHA256SUMS.gpg" "$WWW/vendor/SHA256SUMS"
+	[ "$(wc -l <"$WWW/vendor/SHA256SUMS")" -eq 2 ]
+}
+
+# --- the three recipes, end to end ---------------------------------------------
+
+@test "focal-rt-ros2 builds against the stand-ins: U-Boot's boot.scr, the ROS snapshot with its key from a keyserver, ARM_FREQ" {
+	build focal-rt-ros2 ARM_FREQ=1800
+	http_log_wait '"GET /pks/lookup\?op=get&[^"]*search=0x'"$KEY_FPR"'[^"]*" 200'
+}
+
+@test "focal-rt-ros2, offline: the RT kernel loaded by boot.scr, the snapshot source and its key, overclock in usercfg.txt" {
+	local img=$F/build/focal-rt-ros2/focal-rt-ros2.img keys
+	[ -f "$img" ] || skip "not built"
+	check_image focal-rt-ros2 "$img" 5.4.195-rt74-raspi galactic
+	boot_cat "$img" config.txt | grep -qx 'kernel=uboot_rpi_4.bin'
+	boot_cat "$img" boot.scr | grep -q ' vmlinuz$'
+	# The snapshot: its source and the key fetched by fingerprint; no
+	# ros2-apt-source.
+	! installed "$img" | grep -qx ros2-apt-source || return 1
+	root_cat "$img" /etc/apt/sources.list.d/ros2-snapshots.sources | grep -qx "URIs: $HTTP_URL/files/ros2"
+	root_cat "$img" /etc/apt/sources.list.d/ros2-snapshots.sources | grep -qx "Signed-By: /usr/share/keyrings/ros2-snapshots-archive-keyring.gpg"
+	keys=$(root_cat "$img" /usr/share/keyrings/ros2-snapshots-archive-keyring.gpg | gpg --batch --with-colons --show-keys)
+	[ "$(awk -F: '$1 == "fpr" { print $10; exit }' <<<"$keys")" = "$KEY_FPR" ]
+	# ARM_FREQ where Ubuntu 20.04 keeps the user's settings; no isolation.
+	boot_cat "$img" usercfg.txt | grep -qx 'arm_freq=1800'
+	! boot_cat "$img" config.txt | grep -q arm_freq || return 1
+	! boot_cat "$img" cmdline.txt | grep -q isolcpus || return 1
+	boot_cat "$img" cmdline.txt | grep -q 'root=LABEL=writable'
+}
+
+@test "jammy-rt-humble builds against the stand-ins: kernel=vmlinuz, ros2-apt-source, ISOLATED_CPUS=2-3" {
+	build jammy-rt-humble ISOLATED_CPUS=2-3
+}
+
+@test "jammy-rt-humble, offline: the RT kernel named in config.txt, ROS from ros2-apt-source, the CPUs isolated" {
+	local img=$F/build/jammy-rt-humble/jammy-rt-humble.img
+	[ -f "$img" ] || skip "not built"
+	check_image jammy-rt-humble "$img" 5.15.98-rt62-raspi humble
+	boot_cat "$img" config.txt | grep -qx 'kernel=vmlinuz'
+	boot_cat "$img" config.txt | grep -qx 'initramfs initrd.img followkernel'
+	installed "$img" | grep -qx ros2-apt-source
+	cmp <(root_cat "$img" /usr/share/keyrings/ros2-archive-keyring.gpg) "$KEYRING"
+	root_cat "$img" /etc/apt/sources.list.d/ros2.sources | grep -qx "URIs: $HTTP_URL/files/ros2"
+	[ "$(boot_cat "$img" cmdline.txt | head -n 1 | tr ' ' '\n' | grep -E '^(isolcpus|nohz_full|rcu_nocbs|irqaffinity)=' | tr '\n' ' ')" = \
+		"isolcpus=2-3 nohz_full=2-3 rcu_nocbs=2-3 irqaffinity=0,1 " ]
+	root_cat "$img" /etc/rt-image.conf | grep -qx 'ISOLATED_CPUS=2-3'
+	grep -qx "[0-9a-f]\{64\}  $HTTP_URL/files/ros-apt-source/$ROS_APT_SOURCE_DEB" "$F/jammy-rt-humble.sources.lock"
+}
+
+@test "jammy-rt-humble again with ISOLATED_CPUS back to empty: the phases rerun on the same image, the isolation undone, the rest as before" {
+	local img=$F/build/jammy-rt-humble/jammy-rt-humble.img
+	[ -f "$img" ] || skip "not built"
+	build jammy-rt-humble
+	[ "$(sed -n 's/^>>> [^:]*: //p' "$F/jammy-rt-humble.log" | tr '\n' ' ')" = \
+		"phase1-host phase1-target phase2-host phase2-target finish " ]
+	grep -qx 'phase1-target: RT kernel packages already installed: .*' "$F/jammy-rt-humble.log"
+	grep -qx 'phase1-target: nothing to purge: no stock kernel, none of: .*' "$F/jammy-rt-humble.log"
+	check_image jammy-rt-humble "$img" 5.15.98-rt62-raspi humble
+	! boot_cat "$img" cmdline.txt | grep -Eq 'isolcpus|nohz_full|rcu_nocbs|irqaffinity' || return 1
+	root_cat "$img" /etc/rt-image.conf | grep -qx 'ISOLATED_CPUS='
+	boot_cat "$img" config.txt | grep -qx 'kernel=vmlinuz'
+}
+
+@test "noble-rt-jazzy builds against the stand-ins: RT_KERNEL_SOURCE=auto falls back to the release zip" {
+	build noble-rt-jazzy
+	grep -q 'no linux-image-raspi-realtime in the image.s apt sources: the RT kernel release it is' "$F/noble-rt-jazzy.log"
+}
+
+@test "noble-rt-jazzy, offline: the RT kernel named in config.txt, ROS from ros2-apt-source" {
+	local img=$F/build/noble-rt-jazzy/noble-rt-jazzy.img
+	[ -f "$img" ] || skip "not built"
+	check_image noble-rt-jazzy "$img" 6.8.4-rt11-raspi jazzy
+	boot_cat "$img" config.txt | grep -qx 'kernel=vmlinuz'
+	installed "$img" | grep -qx ros2-apt-source
+	! boot_cat "$img" cmdline.txt | grep -q isolcpus || return 1
+}
+
+# --- the lock file, again ------------------------------------------------------
+
+@test "LOCKED=1: the fetching stages of jammy-rt-humble again, from an empty download cache, verified against the lock" {
+	[ -f "$F/build/jammy-rt-humble/.stamp_phase2-host" ] || skip "not built"
+	local lock=$F/jammy-rt-humble.sources.lock before
+	before=$(sha256sum <"$lock")
+	MK_CACHE=$F/cache-locked run --separate-stderr mk jammy-rt-humble LOCKED=1 \
+		fetch phase1-host phase2-host
+	mk jammy-rt-humble clean-mounts >/dev/null
+	[ "$status" -eq 0 ]
+	[ "$(sha256sum <"$lock")" = "$before" ]
+	[[ $output == *"sha256 verified"* ]]
+	[ -f "$F/cache-locked/rt-kernel/5.15.98-rt62-raspi-arm64-lttng/RPI4.RT.Kernel.deb.packages.zip" ]
+	[ -f "$F/cache-locked/ros-apt-source/$ROS_APT_SOURCE_DEB" ]
+	# Without the lock's entries, LOCKED=1 refuses.
+	grep '^#' "$lock" >"$T/empty.lock"
+	MK_CACHE=$F/cache-locked2 run --separate-stderr mk jammy-rt-humble LOCKED=1 \
+		SOURCES_LOCK="$T/empty.lock" phase1-host
+	mk jammy-rt-humble clean-mounts >/dev/null
+	[ "$status" -ne 0 ]
+	[[ $output == *"has no entry in '$T/empty.lock' and no pinned hash; refused (--locked)"* ]]
+	lap "jammy-rt-humble: LOCKED=1 fetch phase1-host phase2-host"
+}
+
+@test "a tampered RT kernel zip: refused with one line, nonzero, the build directory not advanced" {
+	local b=$F/build/noble-rt-jazzy url good bad before
+	[ -f "$b/.stamp_phase1-host" ] || skip "not built"
+	url=$HTTP_URL/files/rt/tampered/RPI4.RT.Kernel.deb.packages.zip
+	mkdir -p "$WWW/rt/tampered"
+	{ cat "$WWW/rt/6.8.4-r11/RPI4.RT.Kernel.deb.packages.zip"; echo tampered; } >"$WWW/rt/tampered/RPI4.RT.Kernel.deb.packages.zip"
+	good=$(sha256sum "$WWW/rt/6.8.4-r11/RPI4.RT.Kernel.deb.packages.zip" | cut -d' ' -f1)
+	bad=$(sha256sum "$WWW/rt/tampered/RPI4.RT.Kernel.deb.packages.zip" | cut -d' ' -f1)
+	# The lock says the good zip's hash for that URL.
+	echo "$good  $url" >>"$F/noble-rt-jazzy.sources.lock"
+	before=$(cd "$b" && stat -c '%n %Y' .stamp_phase1-target .stamp_phase2-host .stamp_phase2-target)
+	run --separate-stderr mk noble-rt-jazzy RT_KERNEL_URL="$url"
+	mk noble-rt-jazzy clean-mounts >/dev/null
+	[ "$status" -ne 0 ]
+	[[ $(grep '^img-fetch: ' <<<"$output") == "img-fetch: '$F/cache/rt-kernel/tampered/RPI4.RT.Kernel.deb.packages.zip' does not match its entry in '$F/noble-rt-jazzy.sources.lock': expected sha256 $good, got $bad;"* ]]
+	[ "$(grep -c '^img-fetch: ' <<<"$output")" -eq 1 ]
+	[[ ${stderr_lines[0]} == *"noble-rt-jazzy: phase1-host failed; log: $b/logs/"* ]]
+	# The same line ends the stage's log.
+	[[ $(tail -n 1 "$b"/logs/*-phase1-host.log) == "img-fetch: '$F/cache/rt-kernel/tampered/"*"expected sha256 $good, got $bad;"* ]]
+	[ ! -e "$F/cache/rt-kernel/tampered/RPI4.RT.Kernel.deb.packages.zip" ]
+	[ ! -e "$b/scratch/rt-kernel" ]
+	[ "$(cd "$b" && stat -c '%n %Y' .stamp_phase1-target .stamp_phase2-host .stamp_phase2-target)" = "$before" ]
+	[ ! -e "$b/.stamp_finish" ] && [ ! -e "$b/noble-rt-jazzy.img" ]
+}
+
+@test "nothing of the builds is left attached or mounted" {
+	local r
+	for r in focal-rt-ros2 jammy-rt-humble noble-rt-jazzy; do
+		[ ! -d "$F/build/$r" ] || mk "$r" clean-mounts >/dev/null
+	done
+	assert_nothing_left "$F"
+	assert_nothing_left "$(standin_build_dir)"
+}
