@@ -225,7 +225,8 @@ mk() {
 build() {
 	local r=$1 log=$F/$1.log
 	shift
-	if ! mk "$r" "$@" >"$log" 2>&1; then
+	# V=1: the whole output in LOG, which the tests read.
+	if ! mk "$r" V=1 "$@" >"$log" 2>&1; then
 		echo "make $r failed; the end of $log:" >&2
 		tail -n 60 "$log" >&2
 		return 1
@@ -425,7 +426,7 @@ VENDOR_STUBS_LIST="${VENDOR_STUBS[*]}"
 	[ -f "$F/build/jammy-rt-humble/.stamp_phase2-host" ] || skip "not built"
 	local lock=$F/jammy-rt-humble.sources.lock before
 	before=$(sha256sum <"$lock")
-	MK_CACHE=$F/cache-locked run --separate-stderr mk jammy-rt-humble LOCKED=1 \
+	MK_CACHE=$F/cache-locked run --separate-stderr mk jammy-rt-humble LOCKED=1 V=1 \
 		fetch phase1-host phase2-host
 	mk jammy-rt-humble clean-mounts >/dev/null
 	[ "$status" -eq 0 ]
@@ -439,8 +440,23 @@ VENDOR_STUBS_LIST="${VENDOR_STUBS[*]}"
 		SOURCES_LOCK="$T/empty.lock" phase1-host
 	mk jammy-rt-humble clean-mounts >/dev/null
 	[ "$status" -ne 0 ]
-	[[ $output == *"has no entry in '$T/empty.lock' and no pinned hash; refused (--locked)"* ]]
+	[[ $stderr == *"has no entry in '$T/empty.lock' and no pinned hash; refused (--locked)"* ]]
 	lap "jammy-rt-humble: LOCKED=1 fetch phase1-host phase2-host"
+}
+
+@test "without V=1, a download's hash recorded in the lock file still reaches the terminal" {
+	[ -f "$F/build/jammy-rt-humble/.stamp_phase2-host" ] || skip "not built"
+	local url=$HTTP_URL/files/rt/5.15.98-rt62-raspi-arm64-lttng/RPI4.RT.Kernel.deb.packages.zip sum
+	sum=$(sha256sum "$WWW/rt/5.15.98-rt62-raspi-arm64-lttng/RPI4.RT.Kernel.deb.packages.zip" | cut -d' ' -f1)
+	grep '^#' "$F/jammy-rt-humble.sources.lock" >"$T/new.lock"
+	run --separate-stderr mk jammy-rt-humble --no-print-directory SOURCES_LOCK="$T/new.lock" phase1-host
+	mk jammy-rt-humble clean-mounts >/dev/null
+	printf '%s\n' "$output" "$stderr" >&2
+	[ "$status" -eq 0 ]
+	[ "$output" = ">>> jammy-rt-humble: phase1-host
+img-fetch: recorded sha256 $sum of $url in '$T/new.lock'; commit new.lock" ]
+	[ -z "$stderr" ]
+	grep -qx "$sum  $url" "$T/new.lock"
 }
 
 @test "a tampered RT kernel zip: refused with one line, nonzero, the build directory not advanced" {
@@ -457,9 +473,12 @@ VENDOR_STUBS_LIST="${VENDOR_STUBS[*]}"
 	run --separate-stderr mk noble-rt-jazzy RT_KERNEL_URL="$url"
 	mk noble-rt-jazzy clean-mounts >/dev/null
 	[ "$status" -ne 0 ]
-	[[ $(grep '^img-fetch: ' <<<"$output") == "img-fetch: '$F/cache/rt-kernel/tampered/RPI4.RT.Kernel.deb.packages.zip' does not match its entry in '$F/noble-rt-jazzy.sources.lock': expected sha256 $good, got $bad;"* ]]
-	[ "$(grep -c '^img-fetch: ' <<<"$output")" -eq 1 ]
-	[[ ${stderr_lines[0]} == *"noble-rt-jazzy: phase1-host failed; log: $b/logs/"* ]]
+	# The terminal shows a line per stage, then the end of the failed
+	# stage's log on stderr, whose one img-fetch line says why.
+	[ "$(sed -n 's/^>>> noble-rt-jazzy: //p' <<<"$output" | tr '\n' ' ')" = "phase1-host " ]
+	[[ $(grep '^img-fetch: ' <<<"$stderr") == "img-fetch: '$F/cache/rt-kernel/tampered/RPI4.RT.Kernel.deb.packages.zip' does not match its entry in '$F/noble-rt-jazzy.sources.lock': expected sha256 $good, got $bad;"* ]]
+	[ "$(grep -c '^img-fetch: ' <<<"$stderr")" -eq 1 ]
+	[[ ${stderr_lines[-2]} == *"noble-rt-jazzy: phase1-host failed; log: $b/logs/"* ]]
 	# The same line ends the stage's log.
 	[[ $(tail -n 1 "$b"/logs/*-phase1-host.log) == "img-fetch: '$F/cache/rt-kernel/tampered/"*"expected sha256 $good, got $bad;"* ]]
 	[ ! -e "$F/cache/rt-kernel/tampered/RPI4.RT.Kernel.deb.packages.zip" ]
