@@ -311,7 +311,7 @@ static int fs_make(struct image *img, size_t i)
 	struct part_spec *p = &arg_parts[i];
 	const char *mkfs = fs_info[p->type].mkfs;
 	char *argv[24];
-	char label[24], volid[16], start[24], kib[32], ext_opts[128], uuid[UUID_STR], epoch[24];
+	char label[24], volid[16], start[24], kib[32], ext_opts[128], uuid[UUID_STR], epoch[24], spc[8];
 	size_t n = 0;
 	int r;
 
@@ -321,8 +321,20 @@ static int fs_make(struct image *img, size_t i)
 		/* Before -i: --invariant also sets a volume id. */
 		if (arg_reproducible)
 			argv[n++] = "--invariant";
-		if (p->sectors * SECTOR >= FAT32_MIN)
+		if (p->sectors * SECTOR >= FAT32_MIN) {
 			argv[n++] = "-F32";
+			/* mkfs.vfat sizes clusters by the whole file, not by the
+			 * partition: 4 KiB clusters would leave a small partition
+			 * under FAT32's 65525 clusters, which readers then take
+			 * for FAT16. The largest cluster up to 4 KiB that keeps
+			 * it FAT32, with room for the FATs. */
+			unsigned s = 8;
+			while (s > 1 && p->sectors / s < 65525 + 4096)
+				s /= 2;
+			snprintf(spc, sizeof(spc), "%u", s);
+			argv[n++] = "-s";
+			argv[n++] = spc;
+		}
 		snprintf(volid, sizeof(volid), "%08" PRIX32, p->vfat_id);
 		argv[n++] = "-i";
 		argv[n++] = volid;
