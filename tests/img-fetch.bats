@@ -330,6 +330,24 @@ setup() {
 	[[ $stderr == *"sha256 not verified"* ]]
 }
 
+@test "--print-sha256 prints the verified hash, downloaded or up to date; without it stdout is empty" {
+	run --separate-stderr img-fetch -o out --sha256sums "$HTTP_URL/files/SHA256SUMS" --sha256 "$SUM" \
+		--print-sha256 "$HTTP_URL/files/payload.img.xz"
+	[ "$status" -eq 0 ]
+	[ "$output" = "$SUM  out" ]
+	run --separate-stderr img-fetch -o out --sha256 "${SUM^^}" --print-sha256 "$HTTP_URL/files/payload.img.xz"
+	[ "$status" -eq 0 ]
+	[[ $stderr == "img-fetch: out: up to date"* ]]
+	[ "${output,,}" = "$SUM  out" ]
+	run --separate-stderr img-fetch -o out --sha256 "$SUM" "$HTTP_URL/files/payload.img.xz"
+	[ "$status" -eq 0 ]
+	[ -z "$output" ]
+	# A file that fails its check prints nothing.
+	run --separate-stderr img-fetch -o out3 --sha256 "$BAD" --print-sha256 "$HTTP_URL/files/payload.img.xz"
+	[ "$status" -eq 1 ]
+	[ -z "$output" ]
+}
+
 @test "a file:// URL works" {
 	run --separate-stderr img-fetch -o out --sha256 "$SUM" "file://$WWW/payload.img.xz"
 	[ "$status" -eq 0 ]

@@ -47,6 +47,7 @@ static const char *arg_sums_sig;
 static const char *arg_keyring;
 static unsigned arg_retries = 3;
 static bool arg_no_verify;
+static bool arg_print;
 static const char *arg_lock;
 static bool arg_locked;
 static char **arg_urls;
@@ -565,6 +566,8 @@ static int fetch(void)
 	}
 	if (cache_check() > 0) {
 		log_notice("%s: up to date (sha256 %s)", arg_output, arg_sha256);
+		if (arg_print)
+			printf("%s  %s\n", arg_sha256, arg_output);
 		return EXIT_DONE;
 	}
 
@@ -629,7 +632,7 @@ static int fetch(void)
 	if (recording)
 		log_notice("recorded sha256 %s of %s in '%s'; commit %s", got, arg_urls[0], arg_lock,
 			   strrchr(arg_lock, '/') ? strrchr(arg_lock, '/') + 1 : arg_lock);
-	if (arg_no_verify)
+	if (arg_no_verify || arg_print)
 		printf("%s  %s\n", got, arg_output);
 	ret = EXIT_DONE;
 out:
@@ -661,6 +664,7 @@ static void help(void)
 	       "      --locked           refuse to record: a URL with no --sha256, no\n"
 	       "                         --sha256sums and no entry in the lock file fails\n"
 	       "      --no-verify        accept any content; print its SHA-256 to pin it\n"
+	       "      --print-sha256     print \"SHA256  FILE\" once FILE is verified\n"
 	       "      --retries=N        retry transient errors N times per URL (default 3)\n"
 	       "  -q, --quiet            no progress, only the summary and errors\n"
 	       "  -v, --verbose          say more\n"
@@ -672,7 +676,8 @@ static void help(void)
 
 static int parse_argv(int argc, char **argv)
 {
-	enum { ARG_SHA256 = 0x100, ARG_SUMS, ARG_SUMS_SIG, ARG_KEYRING, ARG_NO_VERIFY, ARG_RETRIES, ARG_LOCK, ARG_LOCKED };
+	enum { ARG_SHA256 = 0x100, ARG_SUMS, ARG_SUMS_SIG, ARG_KEYRING, ARG_NO_VERIFY, ARG_RETRIES, ARG_LOCK, ARG_LOCKED,
+	       ARG_PRINT };
 	static const struct option options[] = {
 		{ "output", required_argument, NULL, 'o' },
 		{ "sha256", required_argument, NULL, ARG_SHA256 },
@@ -680,6 +685,7 @@ static int parse_argv(int argc, char **argv)
 		{ "sha256sums-sig", required_argument, NULL, ARG_SUMS_SIG },
 		{ "keyring", required_argument, NULL, ARG_KEYRING },
 		{ "no-verify", no_argument, NULL, ARG_NO_VERIFY },
+		{ "print-sha256", no_argument, NULL, ARG_PRINT },
 		{ "retries", required_argument, NULL, ARG_RETRIES },
 		{ "lock", required_argument, NULL, ARG_LOCK },
 		{ "locked", no_argument, NULL, ARG_LOCKED },
@@ -719,6 +725,9 @@ static int parse_argv(int argc, char **argv)
 			break;
 		case ARG_NO_VERIFY:
 			arg_no_verify = true;
+			break;
+		case ARG_PRINT:
+			arg_print = true;
 			break;
 		case ARG_LOCK:
 			if (!*optarg) {
