@@ -59,62 +59,50 @@ firmware_sums() {
 	shellcheck -x "$TOP"/images/shared/debian/*.sh
 }
 
+# seal.sh's boot_check on the boot partition as it stands: refused with
+# exactly the line MESSAGE on stderr.
+boot_check_refuses() {
+	run --separate-stderr seal_ns "boot_check $REL"
+	[ "$status" -eq 1 ]
+	[ "$stderr" = "$1" ]
+}
+
 @test "seal.sh: config.txt booting another kernel, or none, is refused" {
 	firmware_make
 	sed -i "s/^kernel=.*/kernel=vmlinuz-6.12.1+deb13-rt-arm64/" "$T/firmware/config.txt"
-	run --separate-stderr seal_ns "boot_check $REL"
-	[ "$status" -eq 1 ]
-	[ "$stderr" = "debian-seal: config.txt boots 'vmlinuz-6.12.1+deb13-rt-arm64', not vmlinuz-$REL" ]
+	boot_check_refuses "debian-seal: config.txt boots 'vmlinuz-6.12.1+deb13-rt-arm64', not vmlinuz-$REL"
 	sed -i '/^kernel=/d' "$T/firmware/config.txt"
-	run --separate-stderr seal_ns "boot_check $REL"
-	[ "$status" -eq 1 ]
-	[ "$stderr" = "debian-seal: config.txt boots 'nothing', not vmlinuz-$REL" ]
+	boot_check_refuses "debian-seal: config.txt boots 'nothing', not vmlinuz-$REL"
 	rm "$T/firmware/config.txt"
-	run --separate-stderr seal_ns "boot_check $REL"
-	[ "$status" -eq 1 ]
-	[ "$stderr" = "debian-seal: $T/firmware/config.txt is missing" ]
+	boot_check_refuses "debian-seal: $T/firmware/config.txt is missing"
 }
 
 @test "seal.sh: a wrong or missing initramfs line is refused" {
 	firmware_make
 	sed -i "s/^initramfs .*/initramfs initrd.img-6.12.1+deb13-rt-arm64 followkernel/" "$T/firmware/config.txt"
-	run --separate-stderr seal_ns "boot_check $REL"
-	[ "$status" -eq 1 ]
-	[ "$stderr" = "debian-seal: config.txt loads the initramfs 'initrd.img-6.12.1+deb13-rt-arm64', not initrd.img-$REL" ]
+	boot_check_refuses "debian-seal: config.txt loads the initramfs 'initrd.img-6.12.1+deb13-rt-arm64', not initrd.img-$REL"
 	sed -i '/^initramfs /d' "$T/firmware/config.txt"
-	run --separate-stderr seal_ns "boot_check $REL"
-	[ "$status" -eq 1 ]
-	[ "$stderr" = "debian-seal: config.txt loads the initramfs 'none', not initrd.img-$REL" ]
+	boot_check_refuses "debian-seal: config.txt loads the initramfs 'none', not initrd.img-$REL"
 }
 
 @test "seal.sh: a kernel or initramfs on the boot partition that is not /boot's, or is missing, is refused" {
 	firmware_make
 	echo "an older build" >"$T/firmware/vmlinuz-$REL"
-	run --separate-stderr seal_ns "boot_check $REL"
-	[ "$status" -eq 1 ]
-	[ "$stderr" = "debian-seal: $T/firmware/vmlinuz-$REL is not /boot/vmlinuz-$REL" ]
+	boot_check_refuses "debian-seal: $T/firmware/vmlinuz-$REL is not /boot/vmlinuz-$REL"
 	firmware_make
 	rm "$T/firmware/initrd.img-$REL"
-	run --separate-stderr seal_ns "boot_check $REL"
-	[ "$status" -eq 1 ]
-	[ "$stderr" = "debian-seal: $T/firmware/initrd.img-$REL is not /boot/initrd.img-$REL" ]
+	boot_check_refuses "debian-seal: $T/firmware/initrd.img-$REL is not /boot/initrd.img-$REL"
 }
 
 @test "seal.sh: no Pi 4 device tree, or a command line without root=LABEL=, is refused" {
 	firmware_make
 	rm "$T/firmware/bcm2711-rpi-4-b.dtb"
-	run --separate-stderr seal_ns "boot_check $REL"
-	[ "$status" -eq 1 ]
-	[ "$stderr" = "debian-seal: $T/firmware/bcm2711-rpi-4-b.dtb (the Pi 4's device tree) is missing" ]
+	boot_check_refuses "debian-seal: $T/firmware/bcm2711-rpi-4-b.dtb (the Pi 4's device tree) is missing"
 	firmware_make
 	echo 'console=ttyS1,115200 root=/dev/mmcblk0p2 rw rootwait' >"$T/firmware/cmdline.txt"
-	run --separate-stderr seal_ns "boot_check $REL"
-	[ "$status" -eq 1 ]
-	[ "$stderr" = "debian-seal: cmdline.txt does not find the root by label: console=ttyS1,115200 root=/dev/mmcblk0p2 rw rootwait" ]
+	boot_check_refuses "debian-seal: cmdline.txt does not find the root by label: console=ttyS1,115200 root=/dev/mmcblk0p2 rw rootwait"
 	rm "$T/firmware/cmdline.txt"
-	run --separate-stderr seal_ns "boot_check $REL"
-	[ "$status" -eq 1 ]
-	[ "$stderr" = "debian-seal: $T/firmware/cmdline.txt (the kernel's command line) is missing" ]
+	boot_check_refuses "debian-seal: $T/firmware/cmdline.txt (the kernel's command line) is missing"
 }
 
 @test "seal.sh: no kernel in /boot stops it before it touches anything" {

@@ -14,6 +14,12 @@
 #   boot_ls IMG         the names in the boot partition's top directory
 #   boot_fsck IMG       fsck.fat -n of the boot partition (a sparse copy of
 #                       it in a temporary file)
+#   image_build RECIPE DIR
+#                       make the recipe directory RECIPE in the build
+#                       directory DIR, under DIR.lock (suites running at
+#                       once share one build; a later call is a no-op make),
+#                       its output appended to DIR.log; on failure the end
+#                       of that log on stderr
 
 part_offset() {
 	sfdisk --json "$1" | python3 -c '
@@ -61,4 +67,14 @@ print(t["partitions"][0]["size"] * t.get("sectorsize", 512))')
 		fsck.fat -n "$tmp" || rc=$?
 	rm -f "$tmp"
 	return "$rc"
+}
+
+image_build() {
+	local recipe=$1 dir=$2 log=$2.log
+	mkdir -p "$dir"
+	if ! flock "$dir.lock" make -C "$recipe" BUILD_DIR="$dir" >>"$log" 2>&1; then
+		echo "image_build: building $recipe failed; the end of $log:" >&2
+		tail -n 40 "$log" >&2
+		return 1
+	fi
 }

@@ -24,18 +24,12 @@ trixie_build_dir() {
 }
 
 trixie_image() {
-	local dir log
+	local dir
 	if [ -n "${RTIK_TRIXIE_IMAGE:-}" ]; then
 		echo "$RTIK_TRIXIE_IMAGE"
 		return
 	fi
 	dir=$(trixie_build_dir)
-	log=$dir.log
-	mkdir -p "$dir"
-	if ! flock "$dir.lock" make -C "$TOP/images/trixie-rt-pi4" BUILD_DIR="$dir" >>"$log" 2>&1; then
-		echo "trixie_image: building the image failed; the end of $log:" >&2
-		tail -n 40 "$log" >&2
-		return 1
-	fi
+	image_build "$TOP/images/trixie-rt-pi4" "$dir" || return 1
 	echo "$dir/trixie-rt-pi4.img"
 }

@@ -37,15 +37,9 @@ standin_build_dir() {
 }
 
 standin_image() {
-	local dir log
+	local dir
 	dir=$(standin_build_dir)
-	log=$dir.log
-	mkdir -p "$dir"
-	if ! flock "$dir.lock" make -C "$STANDIN" BUILD_DIR="$dir" >>"$log" 2>&1; then
-		echo "standin_image: building the stand-in vendor image failed; the end of $log:" >&2
-		tail -n 40 "$log" >&2
-		return 1
-	fi
+	image_build "$STANDIN" "$dir" || return 1
 	echo "$dir/ubuntu-standin.img"
 }
 
