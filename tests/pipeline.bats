@@ -674,6 +674,23 @@ EOF
 	assert_nothing_left
 }
 
+@test "an img-fetch that prints no verified hash: fetch fails with one line, nothing recorded" {
+	# Downloads like img-fetch, but keeps its --print-sha256 to itself.
+	cat >"$T/fetch-silent" <<'SH'
+#!/bin/sh
+"$REAL_FETCH" "$@" >/dev/null
+SH
+	chmod +x "$T/fetch-silent"
+	local log=$T/build/logs/01-fetch.log
+	REAL_FETCH=$(command -v img-fetch) run --separate-stderr mk IMG_FETCH="$T/fetch-silent"
+	[ "$status" -eq 2 ]
+	[ "$(stages)" = fetch ]
+	failure_check fetch "$log" "image.mk: img-fetch printed no sha256 for $T/cache/vendor-mbr.img.xz"
+	[ ! -e "$T/build/.download-sha256" ]
+	[ ! -e "$T/build/.stamp_fetch" ]
+	assert_nothing_left
+}
+
 @test "a target script outside the recipe and SHARED_DIR: one line naming both, before the container starts" {
 	printf '#!/bin/sh\necho never\n' >"$T/elsewhere.sh"
 	chmod +x "$T/elsewhere.sh"
