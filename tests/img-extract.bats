@@ -97,6 +97,34 @@ assert_no_output() {
 	cmp "$T/out.img" "$RAW_MBR"
 }
 
+# An 8 MiB disk image whose last 6 MiB are a hole, packed sparse by GNU tar
+# in FORMAT: the member's end has no data block at all.
+sparse_tail_tar() {
+	local format=$1
+	mkdir -p "$T/src"
+	truncate -s 8M "$T/src/disk.img"
+	printf 'MBR' | dd of="$T/src/disk.img" conv=notrunc status=none
+	dd if=/dev/urandom of="$T/src/disk.img" bs=1M seek=1 count=1 conv=notrunc status=none
+	tar -C "$T/src" -cSf "$T/in.tar" --format="$format" disk.img
+}
+
+@test "a sparse tar member (GNU and pax) whose end is a hole keeps its full size and its holes" {
+	local format
+	for format in gnu posix; do
+		rm -rf "$T/src" "$T/x" "$T/out.img" "$T/in.tar"
+		sparse_tail_tar "$format"
+		mkdir "$T/x"
+		tar -C "$T/x" -xf "$T/in.tar"
+		run --separate-stderr img-extract -q -o "$T/out.img" "$T/in.tar"
+		[ "$status" -eq 0 ]
+		echo "$format: tar -x gives $(stat -c %s "$T/x/disk.img") bytes, img-extract $(stat -c %s "$T/out.img")"
+		[ "$(stat -c %s "$T/out.img")" -eq $((8 * 1024 * 1024)) ]
+		cmp "$T/x/disk.img" "$T/out.img"
+		# The holes stay holes: about the 1 MiB of data (and the MBR's block).
+		[ "$(allocated_bytes "$T/out.img")" -le $((1024 * 1024 + 64 * 1024)) ]
+	done
+}
+
 @test "a plain .img is copied" {
 	img-extract -q -o "$T/out.img" "$RAW_MBR"
 	cmp "$T/out.img" "$RAW_MBR"

@@ -357,15 +357,22 @@ static void list_add(char *list, size_t size, unsigned *count, const char *name)
 		snprintf(list + len, size - len, ", ...");
 }
 
-static int extract_entry(struct archive *a, struct outfile *o, struct progress_ctx *pc)
+static int extract_entry(struct archive *a, struct archive_entry *e, struct outfile *o,
+			 struct progress_ctx *pc)
 {
 	for (;;) {
 		const void *buf;
 		size_t size;
 		la_int64_t off;
 		int r = archive_read_data_block(a, &buf, &size, &off);
-		if (r == ARCHIVE_EOF)
+		if (r == ARCHIVE_EOF) {
+			/* A sparse member (tar -S) whose end is a hole has no data
+			 * block there: the member's size says where it ends. */
+			if (archive_entry_size_is_set(e) && archive_entry_size(e) > 0 &&
+			    (uint64_t)archive_entry_size(e) > o->size)
+				outfile_skip(o, (uint64_t)archive_entry_size(e) - o->size);
 			return 0;
+		}
 		if (r != ARCHIVE_OK) {
 			log_error("'%s': %s", arg_input, archive_error_string(a));
 			return -EINVAL;
@@ -409,7 +416,7 @@ static int write_container(struct source *s, struct outfile *o, struct progress_
 			r = log_errno(ENOMEM, "cannot read '%s'", arg_input);
 		else if ((r = output_open(o, out)) >= 0) {
 			log_debug("extracting '%s' to '%s'", name, out);
-			r = extract_entry(a, o, pc);
+			r = extract_entry(a, e, o, pc);
 		}
 		if (r < 0)
 			goto out;
