@@ -376,23 +376,82 @@ setup() {
 	[[ $stderr == *"ftp"* ]]
 }
 
-@test "a .part locked by another download is refused" {
-	: >out.part
-	flock out.part sleep 5 &
-	local locker=$!
+@test "a second img-fetch of the same FILE waits for the first (FILE.lock), then finishes" {
+	: >out.lock
+	flock out.lock sleep 2 &
+	local locker=$! start=$SECONDS
 	sleep 0.2
 	run --separate-stderr img-fetch -o out --sha256 "$SUM" "$HTTP_URL/files/payload.img.xz"
-	kill "$locker" 2>/dev/null || true
 	wait "$locker" 2>/dev/null || true
-	[ "$status" -eq 1 ]
-	[ "$stderr" = "img-fetch: 'out.part' is being written by another process" ]
-	[ ! -e out ]
+	[ "$status" -eq 0 ]
+	[ "${stderr_lines[0]}" = "img-fetch: 'out' is being downloaded by another process; waiting" ]
+	[ $((SECONDS - start)) -ge 1 ]
+	cmp out "$WWW/payload.img.xz"
 }
 
 @test "an output directory that does not exist fails in one line" {
 	run --separate-stderr img-fetch -o no/dir/out --sha256 "$SUM" "$HTTP_URL/files/payload.img.xz"
 	[ "$status" -eq 1 ]
-	[ "$stderr" = "img-fetch: cannot open 'no/dir/out.part': No such file or directory" ]
+	[ "$stderr" = "img-fetch: cannot open the directory of 'no/dir/out': No such file or directory" ]
+}
+
+# A directory of the host's that nothing may change: its names, modes and
+# contents, hashed.
+sentinel_make() {
+	mkdir -p "$T/host"
+	echo "host file, 19 bytes" >"$T/host/victim"
+	echo "lock victim" >"$T/host/lockvictim"
+	echo "linked" >"$T/host/linked"
+}
+sentinel_hash() {
+	(cd "$T/host" && find . -printf '%p %m %n %s\n' | sort && find . -type f -exec cat {} + | sha256sum)
+}
+
+@test "symlinks and hard links planted as FILE.part, FILE.lock and FILE are removed, never written through" {
+	local before
+	sentinel_make
+	before=$(sentinel_hash)
+	ln -s "$T/host/victim" out.part
+	ln -s "$T/host/lockvictim" out.lock
+	ln -s "$T/host/nothing-yet" out
+	run --separate-stderr img-fetch -o out --sha256 "$SUM" "$HTTP_URL/files/payload.img.xz"
+	[ "$status" -eq 0 ]
+	[ "$(sentinel_hash)" = "$before" ]
+	[ ! -e "$T/host/nothing-yet" ]
+	[ -f out ] && [ ! -L out ] && cmp out "$WWW/payload.img.xz"
+	[ -f out.lock ] && [ ! -L out.lock ]
+	grep -qx "img-fetch: warning: 'out.lock' was not a regular file of ours (a symlink, a hard link or a special file): removed, not followed" <<<"$stderr"
+	grep -qx "img-fetch: warning: 'out.part' was not a regular file of ours (a symlink, a hard link or a special file): removed, not followed" <<<"$stderr"
+	grep -qx "img-fetch: warning: 'out' is a symlink: not followed; downloading the file in its place" <<<"$stderr"
+	# A hard link to a host file as the .part: appending would change it.
+	rm out
+	ln "$T/host/linked" out.part
+	run --separate-stderr img-fetch -q -o out --sha256 "$SUM" "$HTTP_URL/files/payload.img.xz"
+	[ "$status" -eq 0 ]
+	[ "$(sentinel_hash)" = "$before" ]
+	cmp out "$WWW/payload.img.xz"
+}
+
+@test "-C DIR: the directories below DIR are made; a symlink below DIR or a .. is refused in one line" {
+	local before
+	sentinel_make
+	before=$(sentinel_hash)
+	mkdir cache
+	run --separate-stderr img-fetch -q -C cache -o rt-kernel/v1/payload --sha256 "$SUM" "$HTTP_URL/files/payload.img.xz"
+	[ "$status" -eq 0 ]
+	cmp cache/rt-kernel/v1/payload "$WWW/payload.img.xz"
+	ln -s "$T/host" cache/evil
+	run --separate-stderr img-fetch -q -C cache -o evil/v1/payload --sha256 "$SUM" "$HTTP_URL/files/payload.img.xz"
+	[ "$status" -eq 1 ]
+	[ "$stderr" = "img-fetch: 'evil/v1/payload' leads through a symlink or out of 'cache'; refused" ]
+	run --separate-stderr img-fetch -q -C cache -o ../payload --sha256 "$SUM" "$HTTP_URL/files/payload.img.xz"
+	[ "$status" -eq 1 ]
+	[ "$stderr" = "img-fetch: '../payload' leads through a symlink or out of 'cache'; refused" ]
+	[ ! -e payload ]
+	[ "$(sentinel_hash)" = "$before" ]
+	run --separate-stderr img-fetch -C cache -o /abs --sha256 "$SUM" "$HTTP_URL/files/payload.img.xz"
+	[ "$status" -eq 2 ]
+	[ "$stderr" = "img-fetch: with --directory, FILE is relative to it, not '/abs'" ]
 }
 
 @test "-q prints only the summary; without a terminal there is no progress" {
@@ -523,6 +582,17 @@ $SUM  $url" ]
 	run --separate-stderr img-fetch -o out --lock sources.lock --locked "$url"
 	[ "$status" -eq 0 ]
 	[[ $stderr == "img-fetch: out: 3.00 MiB in "*", sha256 verified" ]]
+	cmp out "$WWW/payload.img.xz"
+}
+
+@test "--lock: a .part left from before is not resumed when the hash is to be recorded" {
+	local url=$HTTP_URL/files/payload.img.xz
+	# 284 bytes that the server never sent, where a resume would keep them.
+	head -c 284 /dev/urandom >out.part
+	run --separate-stderr img-fetch -o out --lock sources.lock "$url"
+	[ "$status" -eq 0 ]
+	[ "${stderr_lines[0]}" = "img-fetch: 'out.part' is left from an earlier download; the hash to be recorded must come whole from the server: starting over" ]
+	[ "$(cat sources.lock)" = "$SUM  $url" ]
 	cmp out "$WWW/payload.img.xz"
 }
 

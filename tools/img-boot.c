@@ -337,7 +337,7 @@ static bool kvm_usable(void)
 	return uname(&u) == 0 && strcmp(u.machine, "aarch64") == 0 && access("/dev/kvm", R_OK | W_OK) == 0;
 }
 
-static int qemu_argv(const struct boot *b, const char *cmdline, char *argv[static 48], char bufs[4][PATH_MAX + 64])
+static int qemu_argv(const struct boot *b, const char *cmdline, char *argv[static 48], char bufs[4][2 * PATH_MAX + 64])
 {
 	int n = 0;
 
@@ -352,7 +352,8 @@ static int qemu_argv(const struct boot *b, const char *cmdline, char *argv[stati
 		snprintf(bufs[1], sizeof(bufs[1]), "%" PRIu64 "M", arg_memory >> 20);
 		argv[n++] = "-m", argv[n++] = bufs[1];
 		argv[n++] = "-nodefaults";
-		snprintf(bufs[2], sizeof(bufs[2]), "file=%s,format=raw,if=virtio,snapshot=on", arg_image);
+		if (vm_drive_arg(bufs[2], sizeof(bufs[2]), arg_image, "format=raw,if=virtio,snapshot=on") < 0)
+			return -ENAMETOOLONG;
 		argv[n++] = "-drive", argv[n++] = bufs[2];
 		argv[n++] = "-netdev", argv[n++] = "user,id=net0";
 		argv[n++] = "-device", argv[n++] = "virtio-net-pci,netdev=net0,romfile=";
@@ -362,7 +363,8 @@ static int qemu_argv(const struct boot *b, const char *cmdline, char *argv[stati
 		/* The board has 4 cores and 2 GiB, whatever -smp and -m say. */
 		argv[n++] = "-M", argv[n++] = "raspi4b";
 		argv[n++] = "-dtb", argv[n++] = (char *)b->dtb_path;
-		snprintf(bufs[2], sizeof(bufs[2]), "file=%s,format=raw,if=sd,snapshot=on", arg_image);
+		if (vm_drive_arg(bufs[2], sizeof(bufs[2]), arg_image, "format=raw,if=sd,snapshot=on") < 0)
+			return -ENAMETOOLONG;
 		argv[n++] = "-drive", argv[n++] = bufs[2];
 		/* The first UART is the PL011, the console the mini-UART. */
 		argv[n++] = "-serial", argv[n++] = "null";
@@ -477,7 +479,7 @@ static int run(void)
 	_cleanup_(boot_cleanup) struct boot b = { 0 };
 	_cleanup_(closep) int fd = -1, log_fd = -1;
 	struct watch w = { .userspace = -1, .booted = -1, .started = -1, .status = -1 };
-	char cmdline[CMDLINE_MAX], version[64], bufs[4][PATH_MAX + 64], *argv[48];
+	char cmdline[CMDLINE_MAX], version[64], bufs[4][2 * PATH_MAX + 64], *argv[48];
 	unsigned char token[8];
 	struct stat st;
 	sigset_t mask;
@@ -533,7 +535,10 @@ static int run(void)
 			return EXIT_NOBOOT;
 		}
 	}
-	qemu_argv(&b, cmdline, argv, bufs);
+	if (qemu_argv(&b, cmdline, argv, bufs) < 0) {
+		log_error("cannot boot '%s': its name is too long for QEMU's -drive", arg_image);
+		return EXIT_NOBOOT;
+	}
 	/* QEMU's snapshot overlay goes where we clean up. */
 	setenv("TMPDIR", b.tmpdir, 1);
 

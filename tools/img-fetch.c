@@ -30,11 +30,13 @@
 #include "log.h"
 #include "outfile.h"
 #include "progress.h"
+#include "resolve.h"
 #include "srclock.h"
 
 #define SUMS_MAX (1u << 20)
 
 static const char *arg_output;
+static const char *arg_dir; /* -C */
 static char arg_sha256[SHA256_HEX_LEN + 1];
 static bool arg_pinned; /* --sha256 given */
 #define SUMS_LISTS_MAX 8
@@ -421,15 +423,55 @@ static bool hash_matches(struct sha256 *h, char got[static SHA256_HEX_LEN + 1])
 	return sha256_peek_hex(h, got) == 0 && (!arg_sha256[0] || strcasecmp(got, arg_sha256) == 0);
 }
 
-/* 1 if FILE exists and has the expected hash. */
-static int cache_check(void)
+/* Where FILE goes: its directory, opened once, and the names in it. Every
+ * name is opened in that directory without following a symlink: the cache
+ * may hold what an earlier run (or anyone with write access) left there. */
+struct place {
+	int dirfd;
+	const char *base;  /* FILE's name in dirfd */
+	char *part, *lock; /* FILE.part, FILE.lock, in dirfd */
+	char *part_path, *lock_path; /* the same as FILE is given, for messages */
+};
+
+/* Opens name in the place's directory (O_NOFOLLOW), as a regular file with
+ * no other link: anything else found under that name (a symlink, a hard
+ * link to a file elsewhere, a FIFO) is removed first, and said so. */
+static int place_open(const struct place *pl, const char *name, const char *shown, int flags)
 {
-	_cleanup_(closep) int fd = open(arg_output, O_RDONLY | O_CLOEXEC);
+	for (int tries = 0; tries < 2; tries++) {
+		struct stat st;
+		int fd = beneath_open(pl->dirfd, name, flags | O_NOCTTY | O_NONBLOCK, 0644);
+
+		if (fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_nlink == 1) {
+			fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+			return fd;
+		}
+		if (fd < 0 && fd != -ELOOP && fd != -ENXIO && fd != -EISDIR)
+			return fd;
+		if (fd >= 0)
+			close(fd);
+		if (unlinkat(pl->dirfd, name, 0) < 0)
+			return log_errno(errno, "'%s' is not a regular file of ours and cannot be removed", shown),
+			       -EPERM;
+		log_warning("'%s' was not a regular file of ours (a symlink, a hard link or a special file): "
+			    "removed, not followed",
+			    shown);
+	}
+	return -ELOOP;
+}
+
+/* 1 if FILE exists and has the expected hash. FILE as a symlink is not
+ * looked at: it is replaced by the download. */
+static int cache_check(const struct place *pl)
+{
+	_cleanup_(closep) int fd = beneath_open(pl->dirfd, pl->base, O_RDONLY | O_NONBLOCK, 0);
 	struct sha256 h;
 	struct stat st;
 	char got[SHA256_HEX_LEN + 1];
 	bool ok;
 
+	if (fd == -ELOOP)
+		log_warning("'%s' is a symlink: not followed; downloading the file in its place", arg_output);
 	if (fd < 0 || !arg_sha256[0])
 		return 0;
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || sha256_init(&h) < 0)
@@ -439,6 +481,71 @@ static int cache_check(void)
 	if (!ok)
 		log_info("'%s' exists but does not match; downloading it again", arg_output);
 	return ok;
+}
+
+/* Opens FILE's directory: with -C, DIR as given and the rest below it
+ * without symlinks (created as needed); else FILE's directory as given. */
+static int place_init(struct place *pl)
+{
+	_cleanup_(freep) char *dir = strdup(arg_output);
+	char *slash;
+
+	if (!dir)
+		return -ENOMEM;
+	slash = strrchr(dir, '/');
+	pl->base = slash ? arg_output + (slash - dir) + 1 : arg_output;
+	if (!*pl->base)
+		return log_error("'%s' names a directory, not a file", arg_output), -EISDIR;
+	if (slash)
+		slash == dir ? (void)(slash[1] = 0) : (void)(*slash = 0);
+	if (arg_dir) {
+		_cleanup_(closep) int top = open(arg_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (top < 0)
+			return log_errno(errno, "cannot open the directory '%s'", arg_dir);
+		pl->dirfd = slash ? beneath_mkdir_p(top, dir) : beneath_open(top, ".", O_RDONLY | O_DIRECTORY, 0);
+		if (pl->dirfd == -ELOOP || pl->dirfd == -EXDEV)
+			return log_error("'%s' leads through a symlink or out of '%s'; refused", arg_output,
+					 arg_dir),
+			       pl->dirfd;
+	} else
+		pl->dirfd = open(slash ? dir : ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (pl->dirfd < 0)
+		return log_errno(pl->dirfd == -1 ? errno : -pl->dirfd, "cannot open the directory of '%s'",
+				 arg_output),
+		       -EIO;
+	if (asprintf(&pl->part, "%s.part", pl->base) < 0 || asprintf(&pl->lock, "%s.lock", pl->base) < 0 ||
+	    asprintf(&pl->part_path, "%s.part", arg_output) < 0 || asprintf(&pl->lock_path, "%s.lock", arg_output) < 0)
+		return log_errno(ENOMEM, "cannot download"), -ENOMEM;
+	return 0;
+}
+
+static void place_done(struct place *pl)
+{
+	closep(&pl->dirfd);
+	free(pl->part);
+	free(pl->lock);
+	free(pl->part_path);
+	free(pl->lock_path);
+}
+
+/* One img-fetch at a time per FILE: the others wait here, then find it in
+ * the cache. */
+static int place_lock(const struct place *pl)
+{
+	int fd = place_open(pl, pl->lock, pl->lock_path, O_RDWR | O_CREAT);
+
+	if (fd < 0)
+		return fd == -EPERM ? fd : log_errno(-fd, "cannot open '%s'", pl->lock_path);
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		log_info("'%s' is being downloaded by another process; waiting", arg_output);
+		while (flock(fd, LOCK_EX) < 0)
+			if (errno != EINTR) {
+				int r = -errno;
+				close(fd);
+				return log_errno(-r, "cannot lock '%s'", pl->lock_path);
+			}
+	}
+	return fd;
 }
 
 /* Tries every URL in turn; returns 0 once one delivered the whole file. */
@@ -542,7 +649,8 @@ static int lock_record(const char *got)
 static int fetch(void)
 {
 	_cleanup_(freep) char *name = url_basename(arg_urls[0]);
-	_cleanup_(freep) char *part = NULL;
+	_cleanup_(place_done) struct place pl = { .dirfd = -1 };
+	_cleanup_(closep) int lockfd = -1;
 	struct download d = { .fd = -1 };
 	char got[SHA256_HEX_LEN + 1], b1[16], b2[16];
 	double t0 = now_seconds();
@@ -564,33 +672,40 @@ static int fetch(void)
 			return EXIT_FAILED;
 		recording = r == 0;
 	}
-	if (cache_check() > 0) {
+	if (place_init(&pl) < 0)
+		return EXIT_FAILED;
+	lockfd = place_lock(&pl);
+	if (lockfd < 0)
+		return EXIT_FAILED;
+	if (cache_check(&pl) > 0) {
 		log_notice("%s: up to date (sha256 %s)", arg_output, arg_sha256);
 		if (arg_print)
 			printf("%s  %s\n", arg_sha256, arg_output);
 		return EXIT_DONE;
 	}
 
-	if (asprintf(&part, "%s.part", arg_output) < 0) {
-		part = NULL;
-		log_errno(ENOMEM, "cannot download");
-		return EXIT_FAILED;
-	}
-	d.part = part;
-	d.fd = open(part, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	d.part = pl.part_path;
+	d.fd = place_open(&pl, pl.part, pl.part_path, O_RDWR | O_CREAT);
 	if (d.fd < 0) {
-		log_errno(errno, "cannot open '%s'", part);
-		return EXIT_FAILED;
-	}
-	/* Two downloads into one .part would interleave their bytes. */
-	if (flock(d.fd, LOCK_EX | LOCK_NB) < 0) {
-		log_error("'%s' is being written by another process", part);
-		close(d.fd);
+		if (d.fd != -EPERM)
+			log_errno(-d.fd, "cannot open '%s'", pl.part_path);
 		return EXIT_FAILED;
 	}
 	if (fstat(d.fd, &st) < 0) {
-		log_errno(errno, "cannot stat '%s'", part);
+		log_errno(errno, "cannot stat '%s'", pl.part_path);
 		goto out;
+	}
+	/* A hash about to be recorded vouches for what the server sends now:
+	 * not for a .part left by an earlier run, or by anyone else. */
+	if (recording && st.st_size > 0) {
+		log_info("'%s' is left from an earlier download; the hash to be recorded must come whole "
+			 "from the server: starting over",
+			 pl.part_path);
+		if (ftruncate(d.fd, 0) < 0) {
+			log_errno(errno, "cannot truncate '%s'", pl.part_path);
+			goto out;
+		}
+		st.st_size = 0;
 	}
 	if (sha256_init(&d.hash) < 0 || transfer_init(&d.t, on_data, &d) < 0) {
 		log_errno(ENOMEM, "cannot set up the download");
@@ -598,7 +713,7 @@ static int fetch(void)
 	}
 	d.have = (uint64_t)st.st_size;
 	if (d.have > 0 && (r = sha256_add_fd(&d.hash, d.fd, d.have)) < 0) {
-		log_errno(r, "cannot read '%s'", part);
+		log_errno(r, "cannot read '%s'", pl.part_path);
 		goto out;
 	}
 
@@ -608,21 +723,21 @@ static int fetch(void)
 	if (!hash_matches(&d.hash, got)) {
 		if (arg_lock && !arg_pinned)
 			log_error("'%s' does not match its entry in '%s': expected sha256 %s, got %s; removed '%s'",
-				  arg_output, arg_lock, arg_sha256, got, part);
+				  arg_output, arg_lock, arg_sha256, got, pl.part_path);
 		else
 			log_error("'%s' does not match: expected sha256 %s, got %s; removed '%s'", arg_output,
-				  arg_sha256, got, part);
-		unlink(part);
+				  arg_sha256, got, pl.part_path);
+		unlinkat(pl.dirfd, pl.part, 0);
 		goto out;
 	}
 	/* Recorded before FILE appears: a FILE is always one the lock vouches for. */
 	if (recording && lock_record(got) < 0) {
-		unlink(part);
+		unlinkat(pl.dirfd, pl.part, 0);
 		goto out;
 	}
-	r = file_sync_rename(d.fd, part, arg_output);
+	r = file_sync_renameat(d.fd, pl.dirfd, pl.part, pl.base);
 	if (r < 0) {
-		log_errno(r, "cannot put '%s' in place as '%s'", part, arg_output);
+		log_errno(r, "cannot put '%s' in place as '%s'", pl.part_path, arg_output);
 		goto out;
 	}
 	double dt = now_seconds() - t0;
@@ -651,6 +766,9 @@ static void help(void)
 	       "one. The URLs are tried in order. An existing FILE with the right hash is used\n"
 	       "as it is, without network.\n\n"
 	       "  -o, --output=FILE      write FILE (default: the URL's last path component)\n"
+	       "  -C, --directory=DIR    FILE is relative to DIR; the directories below DIR\n"
+	       "                         are made as needed, and no symlink below DIR is\n"
+	       "                         followed\n"
 	       "      --sha256=HEX       the expected SHA-256\n"
 	       "      --sha256sums=URL   take it from the line for the file's name in URL,\n"
 	       "                         a SHA256SUMS file (over plain http: only with\n"
@@ -680,6 +798,7 @@ static int parse_argv(int argc, char **argv)
 	       ARG_PRINT };
 	static const struct option options[] = {
 		{ "output", required_argument, NULL, 'o' },
+		{ "directory", required_argument, NULL, 'C' },
 		{ "sha256", required_argument, NULL, ARG_SHA256 },
 		{ "sha256sums", required_argument, NULL, ARG_SUMS },
 		{ "sha256sums-sig", required_argument, NULL, ARG_SUMS_SIG },
@@ -696,10 +815,17 @@ static int parse_argv(int argc, char **argv)
 	unsigned long n;
 	int c;
 
-	while ((c = getopt_long(argc, argv, "o:" CLI_COMMON_SHORT, options, NULL)) >= 0) {
+	while ((c = getopt_long(argc, argv, "o:C:" CLI_COMMON_SHORT, options, NULL)) >= 0) {
 		switch (c) {
 		case 'o':
 			arg_output = optarg;
+			break;
+		case 'C':
+			if (!*optarg) {
+				log_error("--directory wants a directory");
+				return -EINVAL;
+			}
+			arg_dir = optarg;
 			break;
 		case ARG_SHA256:
 			if (!sha256_hex_valid(optarg)) {
@@ -782,6 +908,10 @@ static int parse_argv(int argc, char **argv)
 	}
 	if (arg_output && !*arg_output) {
 		log_error("empty output name");
+		return -EINVAL;
+	}
+	if (arg_dir && arg_output && arg_output[0] == '/') {
+		log_error("with --directory, FILE is relative to it, not '%s'", arg_output);
 		return -EINVAL;
 	}
 	arg_urls = argv + optind;

@@ -25,5 +25,8 @@ int log_errno(int err, const char *fmt, ...) __attribute__((format(printf, 2, 3)
 
 #define log_error(...) log_at(LOG_ERR, __VA_ARGS__)
 #define log_notice(...) log_at(LOG_NOTICE, __VA_ARGS__)
+/* Something refused or repaired that the user should know of: shown even
+ * with -q, and picked out of a build's log by its "warning: ". */
+#define log_warning(fmt, ...) log_at(LOG_NOTICE, "warning: " fmt, ##__VA_ARGS__)
 #define log_info(...) log_at(LOG_INFO, __VA_ARGS__)
 #define log_debug(...) log_at(LOG_DEBUG, __VA_ARGS__)

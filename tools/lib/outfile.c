@@ -99,6 +99,24 @@ int outfile_pwrite(struct outfile *o, const void *buf, size_t len, uint64_t off)
 	return 0;
 }
 
+/* fsync(fd), rename from to to (relative to at), fsync dirfd: the
+ * directory that holds them. */
+static int sync_rename(int fd, int at, const char *from, const char *to, int dirfd)
+{
+	/* The data first, so that the name never points at blocks a power
+	 * cut could still lose; then the directory entry. */
+	if (fsync(fd) < 0)
+		return -errno;
+	if (renameat(at, from, at, to) < 0)
+		return -errno;
+	return fsync(dirfd) < 0 ? -errno : 0;
+}
+
+int file_sync_renameat(int fd, int dirfd, const char *from, const char *to)
+{
+	return sync_rename(fd, dirfd, from, to, dirfd);
+}
+
 int file_sync_rename(int fd, const char *from, const char *to)
 {
 	_cleanup_(freep) char *dir = strdup(to);
@@ -107,19 +125,13 @@ int file_sync_rename(int fd, const char *from, const char *to)
 
 	if (!dir)
 		return -ENOMEM;
-	/* The data first, so that the name never points at blocks a power
-	 * cut could still lose; then the directory entry. */
-	if (fsync(fd) < 0)
-		return -errno;
-	if (rename(from, to) < 0)
-		return -errno;
 	slash = strrchr(dir, '/');
 	if (slash)
 		slash == dir ? (void)(slash[1] = 0) : (void)(*slash = 0);
 	dfd = open(slash ? dir : ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd < 0 || fsync(dfd) < 0)
+	if (dfd < 0)
 		return -errno;
-	return 0;
+	return sync_rename(fd, AT_FDCWD, from, to, dfd);
 }
 
 int outfile_commit(struct outfile *o)

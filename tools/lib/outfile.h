@@ -40,6 +40,8 @@ static inline void outfile_skip(struct outfile *o, uint64_t len)
 /* fsync(fd), rename from to to, fsync to's directory: after a power cut,
  * to is either absent or whole. */
 int file_sync_rename(int fd, const char *from, const char *to);
+/* The same with from and to relative to dirfd (opened O_RDONLY). */
+int file_sync_renameat(int fd, int dirfd, const char *from, const char *to);
 
 /* Sets the final size (trailing holes), flushes data and directory entry
  * (file_sync_rename), closes. */

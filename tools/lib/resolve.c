@@ -89,6 +89,57 @@ int resolve_mkdir_p(int rootfd, const char *path)
 	return mkdir_p(rootfd, path, 0);
 }
 
+int beneath_open(int dirfd, const char *path, int flags, unsigned mode)
+{
+	struct open_how how = {
+		.flags = (unsigned long long)(flags | O_CLOEXEC),
+		.mode = (flags & O_CREAT) ? mode : 0,
+		.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
+	};
+	long fd;
+
+	do
+		fd = syscall(SYS_openat2, dirfd, *path ? path : ".", &how, sizeof(how));
+	while (fd < 0 && errno == EAGAIN);
+	return fd < 0 ? -errno : (int)fd;
+}
+
+int beneath_mkdir_p(int dirfd, const char *path)
+{
+	int cur = beneath_open(dirfd, ".", O_RDONLY | O_DIRECTORY, 0);
+
+	/* One name at a time, each opened in the one before: what was checked
+	 * is what the next step stands on. */
+	for (const char *p = path; cur >= 0;) {
+		char name[NAME_MAX + 1];
+		size_t len;
+		int next;
+
+		while (*p == '/')
+			p++;
+		if (!*p)
+			break;
+		len = strcspn(p, "/");
+		if (len > NAME_MAX) {
+			close(cur);
+			return -ENAMETOOLONG;
+		}
+		memcpy(name, p, len);
+		name[len] = 0;
+		p += len;
+		next = beneath_open(cur, name, O_RDONLY | O_DIRECTORY, 0);
+		if (next == -ENOENT) {
+			if (mkdirat(cur, name, 0755) < 0 && errno != EEXIST)
+				next = -errno;
+			else
+				next = beneath_open(cur, name, O_RDONLY | O_DIRECTORY, 0);
+		}
+		close(cur);
+		cur = next;
+	}
+	return cur;
+}
+
 bool path_under(const char *path, const char *dir)
 {
 	size_t len = strlen(dir);

@@ -19,6 +19,18 @@ int resolve_open(int rootfd, const char *path, int flags, unsigned mode);
  * something on the way is not a directory). */
 int resolve_mkdir_p(int rootfd, const char *path);
 
+/* openat2(dirfd, path, flags | O_CLOEXEC, RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS):
+ * for the host's own trees (a download cache, a build directory) that
+ * something else may have written to. No symlink is followed, not even the
+ * last component (-ELOOP), and nothing above dirfd is reached (-EXDEV).
+ * Returns an fd or -errno. */
+int beneath_open(int dirfd, const char *path, int flags, unsigned mode);
+
+/* Opens directory path below dirfd (O_RDONLY, so that it can be fsync'ed),
+ * creating what is missing with mode 0755, following no symlink: a symlink
+ * on the way is -ELOOP. Returns an fd or -errno. */
+int beneath_mkdir_p(int dirfd, const char *path);
+
 /* True if path is dir or lies below it, by their text: "/x" is under "/",
  * "/xy" is not under "/x". */
 bool path_under(const char *path, const char *dir);

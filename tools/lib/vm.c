@@ -282,3 +282,20 @@ int vm_run(struct vm *vm)
 	vm->status = WIFSIGNALED(status) ? 128 + WTERMSIG(status) : WEXITSTATUS(status);
 	return 0;
 }
+
+int vm_drive_arg(char *out, size_t size, const char *file, const char *opts)
+{
+	size_t n = 0;
+
+	for (const char *p = "file="; *p && n < size; p++)
+		out[n++] = *p;
+	for (const char *p = file; *p && n + 2 < size; p++) {
+		if (*p == ',')
+			out[n++] = ',';
+		out[n++] = *p;
+	}
+	if (n + 1 + strlen(opts) + 1 > size)
+		return -ENAMETOOLONG;
+	snprintf(out + n, size - n, ",%s", opts);
+	return 0;
+}

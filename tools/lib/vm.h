@@ -39,3 +39,8 @@ struct vm {
  * Returns 0 (see the results), or -errno if it could not be started
  * (-ENOENT: not installed). */
 int vm_run(struct vm *vm);
+
+/* QEMU's "-drive file=FILE,OPTS" for a FILE of any name: QEMU splits its
+ * options at commas, and takes ",," for a comma in a value. -ENAMETOOLONG
+ * if it does not fit in size. */
+int vm_drive_arg(char *out, size_t size, const char *file, const char *opts);
