@@ -131,6 +131,54 @@ fstype_of() { awk -v t="$1" '$5 == t { for (i = 7; $i != "-"; i++); print $(i + 
 	umount "$T/root/mnt/x"
 }
 
+options_of() { awk -v t="$1" '$5 == t { print $6 }' /proc/self/mountinfo | tail -n 1; }
+
+# A setuid-to-nobody copy of the host's id(1) and a device node in the
+# image: on a nosuid mount root keeps its own euid; on nodev the node does
+# not open.
+plant_suid_and_node() {
+	cp /usr/bin/id "$T/root/suid-id"
+	chown 65534:65534 "$T/root/suid-id"
+	chmod 4755 "$T/root/suid-id"
+	mknod "$T/root/null-node" c 1 3
+}
+
+@test "the image's setuid programs and device nodes are dead on the host: nosuid,nodev (kernel and FUSE mounts)" {
+	attach
+	img-mount -q --state "$T/s" --root "$T/root" --mount 2:/ --mount 1:/boot/firmware >/dev/null
+	[[ ,$(options_of "$T/root"), == *,nosuid,* ]]
+	[[ ,$(options_of "$T/root"), == *,nodev,* ]]
+	[[ ,$(options_of "$T/root/boot/firmware"), == *,nosuid,* ]]
+	[[ ,$(options_of "$T/root/boot/firmware"), == *,nodev,* ]]
+	plant_suid_and_node
+	[ "$("$T/root/suid-id" -u)" = 0 ]
+	run cat "$T/root/null-node"
+	[ "$status" -ne 0 ]
+	[[ $output == *"Permission denied"* ]]
+	# Modes and owners are the image's, unchanged by the mount options.
+	[ "$(stat -c '%a %u' "$T/root/suid-id")" = "4755 65534" ]
+}
+
+@test "-o suid,dev lifts them; a bad -o is a usage error" {
+	attach
+	img-mount -q -o suid,dev --state "$T/s" --root "$T/root" --mount 2:/ >/dev/null
+	[[ ,$(options_of "$T/root"), != *,nosuid,* ]]
+	plant_suid_and_node
+	[ "$("$T/root/suid-id" -u)" = 65534 ]
+	cat "$T/root/null-node"
+	run --separate-stderr img-mount -o suid,exec --state "$T/s" --root "$T/root" --mount 2:/
+	[ "$status" -eq 2 ]
+	[ "$stderr" = "img-mount: --options takes suid, dev and ro, separated by commas, not 'suid,exec'" ]
+}
+
+@test "the root directory img-mount makes is for root alone (0700)" {
+	attach
+	img-mount -q --state "$T/s" --root "$T/new/root" --mount 2:/ >/dev/null
+	[ "$(stat -c %a "$T/new")" = 700 ]
+	img-umount -q --state "$T/s"
+	[ "$(stat -c %a "$T/new/root")" = 700 ]
+}
+
 @test "img-mount creates the root directory and missing mount points" {
 	attach
 	img-mount -q --state "$T/s" --root "$T/new/root" --mount 2:/ --mount 1:/srv/deep/boot >/dev/null

@@ -44,6 +44,10 @@ static const char *arg_root;
 static struct mount_req arg_mounts[MOUNTS_MAX];
 static unsigned arg_n_mounts;
 static bool arg_read_only;
+/* The image's setuid programs and device nodes mean nothing on the host,
+ * where anyone who can reach the root directory could use them: nosuid and
+ * nodev unless asked (-o suid, -o dev). */
+static bool arg_suid, arg_dev;
 
 static void state_freep(struct state *s)
 {
@@ -116,8 +120,8 @@ static int mount_kernel(const char *dev, const char *fstype, const char *target)
 	mnt_context_disable_canonicalize(cxt, 1);
 	mnt_context_disable_helpers(cxt, 1);
 	mnt_context_disable_mtab(cxt, 1);
-	if (arg_read_only)
-		mnt_context_set_mflags(cxt, MS_RDONLY);
+	mnt_context_set_mflags(cxt, (arg_read_only ? MS_RDONLY : 0) | (arg_suid ? 0 : MS_NOSUID) |
+					    (arg_dev ? 0 : MS_NODEV));
 	r = mnt_context_mount(cxt);
 	if (r != 0)
 		r = mnt_context_syscall_called(cxt) ? -mnt_context_get_syscall_errno(cxt) : (r < 0 ? r : -EINVAL);
@@ -153,10 +157,12 @@ static int mount_fuse(const char *dev, const char *fstype, const char *target)
 
 	if (strcmp(fstype, "vfat") == 0) {
 		prog = "fusefat";
-		snprintf(opts, sizeof(opts), "%s,fsname=%s", arg_read_only ? "ro" : "rw+", dev);
+		snprintf(opts, sizeof(opts), "%s%s%s,fsname=%s", arg_read_only ? "ro" : "rw+",
+			 arg_suid ? "" : ",nosuid", arg_dev ? "" : ",nodev", dev);
 	} else if (strncmp(fstype, "ext", 3) == 0) {
 		prog = "fuse2fs";
-		snprintf(opts, sizeof(opts), "%sfsname=%s", arg_read_only ? "ro," : "", dev);
+		snprintf(opts, sizeof(opts), "%s%s%sfsname=%s", arg_read_only ? "ro," : "", arg_suid ? "" : "nosuid,",
+			 arg_dev ? "" : "nodev,", dev);
 	} else
 		return log_errno(ENODEV, "cannot mount '%s' (%s)", dev, fstype);
 
@@ -279,7 +285,8 @@ static int mount_one(struct state *s, const char *root, const struct mount_req *
 	return 0;
 }
 
-/* mkdir -p for DIR itself, which is the user's path on the host. */
+/* mkdir -p for DIR itself, which is the user's path on the host. What it
+ * makes is for root alone (0700): the mounted image is reached through it. */
 static int mkdir_host(const char *path)
 {
 	_cleanup_(freep) char *p = strdup(path);
@@ -290,11 +297,11 @@ static int mkdir_host(const char *path)
 		if (*s != '/')
 			continue;
 		*s = 0;
-		if (mkdir(p, 0755) < 0 && errno != EEXIST)
+		if (mkdir(p, 0700) < 0 && errno != EEXIST)
 			return -errno;
 		*s = '/';
 	}
-	return mkdir(p, 0755) < 0 && errno != EEXIST ? -errno : 0;
+	return mkdir(p, 0700) < 0 && errno != EEXIST ? -errno : 0;
 }
 
 static int run(void)
@@ -401,6 +408,26 @@ static int parse_mount(const char *arg, struct mount_req *m)
 	return 0;
 }
 
+static int parse_options(const char *list)
+{
+	while (*list) {
+		size_t len = strcspn(list, ",");
+
+		if (len == 4 && strncmp(list, "suid", 4) == 0)
+			arg_suid = true;
+		else if (len == 3 && strncmp(list, "dev", 3) == 0)
+			arg_dev = true;
+		else if (len == 2 && strncmp(list, "ro", 2) == 0)
+			arg_read_only = true;
+		else
+			return -EINVAL;
+		list += len;
+		if (*list == ',' && *++list == 0)
+			return -EINVAL;
+	}
+	return 0;
+}
+
 static void help(void)
 {
 	printf("Usage: %s [OPTION]... --state FILE --root DIR --mount N:PATH...\n"
@@ -410,6 +437,8 @@ static void help(void)
 	       "  -r, --root=DIR      where the image's / goes (created if missing)\n"
 	       "  -m, --mount=N:PATH  partition N at DIR/PATH (the root first)\n"
 	       "      --read-only     mount read-only\n"
+	       "  -o, --options=LIST  suid, dev: allow setuid programs and device nodes\n"
+	       "                      (mounted nosuid,nodev by default); ro: --read-only\n"
 	       "  -q, --quiet         only errors\n"
 	       "  -v, --verbose       say more\n"
 	       "  -h, --help          show this help\n"
@@ -426,12 +455,13 @@ static int parse_argv(int argc, char **argv)
 		{ "root", required_argument, NULL, 'r' },
 		{ "mount", required_argument, NULL, 'm' },
 		{ "read-only", no_argument, NULL, ARG_READ_ONLY },
+		{ "options", required_argument, NULL, 'o' },
 		CLI_COMMON_OPTIONS,
 		{}
 	};
 	int c;
 
-	while ((c = getopt_long(argc, argv, "s:r:m:" CLI_COMMON_SHORT, options, NULL)) >= 0) {
+	while ((c = getopt_long(argc, argv, "s:r:m:o:" CLI_COMMON_SHORT, options, NULL)) >= 0) {
 		switch (c) {
 		case 's':
 			arg_state = optarg;
@@ -452,6 +482,12 @@ static int parse_argv(int argc, char **argv)
 			break;
 		case ARG_READ_ONLY:
 			arg_read_only = true;
+			break;
+		case 'o':
+			if (parse_options(optarg) < 0) {
+				log_error("--options takes suid, dev and ro, separated by commas, not '%s'", optarg);
+				return -EINVAL;
+			}
 			break;
 		default:
 			if ((c = cli_option(c, help)) <= 0)
