@@ -55,7 +55,7 @@ LIBS_img-manifest := $(call pc,blkid libcrypto)
 LIBS_img-loop := $(call pc,blkid mount uuid)
 LIBS_img-mount := $(call pc,mount blkid)
 LIBS_img-umount := $(call pc,mount)
-LIBS_img-nspawn-run := $(call pc,mount)
+LIBS_img-nspawn-run := $(call pc,mount libcrypto)
 LIBS_img-binfmt :=
 LIBS_img-boot := $(call pc,blkid)
 LIB_CFLAGS := $(call pc_cflags,libcurl libcrypto libarchive liblzma libzstd zlib fdisk blkid mount)
@@ -92,7 +92,7 @@ deps:
 check:
 	$(MAKE) --no-print-directory all
 	$(MAKE) --no-print-directory O=build/check SANITIZE=1 all
-	RTIK_BIN=$(CURDIR)/build/check/bin RTIK_APT_CACHE=$(CURDIR)/cache/apt \
+	RTIK_BIN=$(call rtik_q,$(CURDIR)/build/check/bin) RTIK_APT_CACHE=$(call rtik_q,$(CURDIR)/cache/apt) \
 		bats --print-output-on-failure tests
 
 install: all
@@ -118,9 +118,11 @@ $(IMAGES): all
 # The tools of this tree if built, else installed ones; without either,
 # nothing can have been mounted.
 RTIK_UMOUNT = $(firstword $(wildcard $(O)/bin/img-umount) $(shell command -v img-umount))
+# The same from images/NAME, where the sub-make runs.
+RTIK_UMOUNT_FROM_IMAGE = $(if $(filter /%,$(call rtik_path,$(RTIK_UMOUNT))),$(call rtik_path,$(RTIK_UMOUNT)),../../$(RTIK_UMOUNT))
 clean-mounts:
 	@$(if $(RTIK_UMOUNT),,echo "no img-umount built or installed: nothing to unmount"; exit 0;) \
-	for i in $(IMAGES); do $(MAKE) --no-print-directory -C images/$$i clean-mounts IMG_UMOUNT=$(abspath $(RTIK_UMOUNT)) || exit; done; \
+	for i in $(IMAGES); do $(MAKE) --no-print-directory -C images/$$i clean-mounts IMG_UMOUNT=$(call rtik_q,$(RTIK_UMOUNT_FROM_IMAGE)) || exit; done; \
 	$(RTIK_UMOUNT) --all build
 
 # Never rm -rf a tree that may still have an image mounted in it.

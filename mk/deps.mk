@@ -18,8 +18,10 @@
 # source tree, the tools are also built here when they are not yet (make -C
 # images/X in a fresh clone).
 
-rtik_deps_dir := $(abspath $(dir $(lastword $(MAKEFILE_LIST))))
-rtik_deps_tree := $(if $(wildcard $(rtik_deps_dir)/../tools/img-loop.c),$(abspath $(rtik_deps_dir)/..))
+rtik_deps_dir := $(patsubst %/,%,$(dir $(lastword $(MAKEFILE_LIST))))
+include $(rtik_deps_dir)/paths.mk
+rtik_deps_dir := $(call rtik_path,$(rtik_deps_dir))
+rtik_deps_tree := $(if $(wildcard $(rtik_deps_dir)/../tools/img-loop.c),$(call rtik_path,$(rtik_deps_dir)/..))
 
 RTIK_DEPS ?= $(if $(rtik_deps_tree),$(rtik_deps_tree)/scripts/deps,$(rtik_deps_dir)/rtik-deps)
 RTIK_DEPS_SETS ?= $(if $(rtik_deps_tree),build run,run)
@@ -32,7 +34,7 @@ ifneq ($(rtik_deps_goals),)
 ifneq ($(rtik_deps_todo),)
 # What the script says on stderr becomes make's message; its stdout (what
 # it installs) goes to the terminal.
-rtik_deps_said := $(shell $(RTIK_DEPS) install $(rtik_deps_todo) 3>&1 1>&2 2>&3)
+rtik_deps_said := $(shell $(call rtik_q,$(RTIK_DEPS)) install $(rtik_deps_todo) 3>&1 1>&2 2>&3)
 ifneq ($(.SHELLSTATUS),0)
 $(error $(or $(rtik_deps_said),$(RTIK_DEPS) install $(rtik_deps_todo) failed))
 endif
@@ -47,9 +49,10 @@ export RTIK_DEPS_CHECKED
 # finds them (RTIK_TOOLDIR set: the caller chose other tools).
 ifneq ($(rtik_deps_tree),)
 ifeq ($(RTIK_TOOLDIR)$(wildcard $(rtik_deps_tree)/build/bin/img-fetch),)
-ifeq ($(abspath $(CURDIR)),$(rtik_deps_tree))
+ifeq ($(call rtik_path,$(CURDIR)),$(rtik_deps_tree))
+else ifeq ($(rtik_deps_tree),mk/..)
 else
-rtik_deps_built := $(shell MAKEFLAGS= RTIK_DEPS_CHECKED='$(RTIK_DEPS_CHECKED)' $(MAKE) -C $(rtik_deps_tree) --no-print-directory all >&2 || echo failed)
+rtik_deps_built := $(shell MAKEFLAGS= RTIK_DEPS_CHECKED='$(RTIK_DEPS_CHECKED)' $(MAKE) -C $(call rtik_q,$(rtik_deps_tree)) --no-print-directory all >&2 || echo failed)
 ifneq ($(rtik_deps_built),)
 $(error building the tools in $(rtik_deps_tree) failed)
 endif

@@ -7,8 +7,9 @@
 # the tools built in build/bin are used; installed, the ones on PATH.
 # Set RTIK_TOOLDIR (with a trailing slash) to pick another directory.
 
-RTIK_MK_DIR := $(dir $(lastword $(MAKEFILE_LIST)))
-RTIK_TOOLDIR ?= $(if $(wildcard $(RTIK_MK_DIR)../build/bin/img-fetch),$(abspath $(RTIK_MK_DIR)../build/bin)/)
+rtik_tools_mk := $(dir $(lastword $(MAKEFILE_LIST)))
+include $(rtik_tools_mk)paths.mk
+RTIK_TOOLDIR ?= $(if $(wildcard $(rtik_tools_mk)../build/bin/img-fetch),$(call rtik_path,$(rtik_tools_mk)../build/bin)/)
 
 IMG_FETCH ?= $(RTIK_TOOLDIR)img-fetch
 IMG_EXTRACT ?= $(RTIK_TOOLDIR)img-extract

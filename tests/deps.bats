@@ -205,7 +205,7 @@ programs=(
 # machine, but are not run on the host (update-ca-certificates: check-fresh
 # runs the new root's own).
 not_programs=(
-	adduser apt as column chpasswd dirmngr fakeroot fdisk file free gcc init kill less man mtools opt passwd pc
+	adduser apt apt-cache as column chpasswd dirmngr fakeroot fdisk file free gcc init kill less man mtools opt passwd pc
 	policy-rc.d poweroff qemu-system-arm reboot size ssh strings strip systemd systemd-run
 	time top update-ca-certificates view w write
 )

@@ -187,10 +187,16 @@ fake_root() {
 	[ "$stderr" = "img-nspawn-run: --log is for commands, not --shell" ]
 	run --separate-stderr img-nspawn-run --root "$T" --setenv 1A=x true
 	[ "$status" -eq 125 ]
-	[ "$stderr" = "img-nspawn-run: --setenv wants NAME=VALUE, NAME of letters, digits and '_', not '1A=x'" ]
-	run --separate-stderr img-nspawn-run --root "$T" --setenv NOVALUE true
+	[ "$stderr" = "img-nspawn-run: --setenv wants NAME=VALUE or NAME, NAME of letters, digits and '_', not '1A=x'" ]
+	run --separate-stderr img-nspawn-run --root "$T" --setenv 1A true
 	[ "$status" -eq 125 ]
-	[ "$stderr" = "img-nspawn-run: --setenv wants NAME=VALUE, NAME of letters, digits and '_', not 'NOVALUE'" ]
+	[ "$stderr" = "img-nspawn-run: --setenv wants NAME=VALUE or NAME, NAME of letters, digits and '_', not '1A'" ]
+	run --separate-stderr img-nspawn-run --root "$T" --apt-downloads "$T/dl" true
+	[ "$status" -eq 125 ]
+	[ "$stderr" = "img-nspawn-run: --apt-downloads goes with --apt-cache" ]
+	run --separate-stderr img-nspawn-run --root "$T" --apt-cache "" true
+	[ "$status" -eq 125 ]
+	[ "$stderr" = "img-nspawn-run: --apt-cache wants a directory" ]
 	run --separate-stderr img-nspawn-run --root "$T" --setenv 'A-B=x' true
 	[ "$status" -eq 125 ]
 	run --separate-stderr img-nspawn-run --root "$T" --bind "$T/src" true
@@ -380,6 +386,75 @@ fake_root() {
 	run --separate-stderr img-nspawn-run --root "$T/root" cat <<<"from stdin"
 	[ "$status" -eq 0 ]
 	[ "$output" = "from stdin" ]
+}
+
+@test "--setenv NAME: the value from the environment, on no command line; unset, it stays unset" {
+	image_mount
+	local secret=value-$RANDOM$RANDOM
+	SECRET=$secret img-nspawn-run --root "$T/root" --setenv SECRET --setenv UNSET_HERE \
+		sh -c 'echo "[$SECRET] [${UNSET_HERE-unset}]" >/tmp/seen; sleep 2; cat /tmp/seen' >"$T/out" 2>&1 &
+	BG_KILL+=($!)
+	local n found=
+	for ((n = 0; n < 100; n++)); do
+		[ -n "$(nspawn_pids)" ] && found=1 && break
+		sleep 0.05
+	done
+	[ -n "$found" ]
+	# Every process's command line, while the container runs.
+	! ps -eo args | grep -qF "$secret"
+	wait "${BG_KILL[-1]}"
+	[ "$(cat "$T/out")" = "[$secret] [unset]" ]
+}
+
+# A .deb-named file and an apt Packages list that vouches for it (or not).
+apt_files() {
+	mkdir -p "$T/debs"
+	printf 'a good package\n' >"$T/debs/good_1.0_arm64.deb"
+	printf 'a forged package\n' >"$T/debs/evil_1.0_arm64.deb"
+	printf 'epoch\n' >"$T/debs/ep_1%3a2.0_all.deb"
+	printf 'Package: good\nVersion: 1.0\nArchitecture: arm64\nSHA256: %s\nDescription: x\n more\n\nPackage: ep\nVersion: 1:2.0\nArchitecture: all\nSHA256: %s\n\nPackage: evil\nVersion: 1.0\nArchitecture: arm64\nSHA256: %s\n' \
+		"$(sha256sum <"$T/debs/good_1.0_arm64.deb" | cut -d' ' -f1)" \
+		"$(sha256sum <"$T/debs/ep_1%3a2.0_all.deb" | cut -d' ' -f1)" "$(printf '0%.0s' {1..64})" >"$T/debs/Packages"
+}
+
+@test "--apt-cache: apt sees the shared .deb files read-only; only new ones its lists vouch for go in, the rest is dropped and said" {
+	image_mount
+	apt_files
+	mkdir -p "$T/root/var/cache/apt/archives" "$T/cache"
+	echo old >"$T/cache/old_1_all.deb"
+	run --separate-stderr img-nspawn-run --root "$T/root" --apt-cache "$T/cache" --apt-downloads "$T/dl" \
+		--bind-ro "$T/debs:/run/debs" sh -c '
+		cd /var/cache/apt/archives
+		cat old_1_all.deb; echo changed >old_1_all.deb; rm -f old_1_all.deb
+		cp /run/debs/*.deb .; echo junk >notes.txt; ln -s /etc/passwd link_1_all.deb; mkdir partial
+		mkdir -p /var/lib/apt/lists; cp /run/debs/Packages /var/lib/apt/lists/x_dists_y_main_binary-arm64_Packages'
+	[ "$status" -eq 0 ]
+	[ "$output" = old ]
+	[ "${stderr_lines[0]}" = "img-nspawn-run: kept 2 new .deb files in the apt cache '$T/cache'" ]
+	[[ ${stderr_lines[1]} == "img-nspawn-run: warning: not kept in the apt cache '$T/cache': 3 files that the image's apt lists do not vouch for ("*")" ]]
+	[ "${#stderr_lines[@]}" -eq 2 ]
+	[[ $stderr == *"'evil_1.0_arm64.deb'"* && $stderr == *"'notes.txt'"* && $stderr == *"'link_1_all.deb'"* ]]
+	[ "$(ls "$T/cache" | paste -sd' ')" = "ep_1%3a2.0_all.deb good_1.0_arm64.deb old_1_all.deb" ]
+	[ "$(cat "$T/cache/old_1_all.deb")" = old ]
+	cmp "$T/cache/good_1.0_arm64.deb" "$T/debs/good_1.0_arm64.deb"
+	# Nothing of the run is left, in the image or the downloads directory.
+	[ -z "$(ls -A "$T/root/var/cache/apt/archives")" ]
+	[ -z "$(ls -A "$T/dl/upper" "$T/dl/work" 2>/dev/null)" ]
+	# Without lists to check against: nothing is kept, and that is said.
+	rm -rf "$T/root/var/lib/apt/lists"
+	run --separate-stderr img-nspawn-run -q --root "$T/root" --apt-cache "$T/cache" --bind-ro "$T/debs:/run/debs" \
+		sh -c 'cp /run/debs/evil_1.0_arm64.deb /var/cache/apt/archives/new_2_all.deb'
+	[ "$status" -eq 0 ]
+	[ "$stderr" = "img-nspawn-run: warning: not kept in the apt cache '$T/cache': 1 downloaded file ('new_2_all.deb'); the image has no apt lists left to check them against" ]
+	[ ! -e "$T/cache/new_2_all.deb" ]
+	# An image without apt's directory: nothing is shared, nothing made.
+	rmdir "$T/root/var/cache/apt/archives"
+	run --separate-stderr img-nspawn-run --root "$T/root" --apt-cache "$T/cache" true
+	[ "$status" -eq 0 ]
+	[ "$stderr" = "img-nspawn-run: '$T/root' has no /var/cache/apt/archives: no apt cache to share" ]
+	[ ! -e "$T/root/var/cache/apt/archives" ]
+	run --separate-stderr img-nspawn-run --root "$T/root" --apt-cache "$T/no-cache" true
+	[ "$status" -eq 0 ]
 }
 
 @test "the image is left as it was: resolv.conf the same symlink, nothing new in / or /etc" {

@@ -36,6 +36,8 @@
 #define SUMS_MAX (1u << 20)
 
 static const char *arg_output;
+/* FILE as messages name it: DIR/FILE with -C. */
+static char *arg_shown;
 static const char *arg_dir; /* -C */
 static char arg_sha256[SHA256_HEX_LEN + 1];
 static bool arg_pinned; /* --sha256 given */
@@ -133,7 +135,7 @@ static int download_begin(struct download *d)
 			return -EPROTO;
 		}
 	}
-	progress_start(&d->bar, arg_output, len >= 0 ? d->start + (uint64_t)len : 0, d->start);
+	progress_start(&d->bar, arg_shown, len >= 0 ? d->start + (uint64_t)len : 0, d->start);
 	d->started = true;
 	return 0;
 }
@@ -471,7 +473,7 @@ static int cache_check(const struct place *pl)
 	bool ok;
 
 	if (fd == -ELOOP)
-		log_warning("'%s' is a symlink: not followed; downloading the file in its place", arg_output);
+		log_warning("'%s' is a symlink: not followed; downloading the file in its place", arg_shown);
 	if (fd < 0 || !arg_sha256[0])
 		return 0;
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || sha256_init(&h) < 0)
@@ -479,7 +481,7 @@ static int cache_check(const struct place *pl)
 	ok = sha256_add_fd(&h, fd, (uint64_t)st.st_size) == 0 && hash_matches(&h, got);
 	sha256_free(&h);
 	if (!ok)
-		log_info("'%s' exists but does not match; downloading it again", arg_output);
+		log_info("'%s' exists but does not match; downloading it again", arg_shown);
 	return ok;
 }
 
@@ -495,7 +497,7 @@ static int place_init(struct place *pl)
 	slash = strrchr(dir, '/');
 	pl->base = slash ? arg_output + (slash - dir) + 1 : arg_output;
 	if (!*pl->base)
-		return log_error("'%s' names a directory, not a file", arg_output), -EISDIR;
+		return log_error("'%s' names a directory, not a file", arg_shown), -EISDIR;
 	if (slash)
 		slash == dir ? (void)(slash[1] = 0) : (void)(*slash = 0);
 	if (arg_dir) {
@@ -511,10 +513,10 @@ static int place_init(struct place *pl)
 		pl->dirfd = open(slash ? dir : ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (pl->dirfd < 0)
 		return log_errno(pl->dirfd == -1 ? errno : -pl->dirfd, "cannot open the directory of '%s'",
-				 arg_output),
+				 arg_shown),
 		       -EIO;
 	if (asprintf(&pl->part, "%s.part", pl->base) < 0 || asprintf(&pl->lock, "%s.lock", pl->base) < 0 ||
-	    asprintf(&pl->part_path, "%s.part", arg_output) < 0 || asprintf(&pl->lock_path, "%s.lock", arg_output) < 0)
+	    asprintf(&pl->part_path, "%s.part", arg_shown) < 0 || asprintf(&pl->lock_path, "%s.lock", arg_shown) < 0)
 		return log_errno(ENOMEM, "cannot download"), -ENOMEM;
 	return 0;
 }
@@ -537,7 +539,7 @@ static int place_lock(const struct place *pl)
 	if (fd < 0)
 		return fd == -EPERM ? fd : log_errno(-fd, "cannot open '%s'", pl->lock_path);
 	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
-		log_info("'%s' is being downloaded by another process; waiting", arg_output);
+		log_info("'%s' is being downloaded by another process; waiting", arg_shown);
 		while (flock(fd, LOCK_EX) < 0)
 			if (errno != EINTR) {
 				int r = -errno;
@@ -598,7 +600,7 @@ static int download_from_urls(struct download *d)
 		log_error("%s: %s", url, d->t.reason);
 	}
 	if (arg_n_urls > 1)
-		log_error("could not download '%s' from any of %u URLs", arg_output, arg_n_urls);
+		log_error("could not download '%s' from any of %u URLs", arg_shown, arg_n_urls);
 	return -EIO;
 }
 
@@ -664,6 +666,17 @@ static int fetch(void)
 		log_error("cannot name the file from '%s'; give one with -o", arg_urls[0]);
 		return EXIT_USAGE;
 	}
+	if (arg_dir) {
+		size_t n = strlen(arg_dir);
+		r = asprintf(&arg_shown, "%.*s/%s", (int)(n > 1 && arg_dir[n - 1] == '/' ? n - 1 : n), arg_dir,
+			     arg_output);
+	} else
+		r = (arg_shown = strdup(arg_output)) ? 0 : -1;
+	if (r < 0) {
+		arg_shown = NULL;
+		log_errno(ENOMEM, "cannot download");
+		return EXIT_FAILED;
+	}
 	if (arg_n_sums && sums_fetch(name ? name : arg_output) < 0)
 		return EXIT_FAILED;
 	if (arg_lock && !arg_sha256[0]) {
@@ -678,9 +691,9 @@ static int fetch(void)
 	if (lockfd < 0)
 		return EXIT_FAILED;
 	if (cache_check(&pl) > 0) {
-		log_notice("%s: up to date (sha256 %s)", arg_output, arg_sha256);
+		log_notice("%s: up to date (sha256 %s)", arg_shown, arg_sha256);
 		if (arg_print)
-			printf("%s  %s\n", arg_sha256, arg_output);
+			printf("%s  %s\n", arg_sha256, arg_shown);
 		return EXIT_DONE;
 	}
 
@@ -723,9 +736,9 @@ static int fetch(void)
 	if (!hash_matches(&d.hash, got)) {
 		if (arg_lock && !arg_pinned)
 			log_error("'%s' does not match its entry in '%s': expected sha256 %s, got %s; removed '%s'",
-				  arg_output, arg_lock, arg_sha256, got, pl.part_path);
+				  arg_shown, arg_lock, arg_sha256, got, pl.part_path);
 		else
-			log_error("'%s' does not match: expected sha256 %s, got %s; removed '%s'", arg_output,
+			log_error("'%s' does not match: expected sha256 %s, got %s; removed '%s'", arg_shown,
 				  arg_sha256, got, pl.part_path);
 		unlinkat(pl.dirfd, pl.part, 0);
 		goto out;
@@ -737,18 +750,18 @@ static int fetch(void)
 	}
 	r = file_sync_renameat(d.fd, pl.dirfd, pl.part, pl.base);
 	if (r < 0) {
-		log_errno(r, "cannot put '%s' in place as '%s'", pl.part_path, arg_output);
+		log_errno(r, "cannot put '%s' in place as '%s'", pl.part_path, arg_shown);
 		goto out;
 	}
 	double dt = now_seconds() - t0;
-	log_notice("%s: %s in %.1fs (%s/s), sha256 %s", arg_output, format_bytes(b1, d.have), dt,
+	log_notice("%s: %s in %.1fs (%s/s), sha256 %s", arg_shown, format_bytes(b1, d.have), dt,
 		   format_bytes(b2, dt > 0 ? (uint64_t)((double)d.have / dt) : 0),
 		   arg_no_verify ? "not verified" : recording ? "recorded" : "verified");
 	if (recording)
 		log_notice("recorded sha256 %s of %s in '%s'; commit %s", got, arg_urls[0], arg_lock,
 			   strrchr(arg_lock, '/') ? strrchr(arg_lock, '/') + 1 : arg_lock);
 	if (arg_no_verify || arg_print)
-		printf("%s  %s\n", got, arg_output);
+		printf("%s  %s\n", got, arg_shown);
 	ret = EXIT_DONE;
 out:
 	if (d.t.curl)
@@ -930,6 +943,7 @@ static int run(void)
 	}
 	r = fetch();
 	curl_global_cleanup();
+	free(arg_shown);
 	return r;
 }
 

@@ -29,9 +29,11 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
+#include <sys/statvfs.h>
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "aptcache.h"
 #include "binfmt.h"
 #include "cli.h"
 #include "common.h"
@@ -65,29 +67,46 @@ static unsigned arg_n_binds;
 static const char *arg_setenv[SETENV_MAX];
 static unsigned arg_n_setenv;
 static const char *arg_workdir = "/";
+static const char *arg_apt_cache;
+static const char *arg_apt_downloads;
 static const char *arg_log;
 static bool arg_shell;
 static char **arg_command;
 
 extern char **environ;
 
-/* True if --setenv sets NAME. */
+/* True if --setenv sets NAME (NAME=VALUE, or NAME from our environment). */
 static bool setenv_given(const char *name)
 {
 	size_t len = strlen(name);
 
 	for (unsigned i = 0; i < arg_n_setenv; i++)
-		if (strncmp(arg_setenv[i], name, len) == 0 && arg_setenv[i][len] == '=')
+		if (strncmp(arg_setenv[i], name, len) == 0 && (arg_setenv[i][len] == '=' || !arg_setenv[i][len]))
 			return true;
 	return false;
 }
+
+/* Where apt's cache is shared (--apt-cache): the image sees DIR read-only
+ * with this run's downloads on top (an overlay). */
+#define APT_ARCHIVES "/var/cache/apt/archives"
 
 /* What run() works out before it starts systemd-nspawn. */
 struct plan {
 	char *root; /* --root, resolved */
 	int rootfd;
 	char *src[BINDS_MAX]; /* each bind's SRC, resolved on the host */
+	int srcfd[BINDS_MAX]; /* ... and opened: what is bound is what was checked */
+	dev_t src_dev[BINDS_MAX];
+	ino_t src_ino[BINDS_MAX];
+	bool src_dir[BINDS_MAX];
 	const char *dst[BINDS_MAX];
+	char stage[PATH_MAX]; /* where the binds are staged for nspawn; "" for none */
+	/* --apt-cache: the shared directory, the downloads directory and its
+	 * upper and work directories; -1 where there is none. */
+	int apt_cache, apt_dl, apt_upper, apt_work;
+	struct stat apt_cache_st, apt_upper_st, apt_work_st; /* what child_setup must find again */
+	bool apt_dl_temp; /* apt_dl is a temporary directory of ours */
+	char apt_dl_path[PATH_MAX];
 	const char *path; /* PATH in the container */
 	const char *shell;
 	char resolv_host[PATH_MAX]; /* the host's resolv.conf ... */
@@ -95,14 +114,31 @@ struct plan {
 	bool foreign; /* the image's programs run through an emulator */
 };
 
-#define PLAN_INIT { .rootfd = -1, .path = DEFAULT_PATH }
+#define PLAN_INIT                                                                                 \
+	{ .rootfd = -1, .path = DEFAULT_PATH, .apt_cache = -1, .apt_dl = -1, .apt_upper = -1, .apt_work = -1, \
+	  .srcfd = { [0 ... BINDS_MAX - 1] = -1 } }
 
 static void plan_done(struct plan *p)
 {
 	free(p->root);
 	closep(&p->rootfd);
-	for (unsigned i = 0; i < arg_n_binds; i++)
+	for (unsigned i = 0; i < arg_n_binds; i++) {
 		free(p->src[i]);
+		closep(&p->srcfd[i]);
+	}
+	if (p->stage[0])
+		rmdir(p->stage);
+	closep(&p->apt_upper);
+	closep(&p->apt_work);
+	if (p->apt_dl >= 0) {
+		/* What the container wrote there is not kept. */
+		beneath_remove(p->apt_dl, "upper");
+		beneath_remove(p->apt_dl, "work");
+		close(p->apt_dl);
+		if (p->apt_dl_temp)
+			rmdir(p->apt_dl_path);
+	}
+	closep(&p->apt_cache);
 }
 
 /* The container has a tmpfs of its own on these: what systemd-nspawn
@@ -118,11 +154,9 @@ static int container_open(const struct plan *p, const char *path, int flags)
 {
 	for (unsigned i = arg_n_binds; i-- > 0;)
 		if (path_under(path, p->dst[i])) {
-			char host[PATH_MAX];
-			int fd;
 			size_t skip = strcmp(p->dst[i], "/") == 0 ? 0 : strlen(p->dst[i]);
-			snprintf(host, sizeof(host), "%s%s", p->src[i], path + skip);
-			fd = open(host, flags | O_CLOEXEC);
+			const char *rest = path + skip + strspn(path + skip, "/");
+			int fd = openat(p->srcfd[i], *rest ? rest : ".", flags | O_CLOEXEC);
 			return fd < 0 ? -errno : fd;
 		}
 	if (path_on_tmpfs(path))
@@ -283,6 +317,16 @@ static int binds_plan(struct plan *p)
 
 		if (!src)
 			return log_errno(ENOMEM, "cannot resolve '%s'", b->arg);
+		struct stat st;
+
+		/* Opened once: the same inode is staged for nspawn (child_setup),
+		 * whatever happens to the name meanwhile. */
+		p->srcfd[i] = open(src, O_PATH | O_CLOEXEC);
+		if (p->srcfd[i] < 0 || fstat(p->srcfd[i], &st) < 0)
+			return log_errno(errno, "cannot bind '%s'", src);
+		p->src_dir[i] = S_ISDIR(st.st_mode);
+		p->src_dev[i] = st.st_dev;
+		p->src_ino[i] = st.st_ino;
 		p->src[i] = realpath(src, NULL);
 		if (!p->src[i])
 			return log_errno(errno, "cannot bind '%s'", src);
@@ -362,11 +406,23 @@ static int nspawn_argv(const struct plan *p, bool registered, struct strv *a)
 		r |= s && d ? strv_add(a, "--bind-ro=%s:%s", s, d) : -ENOMEM;
 	}
 	for (unsigned i = 0; i < arg_n_binds; i++) {
-		_cleanup_(freep) char *s = bind_escape(p->src[i]), *d = bind_escape(p->dst[i]);
+		char staged[PATH_MAX + 16];
+		snprintf(staged, sizeof(staged), "%s/%u", p->stage, i);
+		_cleanup_(freep) char *s = bind_escape(staged), *d = bind_escape(p->dst[i]);
 		r |= s && d ? strv_add(a, "--bind%s=%s:%s", arg_binds[i].read_only ? "-ro" : "", s, d) : -ENOMEM;
 	}
+	if (p->apt_upper >= 0) {
+		_cleanup_(freep) char *s = NULL;
+		r |= asprintf(&s, "%s/apt", p->stage) < 0 ? -ENOMEM : 0;
+		_cleanup_(freep) char *e = s ? bind_escape(s) : NULL;
+		r |= e ? strv_add(a, "--bind=%s:" APT_ARCHIVES, e) : -ENOMEM;
+	}
+	/* NAME alone: nspawn takes the value from its environment, ours, so
+	 * that no value (a password) is on a command line that anyone can read
+	 * in /proc. */
 	for (unsigned i = 0; i < arg_n_setenv; i++)
-		r |= strv_add(a, "--setenv=%s", arg_setenv[i]);
+		if (strchr(arg_setenv[i], '=') || getenv(arg_setenv[i]))
+			r |= strv_add(a, "--setenv=%s", arg_setenv[i]);
 	/* qemu-user reads its CPU model from the environment of every program
 	 * it starts: the caller's choice goes into the container with them. */
 	if (p->foreign && getenv("QEMU_CPU") && *getenv("QEMU_CPU") && !setenv_given("QEMU_CPU"))
@@ -423,7 +479,93 @@ static int other_image(const struct mount_entry *m, void *userdata)
 struct child_setup {
 	bool private_state; /* a tmpfs of its own for nspawn's state */
 	const struct strv *others; /* deepest first */
+	const struct plan *plan;
 };
+
+/* The image is mounted nosuid on the host (img-mount), where its setuid
+ * programs would be anyone's; in the container they are the image's own
+ * again. Only in this namespace: the host's mount keeps its flags. */
+static void root_suid_allow(const char *root)
+{
+	struct statvfs sv;
+
+	if (statvfs(root, &sv) < 0 || !(sv.f_flag & ST_NOSUID))
+		return;
+	/* The ST_ flags are the MS_ ones; a bind remount changes this mount's
+	 * flags alone, and must repeat the ones it keeps. */
+	if (mount(NULL, root, NULL, MS_REMOUNT | MS_BIND | (sv.f_flag & ~(unsigned long)ST_NOSUID), NULL) < 0)
+		log_debug("'%s' stays nosuid in the container: %s", root, strerror(errno));
+}
+
+/* path opened once more in this namespace (a mount, or an overlay's layer,
+ * can only come from here), which must be the file run() opened and
+ * checked: dev and ino. What is then used is this descriptor, so nothing
+ * can change it in between. An fd, or -1 with errno set. */
+static int reopen_same(const char *path, int flags, dev_t dev, ino_t ino)
+{
+	int fd = open(path, flags | O_CLOEXEC);
+	struct stat st;
+
+	if (fd < 0)
+		return -1;
+	if (fstat(fd, &st) < 0 || st.st_dev != dev || st.st_ino != ino) {
+		close(fd);
+		log_error("'%s' was replaced while it was being bound; refused", path);
+		errno = ESTALE;
+		return -1;
+	}
+	return fd;
+}
+
+/* The binds' sources on a tmpfs of this namespace, where systemd-nspawn
+ * takes them from. */
+static int binds_stage(const struct plan *p)
+{
+	char path[PATH_MAX + 16], src[64];
+
+	if (mount("tmpfs", p->stage, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=0700") < 0)
+		return -1;
+	for (unsigned i = 0; i < arg_n_binds; i++) {
+		_cleanup_(closep) int fd = reopen_same(p->src[i], O_PATH, p->src_dev[i], p->src_ino[i]);
+
+		if (fd < 0)
+			return -1;
+		snprintf(path, sizeof(path), "%s/%u", p->stage, i);
+		snprintf(src, sizeof(src), "/proc/self/fd/%d", fd);
+		if (p->src_dir[i] ? mkdir(path, 0700) < 0 : mknod(path, S_IFREG | 0600, 0) < 0)
+			return -1;
+		if (mount(src, path, NULL, MS_BIND | MS_REC, NULL) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* --apt-cache: the shared directory below, this run's downloads on top.
+ * Where the kernel cannot (no overlayfs, or not on these filesystems), apt
+ * gets the downloads directory alone and downloads what it needs. */
+static int apt_stage(const struct plan *p)
+{
+	char path[PATH_MAX + 8], opts[256], sub[PATH_MAX + 8];
+	_cleanup_(closep) int lower = -1, upper = -1, work = -1;
+
+	lower = reopen_same(arg_apt_cache, O_RDONLY | O_DIRECTORY, p->apt_cache_st.st_dev, p->apt_cache_st.st_ino);
+	snprintf(sub, sizeof(sub), "%s/upper", p->apt_dl_path);
+	upper = reopen_same(sub, O_RDONLY | O_DIRECTORY | O_NOFOLLOW, p->apt_upper_st.st_dev, p->apt_upper_st.st_ino);
+	snprintf(sub, sizeof(sub), "%s/work", p->apt_dl_path);
+	work = reopen_same(sub, O_RDONLY | O_DIRECTORY | O_NOFOLLOW, p->apt_work_st.st_dev, p->apt_work_st.st_ino);
+	snprintf(path, sizeof(path), "%s/apt", p->stage);
+	if (lower < 0 || upper < 0 || work < 0 || mkdir(path, 0755) < 0)
+		return -1;
+	snprintf(opts, sizeof(opts), "lowerdir=/proc/self/fd/%d,upperdir=/proc/self/fd/%d,workdir=/proc/self/fd/%d",
+		 lower, upper, work);
+	if (mount("overlay", path, "overlay", MS_NOSUID | MS_NODEV, opts) == 0)
+		return 0;
+	log_info("overlayfs cannot show '%s' under this run's downloads (%s): apt in the image downloads "
+		 "what it needs afresh",
+		 arg_apt_cache, strerror(errno));
+	snprintf(opts, sizeof(opts), "/proc/self/fd/%d", upper);
+	return mount(opts, path, NULL, MS_BIND, NULL);
+}
 
 static int child_setup(void *userdata)
 {
@@ -432,6 +574,9 @@ static int child_setup(void *userdata)
 	/* A mount namespace of its own, a slave of ours: what we mount there
 	 * stays there, and an unmount on the host reaches it. */
 	if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_SLAVE, NULL) < 0)
+		return -1;
+	root_suid_allow(c->plan->root);
+	if (binds_stage(c->plan) < 0 || (c->plan->apt_upper >= 0 && apt_stage(c->plan) < 0))
 		return -1;
 	/* Without the other images mounted on the host right now: a copy of
 	 * their mounts here (and so in the container's namespace) would keep
@@ -471,7 +616,7 @@ static int nspawn_run(const struct plan *p)
 	_cleanup_(strv_freep) struct strv argv = { 0 }, envp = { 0 }, others = { 0 };
 	_cleanup_(supervise_done) struct supervise s = SUPERVISE_INIT;
 	bool registered = system_bus_reachable();
-	struct child_setup cs = { .private_state = !registered && nspawn_state_on_disk(), .others = &others };
+	struct child_setup cs = { .private_state = !registered && nspawn_state_on_disk(), .others = &others, .plan = p };
 	char line[8192];
 	int status;
 
@@ -512,6 +657,87 @@ static int nspawn_run(const struct plan *p)
 	return status;
 }
 
+/* An empty directory of ours that child_setup covers with its tmpfs. */
+static int stage_plan(struct plan *p)
+{
+	const char *tmp = getenv("TMPDIR");
+
+	snprintf(p->stage, sizeof(p->stage), "%s/img-nspawn-run.XXXXXX", tmp && *tmp ? tmp : "/tmp");
+	if (!mkdtemp(p->stage)) {
+		p->stage[0] = 0;
+		return log_errno(errno, "cannot make a directory in '%s'", tmp && *tmp ? tmp : "/tmp");
+	}
+	return 0;
+}
+
+/* --apt-cache DIR: DIR opened; the downloads directory (--apt-downloads,
+ * else a temporary one) with a new, empty upper and work directory. */
+static int apt_plan(struct plan *p)
+{
+	_cleanup_(closep) int fd = -1;
+	const char *tmp = getenv("TMPDIR");
+
+	if (!arg_apt_cache)
+		return 0;
+	fd = resolve_open(p->rootfd, APT_ARCHIVES, O_PATH | O_DIRECTORY, 0);
+	if (fd < 0) {
+		log_info("'%s' has no " APT_ARCHIVES ": no apt cache to share", p->root);
+		return 0;
+	}
+	p->apt_cache = open(arg_apt_cache, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (p->apt_cache < 0)
+		return log_errno(errno, "cannot open the apt cache '%s'", arg_apt_cache);
+	if (arg_apt_downloads) {
+		snprintf(p->apt_dl_path, sizeof(p->apt_dl_path), "%s", arg_apt_downloads);
+		if (mkdir(p->apt_dl_path, 0700) < 0 && errno != EEXIST)
+			return log_errno(errno, "cannot make '%s'", p->apt_dl_path);
+	} else {
+		snprintf(p->apt_dl_path, sizeof(p->apt_dl_path), "%s/img-nspawn-run-apt.XXXXXX",
+			 tmp && *tmp ? tmp : "/var/tmp");
+		if (!mkdtemp(p->apt_dl_path))
+			return log_errno(errno, "cannot make a directory for apt's downloads");
+		p->apt_dl_temp = true;
+	}
+	p->apt_dl = open(p->apt_dl_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (p->apt_dl < 0)
+		return log_errno(errno, "cannot open '%s'", p->apt_dl_path);
+	/* Whatever an earlier run left there (it was the container's). */
+	if (beneath_remove(p->apt_dl, "upper") < 0 || beneath_remove(p->apt_dl, "work") < 0 ||
+	    mkdirat(p->apt_dl, "upper", 0755) < 0 || mkdirat(p->apt_dl, "work", 0700) < 0)
+		return log_errno(errno, "cannot prepare '%s' for apt's downloads", p->apt_dl_path);
+	p->apt_upper = beneath_open(p->apt_dl, "upper", O_RDONLY | O_DIRECTORY, 0);
+	p->apt_work = beneath_open(p->apt_dl, "work", O_RDONLY | O_DIRECTORY, 0);
+	if (p->apt_upper < 0 || p->apt_work < 0)
+		return log_errno(p->apt_upper < 0 ? p->apt_upper : p->apt_work, "cannot open '%s'", p->apt_dl_path);
+	if (fstat(p->apt_cache, &p->apt_cache_st) < 0 || fstat(p->apt_upper, &p->apt_upper_st) < 0 ||
+	    fstat(p->apt_work, &p->apt_work_st) < 0)
+		return log_errno(errno, "cannot stat '%s'", p->apt_dl_path);
+	return 0;
+}
+
+/* After the run: what apt downloaded, checked, into the shared cache. */
+static int apt_collect(const struct plan *p)
+{
+	struct aptcache_result res;
+	int r;
+
+	if (p->apt_upper < 0)
+		return 0;
+	r = aptcache_collect(p->apt_cache, p->apt_upper, p->rootfd, &res);
+	if (res.kept)
+		log_info("kept %u new .deb file%s in the apt cache '%s'", res.kept, res.kept == 1 ? "" : "s",
+			 arg_apt_cache);
+	if (res.dropped && res.no_lists)
+		log_warning("not kept in the apt cache '%s': %u downloaded file%s (%s); the image has no apt lists "
+			    "left to check them against",
+			    arg_apt_cache, res.dropped, res.dropped == 1 ? "" : "s", res.dropped_names);
+	else if (res.dropped)
+		log_warning("not kept in the apt cache '%s': %u file%s that the image's apt lists do not vouch "
+			    "for (%s)",
+			    arg_apt_cache, res.dropped, res.dropped == 1 ? "" : "s", res.dropped_names);
+	return r;
+}
+
 static int run(void)
 {
 	_cleanup_(plan_done) struct plan p = PLAN_INIT;
@@ -536,6 +762,8 @@ static int run(void)
 	for (unsigned i = 0; i < arg_n_setenv; i++)
 		if (strncmp(arg_setenv[i], "PATH=", 5) == 0)
 			p.path = arg_setenv[i] + 5;
+		else if (strcmp(arg_setenv[i], "PATH") == 0 && getenv("PATH"))
+			p.path = getenv("PATH");
 
 	if (image_arch(&p, &arch) < 0 || binds_plan(&p) < 0)
 		return EXIT_CANCELED;
@@ -567,9 +795,14 @@ static int run(void)
 		p.foreign = elf_arch_host(&host) == 0 && !elf_arch_native(&host, &arch);
 	}
 	resolv_plan(&p);
+	if (stage_plan(&p) < 0 || apt_plan(&p) < 0)
+		return EXIT_CANCELED;
 	if (arg_shell)
 		log_info("a shell in '%s'; 'exit' leaves it", p.root);
-	return nspawn_run(&p);
+	r = nspawn_run(&p);
+	if (apt_collect(&p) < 0 && r == 0)
+		r = EXIT_CANCELED;
+	return r;
 }
 
 static bool env_name_valid(const char *s, size_t len)
@@ -610,7 +843,10 @@ static void help(void)
 	       "  -r, --root=DIR          the image's root directory\n"
 	       "  -b, --bind=SRC:DST      bind host path SRC to DST in the container\n"
 	       "      --bind-ro=SRC:DST   the same, read-only\n"
-	       "  -E, --setenv=NAME=VALUE set a variable for CMD\n"
+	       "  -E, --setenv=NAME=VALUE set a variable for CMD; NAME alone: its value here\n"
+	       "      --apt-cache=DIR     apt in the image sees DIR's .deb files, read-only;\n"
+	       "                          the new ones its apt lists vouch for go into DIR\n"
+	       "      --apt-downloads=DIR where apt's downloads go meanwhile (emptied)\n"
 	       "  -w, --workdir=PATH      run CMD in PATH (default: /)\n"
 	       "      --log=FILE          also append the output to FILE, with timestamps\n"
 	       "      --shell             an interactive shell in the image instead\n"
@@ -625,7 +861,7 @@ static void help(void)
 
 static int parse_argv(int argc, char **argv)
 {
-	enum { ARG_BIND_RO = 0x100, ARG_LOG, ARG_SHELL };
+	enum { ARG_BIND_RO = 0x100, ARG_LOG, ARG_SHELL, ARG_APT_CACHE, ARG_APT_DOWNLOADS };
 	static const struct option options[] = {
 		{ "root", required_argument, NULL, 'r' },
 		{ "bind", required_argument, NULL, 'b' },
@@ -634,6 +870,8 @@ static int parse_argv(int argc, char **argv)
 		{ "workdir", required_argument, NULL, 'w' },
 		{ "log", required_argument, NULL, ARG_LOG },
 		{ "shell", no_argument, NULL, ARG_SHELL },
+		{ "apt-cache", required_argument, NULL, ARG_APT_CACHE },
+		{ "apt-downloads", required_argument, NULL, ARG_APT_DOWNLOADS },
 		CLI_COMMON_OPTIONS,
 		{}
 	};
@@ -652,8 +890,9 @@ static int parse_argv(int argc, char **argv)
 			break;
 		case 'E': {
 			const char *eq = strchr(optarg, '=');
-			if (!eq || !env_name_valid(optarg, (size_t)(eq - optarg))) {
-				log_error("--setenv wants NAME=VALUE, NAME of letters, digits and '_', not '%s'", optarg);
+			if (!env_name_valid(optarg, eq ? (size_t)(eq - optarg) : strlen(optarg))) {
+				log_error("--setenv wants NAME=VALUE or NAME, NAME of letters, digits and '_', not '%s'",
+					  optarg);
 				return -EINVAL;
 			}
 			if (arg_n_setenv == SETENV_MAX) {
@@ -676,6 +915,14 @@ static int parse_argv(int argc, char **argv)
 		case ARG_SHELL:
 			arg_shell = true;
 			break;
+		case ARG_APT_CACHE:
+		case ARG_APT_DOWNLOADS:
+			if (!*optarg) {
+				log_error("--%s wants a directory", c == ARG_APT_CACHE ? "apt-cache" : "apt-downloads");
+				return -EINVAL;
+			}
+			*(c == ARG_APT_CACHE ? &arg_apt_cache : &arg_apt_downloads) = optarg;
+			break;
 		default:
 			if ((c = cli_option(c, help)) <= 0)
 				return c;
@@ -691,6 +938,10 @@ static int parse_argv(int argc, char **argv)
 	}
 	if (arg_shell && arg_log) {
 		log_error("--log is for commands, not --shell");
+		return -EINVAL;
+	}
+	if (arg_apt_downloads && !arg_apt_cache) {
+		log_error("--apt-downloads goes with --apt-cache");
 		return -EINVAL;
 	}
 	if (!arg_shell && optind == argc) {

@@ -25,10 +25,8 @@ struct list {
 	size_t n, cap;
 };
 
-static int pkg_add(struct list *l, const struct dpkg_pkg *p, const char *status)
+static int pkg_add(struct list *l, const struct dpkg_pkg *p)
 {
-	if (!p->name || !status || !status_installed(status))
-		return 0;
 	if (l->n == l->cap) {
 		size_t cap = l->cap ? l->cap * 2 : 256;
 		struct dpkg_pkg *q = realloc(l->p, cap * sizeof(*q));
@@ -37,33 +35,39 @@ static int pkg_add(struct list *l, const struct dpkg_pkg *p, const char *status)
 		l->p = q;
 		l->cap = cap;
 	}
-	l->p[l->n++] = (struct dpkg_pkg){ p->name, p->version ? p->version : "",
-					  p->arch ? p->arch : "" };
+	l->p[l->n++] = (struct dpkg_pkg){ p->name, p->version ? p->version : "", p->arch ? p->arch : "",
+					  p->sha256 ? p->sha256 : "" };
 	return 0;
 }
 
 /* deb822 stanzas, separated by empty lines; field names without regard to
  * case; continuation lines (a multi-line Description, Conffiles) start with
- * a blank and are skipped. */
-int dpkg_status_parse(char *status, struct dpkg_pkg **pkgs, size_t *n)
+ * a blank and are skipped. keep says which stanzas go into the list. */
+static int stanzas_parse(char *text, bool (*keep)(const struct dpkg_pkg *p, const char *status), struct list *l)
 {
-	struct list l = { 0 };
 	struct dpkg_pkg cur = { 0 };
 	const char *st = NULL;
 	char *line, *next;
 
-	for (line = status; line; line = next) {
-		next = strchr(line, '\n');
-		if (next)
-			*next++ = 0;
-		if (line[0] == ' ' || line[0] == '\t')
-			continue;
-		size_t len = strlen(line);
-		while (len && (line[len - 1] == ' ' || line[len - 1] == '\t' || line[len - 1] == '\r'))
-			line[--len] = 0;
+	for (line = text;; line = next) {
+		bool end = !line;
+		size_t len = 0;
+
+		if (!end) {
+			next = strchr(line, '\n');
+			if (next)
+				*next++ = 0;
+			if (line[0] == ' ' || line[0] == '\t')
+				continue;
+			len = strlen(line);
+			while (len && (line[len - 1] == ' ' || line[len - 1] == '\t' || line[len - 1] == '\r'))
+				line[--len] = 0;
+		}
 		if (!len) {
-			if (pkg_add(&l, &cur, st) < 0)
-				goto oom;
+			if (cur.name && keep(&cur, st) && pkg_add(l, &cur) < 0)
+				return -ENOMEM;
+			if (end)
+				return 0;
 			cur = (struct dpkg_pkg){ 0 };
 			st = NULL;
 			continue;
@@ -79,17 +83,49 @@ int dpkg_status_parse(char *status, struct dpkg_pkg **pkgs, size_t *n)
 			cur.version = v;
 		else if (strcasecmp(line, "Architecture") == 0)
 			cur.arch = v;
+		else if (strcasecmp(line, "SHA256") == 0)
+			cur.sha256 = v;
 		else if (strcasecmp(line, "Status") == 0)
 			st = v;
 	}
-	if (pkg_add(&l, &cur, st) < 0)
-		goto oom;
+}
+
+static bool keep_installed(const struct dpkg_pkg *p, const char *status)
+{
+	(void)p;
+	return status && status_installed(status);
+}
+
+int dpkg_status_parse(char *status, struct dpkg_pkg **pkgs, size_t *n)
+{
+	struct list l = { 0 };
+
+	if (stanzas_parse(status, keep_installed, &l) < 0) {
+		free(l.p);
+		return -ENOMEM;
+	}
 	if (l.n)
 		qsort(l.p, l.n, sizeof(*l.p), pkg_cmp);
 	*pkgs = l.p;
 	*n = l.n;
 	return 0;
-oom:
-	free(l.p);
-	return -ENOMEM;
+}
+
+static bool keep_hashed(const struct dpkg_pkg *p, const char *status)
+{
+	(void)status;
+	return p->sha256 && *p->sha256;
+}
+
+int dpkg_packages_parse(char *text, struct dpkg_pkg **pkgs, size_t *n)
+{
+	struct list l = { 0 };
+
+	if (stanzas_parse(text, keep_hashed, &l) < 0) {
+		free(l.p);
+		return -ENOMEM;
+	}
+	*pkgs = l.p;
+	*n = l.n;
+	return 0;
 }

@@ -31,6 +31,11 @@ int beneath_open(int dirfd, const char *path, int flags, unsigned mode);
  * on the way is -ELOOP. Returns an fd or -errno. */
 int beneath_mkdir_p(int dirfd, const char *path);
 
+/* Removes name from dirfd, a file or a whole tree, without following any
+ * symlink: what a container wrote into a directory of the host's. 0 (also
+ * when name does not exist), or -errno. */
+int beneath_remove(int dirfd, const char *name);
+
 /* True if path is dir or lies below it, by their text: "/x" is under "/",
  * "/xy" is not under "/x". */
 bool path_under(const char *path, const char *dir);
