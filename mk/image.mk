@@ -35,6 +35,11 @@
 #                              file beside a phase script, and below, is one)
 #   SHARED_DIR                 scripts shared by recipes (images/shared)
 #   IMAGE_ENV                  names of variables passed to every phase script
+#   IMAGE_SECRETS              names of variables passed to every phase script
+#                              whose values (a password) must appear in no
+#                              manifest, log or file of the build; a change
+#                              still reruns the phases (a keyed hash of the
+#                              value is tracked, never the value)
 #   SOURCES_LOCK, LOCKED       the recipe's lock file of downloads that publish
 #                              no checksum (sources.lock beside the Makefile);
 #                              LOCKED=1 refuses any download neither pinned
@@ -66,16 +71,18 @@
 # there, leaving the image mounted. Also: shell, clean-mounts, clean,
 # distclean. See README.md.
 
-RTIK_MK_DIR := $(abspath $(dir $(lastword $(MAKEFILE_LIST))))
+RTIK_MK_DIR := $(patsubst %/,%,$(dir $(lastword $(MAKEFILE_LIST))))
+include $(RTIK_MK_DIR)/paths.mk
+RTIK_MK_DIR := $(call rtik_path,$(RTIK_MK_DIR))
 include $(RTIK_MK_DIR)/deps.mk
 include $(RTIK_MK_DIR)/tools.mk
 include $(RTIK_MK_DIR)/version.mk
 
 # In this tree the top is beside mk/; for an installed copy, the directory
 # of the Makefile that includes it.
-RTIK_TOP ?= $(if $(wildcard $(RTIK_MK_DIR)/../tools/img-loop.c),$(abspath $(RTIK_MK_DIR)/..),$(CURDIR))
+RTIK_TOP ?= $(call rtik_path,$(if $(wildcard $(RTIK_MK_DIR)/../tools/img-loop.c),$(RTIK_MK_DIR)/..,.))
 
-IMAGE_NAME ?= $(notdir $(CURDIR))
+IMAGE_NAME ?= $(lastword $(subst /, ,$(CURDIR)))
 BUILD_DIR ?= $(RTIK_TOP)/build/$(IMAGE_NAME)
 CACHE_DIR ?= $(RTIK_TOP)/cache
 OUTPUT ?= $(BUILD_DIR)/$(IMAGE_NAME).img
@@ -111,20 +118,30 @@ PHASE1_TARGET ?=
 PHASE2_HOST ?=
 PHASE2_TARGET ?=
 IMAGE_ENV ?=
+IMAGE_SECRETS ?=
 # Hashes of downloads that publish no checksum, recorded on first use
 # (img-fetch --lock); LOCKED=1 refuses to record (CI).
-SOURCES_LOCK ?= $(CURDIR)/sources.lock
+SOURCES_LOCK ?= sources.lock
 LOCKED ?=
 V ?= 0
 
-override BUILD_DIR := $(abspath $(BUILD_DIR))
-override CACHE_DIR := $(abspath $(CACHE_DIR))
-override OUTPUT := $(abspath $(OUTPUT))
-override OVERLAYS := $(abspath $(OVERLAYS))
-override SHARED_DIR := $(abspath $(SHARED_DIR))
-override DIST_DIR := $(abspath $(DIST_DIR))
-override SOURCES_LOCK := $(abspath $(SOURCES_LOCK))
+# Paths are absolute where that gives no blank, else relative to the recipe's
+# directory, where make runs (mk/paths.mk); mk/rtik-stage gives the stage
+# scripts and tools absolute ones. BUILD_DIR names make's own files, and
+# SHARED_DIR and the overlays are lists of files to make: none may hold a
+# blank. No path may hold a newline (a line of a state file, a log).
+override BUILD_DIR := $(call rtik_path,$(BUILD_DIR))
+override CACHE_DIR := $(call rtik_path,$(CACHE_DIR))
+override OUTPUT := $(call rtik_path,$(OUTPUT))
+override OVERLAYS := $(foreach o,$(OVERLAYS),$(call rtik_path,$(o)))
+override SHARED_DIR := $(call rtik_path,$(SHARED_DIR))
+override DIST_DIR := $(call rtik_path,$(DIST_DIR))
+override SOURCES_LOCK := $(call rtik_path,$(SOURCES_LOCK))
 RECIPE_DIR := $(CURDIR)
+rtik_bad_paths := $(strip $(foreach v,BUILD_DIR SHARED_DIR IMAGE_NAME,$(call rtik_blank,$(v))))
+$(if $(rtik_bad_paths),$(error image.mk: $(firstword $(rtik_bad_paths)) holds a blank or a newline, which make cannot take in a file name; choose another))
+rtik_bad_paths := $(strip $(foreach v,CACHE_DIR OUTPUT DIST_DIR SOURCES_LOCK OVERLAYS RECIPE_DIR,$(if $(findstring $(rtik_newline),$($(v))),$(v))))
+$(if $(rtik_bad_paths),$(error image.mk: $(firstword $(rtik_bad_paths)) holds a newline; refused))
 DOWNLOAD := $(CACHE_DIR)/$(notdir $(firstword $(subst ?, ,$(IMAGE_URL))))
 WORK := $(BUILD_DIR)/work.img
 STATE := $(BUILD_DIR)/loop.state
@@ -142,14 +159,16 @@ export IMAGE_NAME IMAGE_URL IMAGE_MIRRORS IMAGE_SHA256 IMAGE_SHA256SUMS IMAGE_SH
 ifneq ($(strip $(QEMU_CPU)),)
 export QEMU_CPU
 endif
-ifneq ($(strip $(IMAGE_ENV)),)
-export $(IMAGE_ENV)
+ifneq ($(strip $(IMAGE_ENV) $(IMAGE_SECRETS)),)
+export $(IMAGE_ENV) $(IMAGE_SECRETS)
 endif
+export IMAGE_SECRETS
 # The command that continues a build: this one, with its command line's
-# variables.
-export RTIK_CONTINUE = make -C $(RECIPE_DIR) $(MAKEOVERRIDES)
+# variables, the secrets' values left out.
+rtik_hide_secrets = $(foreach w,$(1),$(if $(filter $(addsuffix =%,$(IMAGE_SECRETS)),$(w)),$(firstword $(subst =, ,$(w)))=...,$(w)))
+export RTIK_CONTINUE = make -C $(call rtik_q,$(RECIPE_DIR)) $(call rtik_hide_secrets,$(MAKEOVERRIDES))
 
-STAGE := $(RTIK_MK_DIR)/rtik-stage
+STAGE := $(call rtik_q,$(RTIK_MK_DIR)/rtik-stage)
 S := $(BUILD_DIR)/.stamp_
 RTIK_VARS := $(BUILD_DIR)/.vars_
 # Where an image starts: a vendor image, or a blank disk and mmdebstrap.
@@ -196,8 +215,29 @@ rtik_dump = $(foreach v,$(1),$(v)=$($(v)))
 rtik_differ = $(subst x$(1),,x$(2))$(subst x$(2),,x$(1))
 rtik_track = $(if $(RTIK_DRY),$(if $(call rtik_differ,$(file <$(RTIK_VARS)$(1)),$(call rtik_dump,$(2))),\
 	$(eval $(RTIK_VARS)$(1): rtik-force)),$(file >$(RTIK_VARS)$(1).new,$(call rtik_dump,$(2))))
-rtik_track_commit = $(if $(RTIK_DRY),,$(shell cd '$(BUILD_DIR)' && for f in .vars_*.new; do \
+rtik_track_commit = $(if $(RTIK_DRY),,$(shell cd $(call rtik_q,$(BUILD_DIR)) && chmod 0700 . && $(rtik_secrets_commit) \
+	for f in .vars_*.new; do \
 	[ -e "$$f" ] || continue; if cmp -s "$$f" "$${f%.new}"; then rm -f "$$f"; else mv -f "$$f" "$${f%.new}"; fi; done))
+
+# The secrets (IMAGE_SECRETS) are tracked by a keyed hash: .secrets holds
+# NAME=SHA256(key, NAME=VALUE) with a random key of the build directory's
+# (.secret-key, 0600), so that a changed secret reruns the phases while no
+# file holds the value or a hash of it that could be tried against a list of
+# passwords. make writes the values to .secrets.in (the build directory is
+# for root alone) and this shell, in the same breath, hashes and removes it;
+# printf is a builtin, so no value is on a command line.
+define rtik_nl
+
+
+endef
+rtik_secrets_write = $(if $(RTIK_DRY),,$(if $(strip $(IMAGE_SECRETS)),$(file >$(BUILD_DIR)/.secrets.in,$(foreach v,$(IMAGE_SECRETS),$(v)=$($(v))$(rtik_nl)))))
+rtik_secrets_commit = if [ -f .secrets.in ]; then umask 077; \
+	[ -s .secret-key ] || head -c 32 /dev/urandom >.secret-key; \
+	while IFS= read -r l; do [ -n "$$l" ] || continue; \
+	printf '%s=%s\n' "$${l%%=*}" "$$({ cat .secret-key; printf '%s' "$$l"; } | sha256sum | cut -c1-64)"; \
+	done <.secrets.in >.secrets.new; rm -f .secrets.in; \
+	if cmp -s .secrets.new .secrets; then rm -f .secrets.new; else mv -f .secrets.new .secrets; fi; \
+	else rm -f .secrets; fi;
 
 # make -n and make -q write nothing: no build directory, no .vars_* file.
 RTIK_DRY := $(if $(findstring n,$(filter-out --%,$(firstword -$(MAKEFLAGS))))$(findstring q,$(filter-out --%,$(firstword -$(MAKEFLAGS)))),y)
@@ -207,12 +247,12 @@ export RTIK_MAKE_PID := $(shell echo $$PPID)
 ifeq ($(filter clean clean-mounts distclean,$(MAKECMDGOALS))$(RTIK_DRY),)
 # One make at a time in a build directory: a second stops here, before it
 # writes anything.
-rtik_lock_error := $(shell BUILD_DIR='$(BUILD_DIR)' RTIK_MAKE_PID=$(RTIK_MAKE_PID) $(STAGE) lock 2>&1)
+rtik_lock_error := $(shell BUILD_DIR=$(call rtik_q,$(BUILD_DIR)) RTIK_MAKE_PID=$(RTIK_MAKE_PID) $(STAGE) lock 2>&1)
 $(if $(rtik_lock_error),$(error $(rtik_lock_error)))
 endif
 
 ifeq ($(filter clean clean-mounts distclean,$(MAKECMDGOALS)),)
-$(if $(RTIK_DRY)$(wildcard $(BUILD_DIR)/.),,$(shell mkdir -p $(BUILD_DIR)))
+$(if $(RTIK_DRY)$(wildcard $(BUILD_DIR)/.),,$(shell mkdir -p -m 0700 $(call rtik_q,$(BUILD_DIR))))
 ifneq ($(strip $(IMAGE_LAYOUT)),)
 $(call rtik_track,create,IMAGE_LAYOUT IMAGE_SIZE)
 $(call rtik_track,bootstrap,IMAGE_SUITE IMAGE_ARCH IMAGE_MIRROR IMAGE_COMPONENTS IMAGE_PACKAGES \
@@ -223,10 +263,13 @@ $(call rtik_track,extract,DOWNLOAD)
 $(call rtik_track,grow,IMAGE_SIZE)
 endif
 $(call rtik_track,overlay,OVERLAYS IMAGE_PARTITIONS)
-$(call rtik_track,phase1-host,PHASE1_HOST IMAGE_ENV $(IMAGE_ENV))
-$(call rtik_track,phase1-target,PHASE1_TARGET IMAGE_ENV $(IMAGE_ENV))
-$(call rtik_track,phase2-host,PHASE2_HOST IMAGE_ENV $(IMAGE_ENV))
-$(call rtik_track,phase2-target,PHASE2_TARGET IMAGE_ENV $(IMAGE_ENV))
+# A secret's value is tracked by its keyed hash in .secrets, never here.
+rtik_env_public := $(filter-out $(IMAGE_SECRETS),$(IMAGE_ENV))
+$(call rtik_track,phase1-host,PHASE1_HOST IMAGE_ENV IMAGE_SECRETS $(rtik_env_public))
+$(call rtik_track,phase1-target,PHASE1_TARGET IMAGE_ENV IMAGE_SECRETS $(rtik_env_public))
+$(call rtik_track,phase2-host,PHASE2_HOST IMAGE_ENV IMAGE_SECRETS $(rtik_env_public))
+$(call rtik_track,phase2-target,PHASE2_TARGET IMAGE_ENV IMAGE_SECRETS $(rtik_env_public))
+$(rtik_secrets_write)
 $(call rtik_track,finish,OUTPUT)
 $(call rtik_track,boot-test,BOOT_TEST_DURATION BOOT_TEST_ARGS)
 $(call rtik_track,dist,SHRINK SHRINK_HEADROOM DIST_FORMAT DIST_DIR)
@@ -235,15 +278,18 @@ endif
 
 # Every file and directory of the overlays (a directory's mtime tells of a
 # file removed from it).
-RTIK_OVERLAY_FILES := $(if $(OVERLAYS),$(shell find $(OVERLAYS) 2>/dev/null))
+# Found as DIR/. and below, so that no name is a target of ours: a recipe's
+# overlay directory may be called "overlay", like the stage.
+RTIK_OVERLAY_FILES := $(if $(OVERLAYS),$(shell find $(addsuffix /.,$(OVERLAYS)) 2>/dev/null))
 
 # A phase script's stage depends on the script, on every file beside it and
 # below (the files it sources) but the other stages' scripts, on the
 # libraries at the top of SHARED_DIR (common.sh, rt-tuning.sh), and on
 # PHASE_DEPS.
-RTIK_PHASE_SCRIPTS := $(abspath $(PHASE1_HOST) $(PHASE1_TARGET) $(PHASE2_HOST) $(PHASE2_TARGET))
-rtik_script_deps = $(if $(1),$(abspath $(1)) $(filter-out $(RTIK_PHASE_SCRIPTS),$(abspath \
-	$(shell find $(dir $(1)) -type f 2>/dev/null))) $(wildcard $(SHARED_DIR)/*.sh) $(PHASE_DEPS))
+RTIK_PHASE_SCRIPTS := $(foreach f,$(PHASE1_HOST) $(PHASE1_TARGET) $(PHASE2_HOST) $(PHASE2_TARGET),$(call rtik_path,$(f)))
+rtik_script_deps = $(if $(1),$(call rtik_path,$(1)) $(filter-out $(RTIK_PHASE_SCRIPTS),$(foreach f,\
+	$(shell find $(call rtik_q,$(dir $(1))) -type f 2>/dev/null),$(call rtik_path,$(f)))) \
+	$(wildcard $(SHARED_DIR)/*.sh) $(PHASE_DEPS))
 
 $(S)fetch: $(RTIK_VARS)fetch
 # After fetch, what was downloaded counts, not where from: the download's
@@ -255,10 +301,13 @@ $(S)grow: $(S)extract $(RTIK_VARS)grow
 $(S)create: $(RTIK_VARS)create
 $(S)bootstrap: $(S)create $(RTIK_VARS)bootstrap
 $(S)overlay: $(S)$(lastword $(RTIK_START)) $(RTIK_VARS)overlay $(RTIK_OVERLAY_FILES)
-$(S)phase1-host: $(S)overlay $(RTIK_VARS)phase1-host $(call rtik_script_deps,$(PHASE1_HOST))
-$(S)phase1-target: $(S)phase1-host $(RTIK_VARS)phase1-target $(call rtik_script_deps,$(PHASE1_TARGET))
-$(S)phase2-host: $(S)phase1-target $(RTIK_VARS)phase2-host $(call rtik_script_deps,$(PHASE2_HOST))
-$(S)phase2-target: $(S)phase2-host $(RTIK_VARS)phase2-target $(call rtik_script_deps,$(PHASE2_TARGET))
+RTIK_SECRETS_DEP := $(if $(strip $(IMAGE_SECRETS)),$(BUILD_DIR)/.secrets)
+$(S)phase1-host: $(S)overlay $(RTIK_VARS)phase1-host $(call rtik_script_deps,$(PHASE1_HOST)) $(RTIK_SECRETS_DEP)
+$(S)phase1-target: $(S)phase1-host $(RTIK_VARS)phase1-target $(call rtik_script_deps,$(PHASE1_TARGET)) $(RTIK_SECRETS_DEP)
+$(S)phase2-host: $(S)phase1-target $(RTIK_VARS)phase2-host $(call rtik_script_deps,$(PHASE2_HOST)) $(RTIK_SECRETS_DEP)
+$(S)phase2-target: $(S)phase2-host $(RTIK_VARS)phase2-target $(call rtik_script_deps,$(PHASE2_TARGET)) $(RTIK_SECRETS_DEP)
+$(BUILD_DIR)/.secrets:
+	@:
 $(S)finish: $(S)phase2-target $(RTIK_VARS)finish
 $(S)boot-test: $(S)finish $(RTIK_VARS)boot-test
 $(S)dist: $(S)finish $(RTIK_VARS)dist
@@ -273,7 +322,7 @@ endif
 # none. Attach and mount are live state, kept by the stages that need them.
 $(foreach s,$(filter-out attach mount,$(RTIK_STAGES)),$(S)$(s)):
 	@$(STAGE) $(rtik_num_$(patsubst $(S)%,%,$@)) $(patsubst $(S)%,%,$@)
-	@touch $@
+	@touch $(call rtik_q,$@)
 
 $(RTIK_VARS)%:
 	@:
@@ -289,10 +338,10 @@ all: $(S)finish $(if $(filter yes,$(BOOT_TEST)),$(S)boot-test)
 # built only if it never ran.
 define rtik_stage_target
 $(1):
-	@$(if $(rtik_prev_$(1)),test -e $(S)$(rtik_prev_$(1)) || $$(MAKE) --no-print-directory $(S)$(rtik_prev_$(1)))
-	@rm -f $(S)$(1)
+	@$(if $(rtik_prev_$(1)),test -e $(call rtik_q,$(S)$(rtik_prev_$(1))) || $$(MAKE) --no-print-directory $(call rtik_q,$(S)$(rtik_prev_$(1))))
+	@rm -f $(call rtik_q,$(S)$(1))
 	@$(STAGE) $(rtik_num_$(1)) $(1)
-	@$(if $(filter attach mount,$(1)),:,touch $(S)$(1))
+	@$(if $(filter attach mount,$(1)),:,touch $(call rtik_q,$(S)$(1)))
 endef
 $(foreach s,$(RTIK_STAGES),$(eval $(call rtik_stage_target,$(s))))
 
@@ -303,18 +352,18 @@ phase2: phase2-host
 
 # An interactive shell in the image, mounted as needed.
 shell:
-	@test -e $(S)$(lastword $(RTIK_START)) || $(MAKE) --no-print-directory $(S)$(lastword $(RTIK_START))
+	@test -e $(call rtik_q,$(S)$(lastword $(RTIK_START))) || $(MAKE) --no-print-directory $(call rtik_q,$(S)$(lastword $(RTIK_START)))
 	@$(STAGE) live mount
-	$(IMG_NSPAWN_RUN) --root $(ROOT) --shell
+	$(call rtik_q,$(IMG_NSPAWN_RUN)) --root $(call rtik_q,$(ROOT)) --shell
 
 clean-mounts:
-	$(IMG_UMOUNT) --all $(BUILD_DIR)
-	@rm -f $(S)attach $(S)mount
+	$(call rtik_q,$(IMG_UMOUNT)) --all $(call rtik_q,$(BUILD_DIR))
+	@rm -f $(call rtik_q,$(S)attach) $(call rtik_q,$(S)mount)
 
 clean: clean-mounts
-	rm -rf $(BUILD_DIR)
+	rm -rf $(call rtik_q,$(BUILD_DIR))
 
 distclean: clean
-	rm -rf $(CACHE_DIR)
+	rm -rf $(call rtik_q,$(CACHE_DIR))
 
 .PHONY: all $(RTIK_STAGES) phase1 phase2 shell clean-mounts clean distclean rtik-force

@@ -114,6 +114,9 @@ PY
 	[ "$(root_cat "$IMG" /etc/shadow | awk -F: '$1 == "rt" { print $3 }')" = 0 ]
 	# root has no password to log in with.
 	[[ $(root_cat "$IMG" /etc/shadow | awk -F: '$1 == "root" { print $2 }') =~ ^[*!] ]]
+	# Built on nosuid mounts, sudo is still setuid root in the image.
+	root_stat "$IMG" /usr/bin/sudo | grep -Eq 'Mode: +04755'
+	root_stat "$IMG" /usr/bin/sudo | grep -Eq 'User: +0 '
 }
 
 @test "what each device makes itself, and nothing of the build, are not in the image" {
@@ -201,6 +204,8 @@ names = {p["name"] for p in m["packages"]}
 assert "raspi-firmware" in names and "linux-image-rt-arm64" in names, sorted(names)
 assert m["kernel"]["release"].endswith("-rt-arm64"), m["kernel"]
 assert m["variables"]["IMAGE_SUITE"] == "trixie", m["variables"]
+# A secret (IMAGE_SECRETS) is no variable of the manifest's.
+assert "IMAGE_PASSWORD" not in m["variables"] and "IMAGE_USER" in m["variables"], m["variables"]
 PY
 	assert_nothing_left "$B"
 }

@@ -31,21 +31,23 @@ policy_rc_d_remove() {
 	fi
 }
 
-# Host scripts: fetch_source URL FILE [SHA256] downloads URL to FILE (in the
-# cache, one download at a time per file), verified by SHA256 if given, else
-# by the recipe's lock file SOURCES_LOCK: recorded there the first time
-# ("commit sources.lock"), checked from then on. LOCKED=1 refuses a URL
-# that is neither pinned nor locked.
+# Host scripts: fetch_source URL FILE [SHA256] downloads URL to FILE, a path
+# under CACHE_DIR (img-fetch makes the directories below it and follows no
+# symlink there; one download at a time per file), verified by SHA256 if
+# given, else by the recipe's lock file SOURCES_LOCK: recorded there the
+# first time ("commit sources.lock"), checked from then on. LOCKED=1
+# refuses a URL that is neither pinned nor locked.
 fetch_source() {
 	local url=$1 file=$2 sha=${3:-} args=()
-	: "${IMG_FETCH:?}" "${SOURCES_LOCK:?}"
+	: "${IMG_FETCH:?}" "${SOURCES_LOCK:?}" "${CACHE_DIR:?}"
 	if [ -n "$sha" ]; then
 		[[ $sha =~ ^[0-9a-fA-F]{64}$ ]] || die "'$sha' (the SHA-256 of $url) is not 64 hex digits"
 		args+=(--sha256 "$sha")
 	fi
 	args+=(--lock "$SOURCES_LOCK")
 	case ${LOCKED:-} in '' | 0) ;; *) args+=(--locked) ;; esac
-	mkdir -p "${file%/*}"
+	[ "${file#"$CACHE_DIR"/}" != "$file" ] || die "$file is not under CACHE_DIR ($CACHE_DIR)"
+	mkdir -p "$CACHE_DIR"
 	say "fetching $url"
-	flock "$file.lock" "$IMG_FETCH" -o "$file" "${args[@]}" "$url"
+	"$IMG_FETCH" -C "$CACHE_DIR" -o "${file#"$CACHE_DIR"/}" "${args[@]}" "$url"
 }
