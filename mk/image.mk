@@ -21,6 +21,10 @@
 #   IMAGE_SUITE IMAGE_ARCH IMAGE_MIRROR IMAGE_COMPONENTS IMAGE_PACKAGES
 #   IMAGE_VARIANT              what mmdebstrap installs into it (variant:
 #                              minbase by default)
+#   NATIVE_TOOLS               yes (default): where the image's programs run
+#                              through qemu-user, its scripts run this
+#                              host's own cp, sed, xz, dpkg-deb... instead
+#                              (mk/native-tools); no: all emulated
 #   IMAGE_QEMU_CPU             the board's CPU model for qemu-user
 #                              (cortex-a72 for the Pi 4); QEMU_CPU in the
 #                              environment wins
@@ -96,6 +100,7 @@ IMAGE_COMPONENTS ?= main
 IMAGE_PACKAGES ?=
 IMAGE_VARIANT ?= minbase
 IMAGE_QEMU_CPU ?=
+NATIVE_TOOLS ?= yes
 QEMU_CPU ?= $(IMAGE_QEMU_CPU)
 SHARED_DIR ?= $(RTIK_TOP)/images/shared
 PHASE_DEPS ?=
@@ -155,7 +160,7 @@ export IMAGE_NAME IMAGE_URL IMAGE_MIRRORS IMAGE_SHA256 IMAGE_SHA256SUMS IMAGE_SH
 	IMG_FETCH IMG_EXTRACT IMG_GROW IMG_LOOP IMG_MOUNT IMG_UMOUNT IMG_OVERLAY IMG_NSPAWN_RUN \
 	IMG_NEW IMG_BINFMT IMG_BOOT IMG_PACK IMG_SHRINK IMG_MANIFEST RTIK_VERSION \
 	BOOT_TEST_DURATION BOOT_TEST_ARGS SHRINK SHRINK_HEADROOM DIST_FORMAT DIST_DIR \
-	SOURCES_LOCK LOCKED V
+	SOURCES_LOCK LOCKED V NATIVE_TOOLS
 ifneq ($(strip $(QEMU_CPU)),)
 export QEMU_CPU
 endif

@@ -238,6 +238,22 @@ setup() {
 	[ ! -e out.part ]
 }
 
+@test "a cache hit on the file verified before reads nothing; one changed since (its ctime) is hashed again" {
+	img-fetch -q -o out --sha256 "$SUM" "$HTTP_URL/files/payload.img.xz"
+	grep -Eqx "sha256 $SUM [0-9]+:[0-9]+:[0-9]+:[0-9.]+:[0-9.]+" out.lock
+	run --separate-stderr img-fetch -v -o out --sha256 "$SUM" "$HTTP_URL/files/payload.img.xz"
+	[ "$status" -eq 0 ]
+	grep -qx "img-fetch: 'out' is the file verified before" <<<"$stderr"
+	# The same size and mtime, other bytes: the ctime tells.
+	printf 'X' | dd of=out bs=1 seek=100 conv=notrunc status=none
+	touch -r out.lock out
+	run --separate-stderr img-fetch -v -o out --sha256 "$SUM" "$HTTP_URL/files/payload.img.xz"
+	[ "$status" -eq 0 ]
+	! grep -q "is the file verified before" <<<"$stderr"
+	grep -qx "img-fetch: 'out' exists but does not match; downloading it again" <<<"$stderr"
+	cmp out "$WWW/payload.img.xz"
+}
+
 @test "a FILE that does not match is downloaded again" {
 	echo stale >out
 	run --separate-stderr img-fetch -o out --sha256 "$SUM" "$HTTP_URL/files/payload.img.xz"

@@ -462,14 +462,39 @@ static int place_open(const struct place *pl, const char *name, const char *show
 	return -ELOOP;
 }
 
-/* 1 if FILE exists and has the expected hash. FILE as a symlink is not
- * looked at: it is replaced by the download. */
-static int cache_check(const struct place *pl)
+/* What FILE.lock remembers of the last FILE verified: its hash and its
+ * identity (device, inode, size, mtime, ctime: a file written or replaced
+ * since has another). A cache hit on the same file then needs no reading. */
+static void verified_line(const struct stat *st, const char *hex, char out[static 160])
+{
+	snprintf(out, 160, "sha256 %s %ju:%ju:%jd:%jd.%09ld:%jd.%09ld\n", hex, (uintmax_t)st->st_dev,
+		 (uintmax_t)st->st_ino, (intmax_t)st->st_size, (intmax_t)st->st_mtim.tv_sec, st->st_mtim.tv_nsec,
+		 (intmax_t)st->st_ctim.tv_sec, st->st_ctim.tv_nsec);
+}
+
+static void verified_record(int lockfd, int fd, const char *hex)
+{
+	char line[160];
+	struct stat st;
+
+	if (lockfd < 0 || fstat(fd, &st) < 0)
+		return;
+	verified_line(&st, hex, line);
+	/* Only a speed-up: a record that cannot be written costs a hash next time. */
+	if (ftruncate(lockfd, 0) == 0 && pwrite(lockfd, line, strlen(line), 0) < 0)
+		log_debug("cannot write '%s'", arg_shown);
+}
+
+/* 1 if FILE exists and has the expected hash: the same file FILE.lock
+ * vouches for, or hashed now. FILE as a symlink is not looked at: it is
+ * replaced by the download. */
+static int cache_check(const struct place *pl, int lockfd)
 {
 	_cleanup_(closep) int fd = beneath_open(pl->dirfd, pl->base, O_RDONLY | O_NONBLOCK, 0);
 	struct sha256 h;
 	struct stat st;
-	char got[SHA256_HEX_LEN + 1];
+	char got[SHA256_HEX_LEN + 1], line[160], rec[160];
+	ssize_t n;
 	bool ok;
 
 	if (fd == -ELOOP)
@@ -478,10 +503,22 @@ static int cache_check(const struct place *pl)
 		return 0;
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || sha256_init(&h) < 0)
 		return 0;
+	verified_line(&st, arg_sha256, line);
+	n = pread(lockfd, rec, sizeof(rec) - 1, 0);
+	if (n > 0) {
+		rec[n] = 0;
+		if (strcasecmp(rec, line) == 0) {
+			sha256_free(&h);
+			log_debug("'%s' is the file verified before", arg_shown);
+			return 1;
+		}
+	}
 	ok = sha256_add_fd(&h, fd, (uint64_t)st.st_size) == 0 && hash_matches(&h, got);
 	sha256_free(&h);
 	if (!ok)
 		log_info("'%s' exists but does not match; downloading it again", arg_shown);
+	else
+		verified_record(lockfd, fd, got);
 	return ok;
 }
 
@@ -690,7 +727,7 @@ static int fetch(void)
 	lockfd = place_lock(&pl);
 	if (lockfd < 0)
 		return EXIT_FAILED;
-	if (cache_check(&pl) > 0) {
+	if (cache_check(&pl, lockfd) > 0) {
 		log_notice("%s: up to date (sha256 %s)", arg_shown, arg_sha256);
 		if (arg_print)
 			printf("%s  %s\n", arg_sha256, arg_shown);
@@ -753,6 +790,9 @@ static int fetch(void)
 		log_errno(r, "cannot put '%s' in place as '%s'", pl.part_path, arg_shown);
 		goto out;
 	}
+	/* After the rename, which changes the file's ctime. */
+	if (!arg_no_verify)
+		verified_record(lockfd, d.fd, got);
 	double dt = now_seconds() - t0;
 	log_notice("%s: %s in %.1fs (%s/s), sha256 %s", arg_shown, format_bytes(b1, d.have), dt,
 		   format_bytes(b2, dt > 0 ? (uint64_t)((double)d.have / dt) : 0),

@@ -31,6 +31,33 @@ policy_rc_d_remove() {
 	fi
 }
 
+# Target scripts: with_native_tools CMD... runs CMD with the host's own
+# programs (mk/native-tools, bound at /run/rtik-native where the image's
+# programs are emulated) bound over the image's of the same name, in this
+# container's mount namespace only and for CMD's run only: for programs
+# that set a PATH of their own (mkinitramfs does), which the one rt-image-kit
+# gives would not reach. The image's files are not touched. Without
+# /run/rtik-native (a native build), CMD runs as it is.
+NATIVE_DIR=/run/rtik-native/bin
+with_native_tools() {
+	local p f bound=() status=0
+	if [ -d "$NATIVE_DIR" ]; then
+		for p in "$NATIVE_DIR"/*; do
+			for f in /usr/bin/"${p##*/}" /bin/"${p##*/}"; do
+				if [ -f "$f" ] && [ ! -L "$f" ]; then
+					mount --bind "$p" "$f" && bound+=("$f")
+					break
+				fi
+			done
+		done
+	fi
+	"$@" || status=$?
+	for f in "${bound[@]}"; do
+		umount "$f" || status=1
+	done
+	return "$status"
+}
+
 # Host scripts: fetch_source URL FILE [SHA256] downloads URL to FILE, a path
 # under CACHE_DIR (img-fetch makes the directories below it and follows no
 # symlink there; one download at a time per file), verified by SHA256 if

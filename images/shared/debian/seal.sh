@@ -129,7 +129,9 @@ main() {
 	export LC_ALL=C.UTF-8
 	mapfile -t rels < <(kernels)
 	[ "${#rels[@]}" -gt 0 ] || die "no kernel in /boot: is a linux-image package in IMAGE_PACKAGES?"
-	boot_staged boot_update "${rels[@]}"
+	# mkinitramfs sets its own PATH: the host's cp, sed, zstd, cpio... are
+	# bound over the image's for it (where they are emulated otherwise).
+	boot_staged with_native_tools boot_update "${rels[@]}"
 	if raspi_firmware_debian; then
 		boot_check "${rels[-1]}"
 	fi
