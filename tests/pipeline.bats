@@ -67,6 +67,42 @@ load pipeline_helper
 	assert_nothing_left
 }
 
+# A copy of the recipe whose phase1-target says what it does, then works 5 s.
+slow_recipe() {
+	recipe_copy
+	sed -i 's/^uname -m/echo "phase1-target: working"\nsleep 5\n&/' "$R/setup/20-phase1-target.sh"
+}
+
+@test "a long stage shows its progress: on a terminal one line rewritten in place, the step and the time" {
+	slow_recipe
+	local q cmd
+	printf -v cmd '%q ' make --no-print-directory -C "$R" "${VARS[@]}"
+	script -qfec "$cmd" "$T/typescript" >/dev/null 2>&1
+	q=$(tr -d '\r' <"$T/typescript")
+	# Rewritten: a carriage return and an erase, no new line, at most once a second.
+	[[ $(cat "$T/typescript") == *$'\r\033[Kphase1-target: phase1-target: working (0:03)'* ]]
+	[[ $(cat "$T/typescript") == *$'\r\033[Kphase1-target: phase1-target: working (0:04)'* ]]
+	! grep -q '^\.\.\. ' <<<"$q"
+	# Gone before the next stage's line, which starts a line of its own.
+	[[ $(cat "$T/typescript") == *$'\033[K>>> fixture: phase2-host'* ]]
+	[ -f "$OUT" ]
+}
+
+@test "a long stage shows its progress without a terminal too: plain lines, never more often than RTIK_PROGRESS_INTERVAL" {
+	slow_recipe
+	run --separate-stderr env RTIK_PROGRESS_INTERVAL=2 make --no-print-directory -C "$R" "${VARS[@]}"
+	[ "$status" -eq 0 ]
+	[[ $output != *$'\r'* && $output != *$'\033'* ]]
+	mapfile -t prog < <(grep '^\.\.\. phase1-target: ' <<<"$output")
+	[ "${#prog[@]}" -ge 1 ] && [ "${#prog[@]}" -le 2 ]
+	[[ ${prog[0]} =~ ^\.\.\.\ phase1-target:\ phase1-target:\ working\ \(0:0[3-5]\)$ ]]
+	# The default: every 30 s, so none here.
+	run --separate-stderr mk phase1-target
+	[ "$status" -eq 0 ]
+	! grep -q '^\.\.\. ' <<<"$output"
+	mk clean-mounts >/dev/null
+}
+
 @test "a no-op make on a finished image does nothing and mounts nothing" {
 	mk >/dev/null
 	local before out_before
