@@ -93,7 +93,7 @@ check:
 	$(MAKE) --no-print-directory all
 	$(MAKE) --no-print-directory O=build/check SANITIZE=1 all
 	RTIK_BIN=$(call rtik_q,$(CURDIR)/build/check/bin) RTIK_APT_CACHE=$(call rtik_q,$(CURDIR)/cache/apt) \
-		bats --print-output-on-failure tests
+		bats --timing --print-output-on-failure tests
 
 install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(DATADIR)/mk
