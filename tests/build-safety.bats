@@ -232,7 +232,7 @@ $T/out/fixture.rpi-imager.json" ]
 }
 
 @test "a checkout at a path with a blank, a quote and commas builds and packs the fixture, and img-boot boots from there" {
-	local d="$T/o'brien, a b/rt-image-kit,x" tools img
+	local d="$T/o'brien, a b/rt-image-kit,x" tools img sum
 	mkdir -p "$d"
 	(cd "$TOP" && git ls-files -z --cached --others --exclude-standard | tar --null -T - -cf -) | tar -C "$d" -xf -
 	tools=$(dirname "$(command -v img-fetch)")/
@@ -258,10 +258,22 @@ b"
 	[ "$status" -eq 2 ]
 	[ "${#stderr_lines[@]}" -eq 1 ]
 	[[ $stderr == *"*** image.mk: BUILD_DIR holds a blank or a newline, which make cannot take in a file name; choose another.  Stop." ]]
-	# QEMU splits -drive's options at commas: the image's name must reach it whole.
+	# QEMU splits -drive's options at commas: the image's name must reach it
+	# whole. The command's own status comes back, its quotes and $ intact;
+	# the image is unchanged; nothing is left in TMPDIR or running.
 	img=$(trixie_image)
 	ln "$img" "$d/build/trixie,rt.img" 2>/dev/null || cp --sparse=always --reflink=auto "$img" "$d/build/trixie,rt.img"
-	run --separate-stderr img-boot -q --cpus 2 --log "$T/console" --run 'uname -m; exit 7' "$d/build/trixie,rt.img"
+	img="$d/build/trixie,rt.img"
+	sum=$(sha256sum <"$img")
+	mkdir "$T/tmp"
+	run --separate-stderr env TMPDIR="$T/tmp" img-boot -q --cpus 2 --log "$T/console" \
+		--run 'uname -m; printf "<%s>\n" "it'"'"'s" "\$HOME & %s" "a  b"; exit 7' "$img"
 	[ "$status" -eq 7 ]
 	grep -qx aarch64 "$T/console"
+	grep -qx "<it's>" "$T/console"
+	grep -qx '<$HOME & %s>' "$T/console"
+	grep -qx '<a  b>' "$T/console"
+	[ -z "$(ls -A "$T/tmp")" ]
+	! pgrep -f "^qemu-system-aarch64 .*$T/tmp" >/dev/null
+	[ "$(sha256sum <"$img")" = "$sum" ]
 }

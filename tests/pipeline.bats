@@ -79,9 +79,10 @@ slow_recipe() {
 	printf -v cmd '%q ' make --no-print-directory -C "$R" "${VARS[@]}"
 	script -qfec "$cmd" "$T/typescript" >/dev/null 2>&1
 	q=$(tr -d '\r' <"$T/typescript")
-	# Rewritten: a carriage return and an erase, no new line, at most once a second.
-	[[ $(cat "$T/typescript") == *$'\r\033[Kphase1-target: phase1-target: working (0:03)'* ]]
-	[[ $(cat "$T/typescript") == *$'\r\033[Kphase1-target: phase1-target: working (0:04)'* ]]
+	# Rewritten: a carriage return and an erase, no new line, once a second
+	# at most; the time goes on.
+	[ "$(grep -ao $'\r\033\\[Kphase1-target: phase1-target: working (0:0[0-9])' "$T/typescript" | sort -u | wc -l)" -ge 2 ]
+	[ "$(grep -ao $'\r\033\\[Kphase1-target: phase1-target: working (0:0[0-9])' "$T/typescript" | sort | uniq -d | wc -l)" -eq 0 ]
 	! grep -q '^\.\.\. ' <<<"$q"
 	# Gone before the next stage's line, which starts a line of its own.
 	[[ $(cat "$T/typescript") == *$'\033[K>>> fixture: phase2-host'* ]]
@@ -101,6 +102,107 @@ slow_recipe() {
 	[ "$status" -eq 0 ]
 	! grep -q '^\.\.\. ' <<<"$output"
 	mk clean-mounts >/dev/null
+}
+
+@test "the bootstrap's progress: packages downloaded, unpacked and configured out of how many, from mmdebstrap's and apt's lines" {
+	# A recipe from nothing whose mmdebstrap is a stand-in that says what
+	# mmdebstrap --verbose says, slowly.
+	mkdir -p "$T/recipe" "$T/bin" "$T/mirror/dists/fake"
+	: >"$T/mirror/dists/fake/Release"
+	cat >"$T/recipe/Makefile" <<-MK
+		IMAGE_LAYOUT := dos ext4:rest:ROOT
+		IMAGE_SIZE := 64M
+		IMAGE_PARTITIONS := 1:/
+		IMAGE_SUITE := fake
+		IMAGE_ARCH := arm64
+		IMAGE_MIRROR := file://$T/mirror
+		include $TOP/mk/image.mk
+	MK
+	cat >"$T/bin/mmdebstrap" <<-'SH'
+		#!/bin/sh
+		echo "I: downloading packages with apt..."
+		echo "0 upgraded, 2 newly installed, 0 to remove and 0 not upgraded."
+		echo "Get:1 http://deb.example/debian fake/main arm64 a arm64 1 [1000 B]"
+		echo "Get:2 http://deb.example/debian fake/main arm64 c arm64 1 [1000 B]"
+		echo "I: installing essential packages..."
+		echo "Unpacking a (1) ..."
+		echo "Unpacking c (1) ..."
+		echo "Setting up a (1) ..."
+		echo "I: installing remaining packages inside the chroot..."
+		echo "0 upgraded, 1 newly installed, 0 to remove and 0 not upgraded."
+		sleep 4
+		echo "Unpacking b (1) ..."
+		echo "I: success"
+	SH
+	chmod +x "$T/bin/mmdebstrap"
+	run --separate-stderr env PATH="$T/bin:$PATH" RTIK_PROGRESS_INTERVAL=1 \
+		make --no-print-directory -C "$T/recipe" BUILD_DIR="$T/build" CACHE_DIR="$T/cache" bootstrap
+	[ "$status" -eq 0 ]
+	grep -Eq '^\.\.\. bootstrap: packages: 2 downloaded, 2/3 unpacked, 1/3 configured \(0:0[3-9]\)$' <<<"$output"
+	make --no-print-directory -C "$T/recipe" BUILD_DIR="$T/build" clean-mounts >/dev/null
+	assert_nothing_left
+}
+
+# A copy of the recipe whose phase1-target writes its PATH, and the version
+# and machine of the sed and cp it was given. (busybox's sh runs its own
+# applets before any on PATH; the shipped recipes' bash and dash do not.)
+where_recipe() {
+	recipe_copy
+	cat >"$T/where.sh" <<-'SH'
+		if [ -x /run/rtik-native/bin/sed ]; then
+			{ echo "$PATH"; /run/rtik-native/bin/sed --version | head -n 1; od -An -tx2 -j18 -N2 /run/rtik-native/bin/cp; } >/etc/tools-marker
+		else
+			echo none >/etc/tools-marker
+		fi
+	SH
+	sed -i "/^uname -m/e cat $T/where.sh" "$R/setup/20-phase1-target.sh"
+}
+
+@test "target scripts run the host's own cp, sed, zstd... where the image's are emulated; NATIVE_TOOLS=no runs the image's" {
+	[ "$(uname -m)" != aarch64 ] || skip "the image's programs are this host's kind"
+	where_recipe
+	mk >/dev/null
+	output_open "$OUT" v
+	mapfile -t seen <"$T/v/etc/tools-marker"
+	output_close v
+	[[ ${seen[0]} == /run/rtik-native/bin:* ]]
+	# This host's sed ("/run/rtik-native/bin/sed (GNU sed) 4.9"), run in the image.
+	[[ ${seen[1]} == "/run/rtik-native/bin/$(sed --version | head -n 1)" ]]
+	[ "${seen[2]}" = "$(od -An -tx2 -j18 -N2 /usr/bin/env)" ]
+	# Nothing of them is left in the image.
+	output_open "$OUT" v
+	[ ! -e "$T/v/run/rtik-native" ]
+	output_close v
+	mk NATIVE_TOOLS=no phase1-target >/dev/null
+	mk >/dev/null
+	output_open "$OUT" v
+	[ "$(cat "$T/v/etc/tools-marker")" = none ]
+	output_close v
+	assert_nothing_left
+}
+
+@test "mk/native-tools: nothing for a root of this host's kind or no root; one usage line" {
+	local nt=$TOP/mk/native-tools
+	run --separate-stderr "$nt" "$T/n" /
+	[ "$status" -eq 0 ] && [ -z "$output" ] && [ ! -e "$T/n" ]
+	run --separate-stderr "$nt" "$T/n" "$T/nothing"
+	[ "$status" -eq 0 ] && [ -z "$output" ]
+	run --separate-stderr "$nt" "$T/n" --arch "$(dpkg --print-architecture)"
+	[ "$status" -eq 0 ] && [ -z "$output" ]
+	run --separate-stderr "$nt" "$T/n"
+	[ "$status" -eq 2 ]
+	[ "$stderr" = "usage: native-tools DIR ROOT|--arch ARCH" ]
+	run --separate-stderr "$nt" "$T/n" --arch
+	[ "$status" -eq 2 ]
+	# A foreign one: a directory of programs, made once.
+	[ "$(uname -m)" != aarch64 ] || return 0
+	run --separate-stderr "$nt" "$T/n" --arch arm64
+	[ "$status" -eq 0 ] && [ "$output" = "$T/n" ]
+	[ -x "$T/n/bin/cp" ] && [ -f "$T/n/apt.conf" ] && [ ! -e "$T/n/bin/uname" ]
+	[ "$(patchelf --print-interpreter "$T/n/bin/sed")" = "/run/rtik-native/lib/$(basename "$(patchelf --print-interpreter /usr/bin/env)")" ]
+	touch -d '2000-01-01' "$T/n/bin/cp"
+	"$nt" "$T/n" --arch arm64 >/dev/null
+	[ "$(stat -c %Y "$T/n/bin/cp")" = "$(date -d 2000-01-01 +%s)" ]
 }
 
 @test "a no-op make on a finished image does nothing and mounts nothing" {

@@ -106,15 +106,6 @@ PY
 	root_cat "$IMG" /etc/hostname | grep -qx rt-pi4
 }
 
-@test "while it ran, the bootstrap said how far it was: packages downloaded, unpacked and configured out of how many" {
-	# image_build keeps make's output: no terminal there, so plain lines.
-	local log
-	log=$(trixie_build_dir).log
-	grep -Eq '^\.\.\. bootstrap: packages: [0-9]+ downloaded, [0-9]+/[0-9]+ unpacked, [0-9]+/[0-9]+ configured \([0-9]+:[0-9]{2}\)$' "$log"
-	# And, on a host that emulates arm64, that the host's own tools ran.
-	[ "$(uname -m)" = aarch64 ] || grep -q "cp, sed, dpkg-deb... native" "$B/logs/02-bootstrap.log"
-}
-
 @test "the user: rt in sudo and realtime, password expired; no known password stays valid" {
 	root_cat "$IMG" /etc/passwd | grep -q '^rt:x:[0-9]*:[0-9]*:.*:/home/rt:/bin/bash$'
 	root_cat "$IMG" /etc/group | grep -Eq '^sudo:x:[0-9]+:(.*,)?rt(,.*)?$'
