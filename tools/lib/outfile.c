@@ -96,6 +96,12 @@ int outfile_pwrite(struct outfile *o, const void *buf, size_t len, uint64_t off)
 	}
 	if (off + len > o->size)
 		o->size = off + len;
+	/* Writeback started as the data comes (outputs are written in order),
+	 * not all at the commit's fsync: the disk works while we decompress. */
+	if (o->size >= o->flushed + OUTFILE_FLUSH_STEP) {
+		sync_file_range(o->fd, (off_t)o->flushed, (off_t)(o->size - o->flushed), SYNC_FILE_RANGE_WRITE);
+		o->flushed = o->size;
+	}
 	return 0;
 }
 

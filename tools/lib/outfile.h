@@ -13,6 +13,7 @@
 #include <sys/types.h>
 
 #define OUTFILE_BLOCK 4096
+#define OUTFILE_FLUSH_STEP (32u << 20)
 
 struct outfile {
 	char *path; /* final name */
@@ -20,6 +21,7 @@ struct outfile {
 	int fd;
 	uint64_t size;      /* logical size: the end of the furthest write */
 	uint64_t allocated; /* bytes actually written (not holes) */
+	uint64_t flushed;   /* writeback started up to here */
 };
 
 #define OUTFILE_INIT { .fd = -1 }
