@@ -90,10 +90,17 @@ deps:
 	scripts/deps install all
 
 # The suites run two at a time (GNU parallel), each test in its files'
-# order; those that change binfmt_misc's qemu-aarch64 entry, which every
-# foreign program of the others runs through, run alone afterwards.
+# order, in this order: first the one that builds the real trixie image
+# (minutes), beside which the quick ones run; those that use the image
+# last, when it is there. Those that change binfmt_misc's qemu-aarch64
+# entry, which every foreign program of the others runs through, run alone
+# afterwards.
 CHECK_SERIAL := tests/img-binfmt.bats tests/img-nspawn-run.bats
-CHECK_PARALLEL := $(filter-out $(CHECK_SERIAL),$(wildcard tests/*.bats))
+CHECK_IMAGE_FIRST := tests/trixie-rt-pi4.bats
+CHECK_IMAGE_USERS := tests/img-boot.bats tests/img-manifest.bats tests/rt-check.bats tests/build-safety.bats
+CHECK_PARALLEL := $(CHECK_IMAGE_FIRST) \
+	$(filter-out $(CHECK_SERIAL) $(CHECK_IMAGE_FIRST) $(CHECK_IMAGE_USERS),$(wildcard tests/*.bats)) \
+	$(CHECK_IMAGE_USERS)
 
 check:
 	$(MAKE) --no-print-directory -j2 all

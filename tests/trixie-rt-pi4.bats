@@ -61,7 +61,7 @@ kernel_release() {
 	[ "$(root_cat "$IMG" "/boot/initrd.img-$rel" | head -c 6)" = 070701 ]
 	if [ -z "${RTIK_TRIXIE_IMAGE:-}" ]; then
 		[ "$(cat "$B"/logs/*.log | grep -c '^update-initramfs: Generating')" -eq 1 ]
-		! grep -q 'update-initramfs' "$B"/logs/*-bootstrap.log
+		! grep -q '^update-initramfs: Generating' "$B"/logs/*-bootstrap.log
 	fi
 }
 
@@ -233,19 +233,27 @@ PY
 }
 
 @test "a second make does nothing; make phase2 reruns phase 2 only, then make redoes only finish" {
-	run make -C "$RECIPE" BUILD_DIR="$B"
+	# On a copy of the build: the suites that boot the shared image run
+	# beside this one (make check), and phase2 withdraws OUTPUT.
+	local b=$T/b
+	cp -a --sparse=always --reflink=auto "$B" "$b"
+	# Its OUTPUT is its own: finish once more, there.
+	run make -C "$RECIPE" BUILD_DIR="$b"
+	[ "$status" -eq 0 ]
+	[ "$(stages)" = finish ]
+	run make -C "$RECIPE" BUILD_DIR="$b"
 	[ "$status" -eq 0 ]
 	[ -z "$(stages)" ]
 
-	run make -C "$RECIPE" BUILD_DIR="$B" phase2
+	run make -C "$RECIPE" BUILD_DIR="$b" phase2
 	echo "$output" >&2
 	[ "$status" -eq 0 ]
 	[ "$(stages)" = "phase2-host phase2-target" ]
-	run make -C "$RECIPE" BUILD_DIR="$B"
+	run make -C "$RECIPE" BUILD_DIR="$b"
 	[ "$status" -eq 0 ]
 	[ "$(stages)" = finish ]
-	[ -f "$IMG" ]
-	assert_nothing_left "$B"
+	[ -f "$b/trixie-rt-pi4.img" ] && [ -f "$IMG" ]
+	assert_nothing_left "$b"
 }
 
 # --- errors of a recipe that starts from nothing --------------------------------
