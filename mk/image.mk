@@ -18,6 +18,10 @@
 #   IMAGE_LAYOUT               instead of IMAGE_URL: the partition table and
 #                              partitions of a blank disk, for img-new:
 #                              "dos vfat:512M:RASPIFIRM ext4:rest:RASPIROOT"
+#   IMAGE_EXTRA_SUITES         more suites of IMAGE_MIRROR to install from (the
+#                              newest version wins): trixie-updates
+#   IMAGE_SECURITY_MIRROR      a mirror of the security archive, whose
+#   IMAGE_SECURITY_SUITE       suite (IMAGE_SUITE-security) is installed from too
 #   IMAGE_SUITE IMAGE_ARCH IMAGE_MIRROR IMAGE_COMPONENTS IMAGE_PACKAGES
 #   IMAGE_VARIANT              what mmdebstrap installs into it (variant:
 #                              minbase by default)
@@ -60,6 +64,8 @@
 #                              to its content plus SHRINK_HEADROOM (128M)
 #   DIST_FORMAT                xz (default), zst, gz or none
 #   DIST_DIR                   where `make dist` puts its files (OUTPUT's)
+#   DIST_INIT_FORMAT           the Imager entry's init_format (cloudinit,
+#                              systemd...): how Imager may customise the image
 #   V                          1: every stage's full output on the terminal
 #                              too; by default a line per stage, warnings,
 #                              and on failure the end of the stage's log
@@ -96,6 +102,9 @@ IMAGE_LAYOUT ?=
 IMAGE_SUITE ?=
 IMAGE_ARCH ?=
 IMAGE_MIRROR ?= http://deb.debian.org/debian
+IMAGE_EXTRA_SUITES ?=
+IMAGE_SECURITY_MIRROR ?=
+IMAGE_SECURITY_SUITE ?= $(if $(strip $(IMAGE_SECURITY_MIRROR)),$(IMAGE_SUITE)-security)
 IMAGE_COMPONENTS ?= main
 IMAGE_PACKAGES ?=
 IMAGE_VARIANT ?= minbase
@@ -111,6 +120,7 @@ SHRINK ?= no
 SHRINK_HEADROOM ?= 128M
 DIST_FORMAT ?= xz
 DIST_DIR ?= $(dir $(OUTPUT))
+DIST_INIT_FORMAT ?=
 IMAGE_MIRRORS ?=
 IMAGE_SHA256 ?=
 IMAGE_SHA256SUMS ?=
@@ -155,11 +165,12 @@ SCRATCH := $(BUILD_DIR)/scratch
 
 export IMAGE_NAME IMAGE_URL IMAGE_MIRRORS IMAGE_SHA256 IMAGE_SHA256SUMS IMAGE_SHA256SUMS_SIG IMAGE_KEYRING IMAGE_SIZE \
 	IMAGE_LAYOUT IMAGE_SUITE IMAGE_ARCH IMAGE_MIRROR IMAGE_COMPONENTS IMAGE_PACKAGES IMAGE_VARIANT \
+	IMAGE_EXTRA_SUITES IMAGE_SECURITY_MIRROR IMAGE_SECURITY_SUITE \
 	IMAGE_PARTITIONS OVERLAYS PHASE1_HOST PHASE1_TARGET PHASE2_HOST PHASE2_TARGET \
 	IMAGE_ENV OUTPUT BUILD_DIR CACHE_DIR RECIPE_DIR SHARED_DIR DOWNLOAD WORK STATE ROOT SCRATCH \
 	IMG_FETCH IMG_EXTRACT IMG_GROW IMG_LOOP IMG_MOUNT IMG_UMOUNT IMG_OVERLAY IMG_NSPAWN_RUN \
 	IMG_NEW IMG_BINFMT IMG_BOOT IMG_PACK IMG_SHRINK IMG_MANIFEST RTIK_VERSION \
-	BOOT_TEST_DURATION BOOT_TEST_ARGS SHRINK SHRINK_HEADROOM DIST_FORMAT DIST_DIR \
+	BOOT_TEST_DURATION BOOT_TEST_ARGS SHRINK SHRINK_HEADROOM DIST_FORMAT DIST_DIR DIST_INIT_FORMAT \
 	SOURCES_LOCK LOCKED V NATIVE_TOOLS
 ifneq ($(strip $(QEMU_CPU)),)
 export QEMU_CPU
@@ -261,7 +272,7 @@ $(if $(RTIK_DRY)$(wildcard $(BUILD_DIR)/.),,$(shell mkdir -p -m 0700 $(call rtik
 ifneq ($(strip $(IMAGE_LAYOUT)),)
 $(call rtik_track,create,IMAGE_LAYOUT IMAGE_SIZE)
 $(call rtik_track,bootstrap,IMAGE_SUITE IMAGE_ARCH IMAGE_MIRROR IMAGE_COMPONENTS IMAGE_PACKAGES \
-	IMAGE_VARIANT IMAGE_PARTITIONS)
+	IMAGE_VARIANT IMAGE_PARTITIONS IMAGE_EXTRA_SUITES IMAGE_SECURITY_MIRROR IMAGE_SECURITY_SUITE)
 else
 $(call rtik_track,fetch,IMAGE_URL IMAGE_MIRRORS IMAGE_SHA256 IMAGE_SHA256SUMS IMAGE_SHA256SUMS_SIG IMAGE_KEYRING CACHE_DIR)
 $(call rtik_track,extract,DOWNLOAD)
@@ -277,7 +288,7 @@ $(call rtik_track,phase2-target,PHASE2_TARGET IMAGE_ENV IMAGE_SECRETS $(rtik_env
 $(rtik_secrets_write)
 $(call rtik_track,finish,OUTPUT)
 $(call rtik_track,boot-test,BOOT_TEST_DURATION BOOT_TEST_ARGS)
-$(call rtik_track,dist,SHRINK SHRINK_HEADROOM DIST_FORMAT DIST_DIR)
+$(call rtik_track,dist,SHRINK SHRINK_HEADROOM DIST_FORMAT DIST_DIR DIST_INIT_FORMAT)
 $(rtik_track_commit)
 endif
 

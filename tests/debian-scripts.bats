@@ -243,3 +243,132 @@ systemd-timesyncd.service" ]
 	[ "$stderr" = "bootstrap-hooks: $T/root/var/cache/apt/archives is not mounted: the setup hook did not run" ]
 	assert_nothing_left
 }
+
+# ---- overlays/debian-pi4: the kernel hook after raspi-firmware's ----
+
+kernel_hook() { # RELEASE PREEMPT_RT(y or n) [DEB_MAINT_PARAMS]
+	mkdir -p "$T/fw" "$T/boot"
+	printf 'arm_64bit=1\nkernel=vmlinuz-%s\ninitramfs initrd.img-%s\n' "$1" "$1" >"$T/fw/config.txt"
+	if [ "$2" = y ]; then
+		printf 'CONFIG_PREEMPT=y\nCONFIG_PREEMPT_RT=y\n' >"$T/boot/config-$1"
+	else
+		printf 'CONFIG_PREEMPT_VOLUNTARY=y\n# CONFIG_PREEMPT_RT is not set\n' >"$T/boot/config-$1"
+	fi
+	BOOT_DIR=$T/fw KERNEL_DIR=$T/boot DEB_MAINT_PARAMS=${3:-configure} \
+		"$TOP/overlays/debian-pi4/etc/kernel/postinst.d/z60-rt-image-kernel" "$1" "/boot/vmlinuz-$1"
+}
+
+@test "z60-rt-image-kernel: an RT kernel on the boot partition passes in silence; another is named in a warning" {
+	run --separate-stderr kernel_hook 6.12.118+deb13-rt-arm64 y
+	[ "$status" -eq 0 ] && [ -z "$output" ] && [ -z "$stderr" ]
+	run --separate-stderr kernel_hook 6.12.118+deb13-arm64 n
+	[ "$status" -eq 0 ]
+	[ -z "$output" ]
+	[ "$stderr" = "rt-image: warning: the boot partition now boots vmlinuz-6.12.118+deb13-arm64, which is not a PREEMPT_RT kernel: the next boot is not real-time (rt-check will fail); remove that kernel's package to boot the RT kernel again" ]
+	# On removal raspi-firmware rewrites config.txt too; only configure is checked.
+	run --separate-stderr kernel_hook 6.12.118+deb13-arm64 n remove
+	[ "$status" -eq 0 ] && [ -z "$stderr" ]
+	shellcheck "$TOP/overlays/debian-pi4/etc/kernel/postinst.d/z60-rt-image-kernel"
+}
+
+# ---- setup.sh: apt sources, upgrades, cloud-init ----
+
+@test "setup.sh: the apt sources in deb822 form: suite, -updates, -security, the recipe's components and keyring" {
+	# /etc/apt on a tmpfs of the test's own mount namespace.
+	run --separate-stderr boot_ns "$T/firmware" debian/setup.sh '
+		mount -t tmpfs rtik-test-apt /etc/apt
+		mkdir -p /etc/apt/sources.list.d; echo "deb http://build-mirror trixie main" >/etc/apt/sources.list
+		IMAGE_SUITE=trixie IMAGE_COMPONENTS="main non-free-firmware" APT_MIRROR=http://deb.debian.org/debian \
+			APT_SECURITY_MIRROR=http://deb.debian.org/debian-security apt_sources_write >/dev/null
+		test ! -e /etc/apt/sources.list && cat /etc/apt/sources.list.d/debian.sources'
+	[ "$status" -eq 0 ]
+	grep -v '^#' <<<"$output" >"$T/got"
+	printf '%s\n' 'Types: deb' 'URIs: http://deb.debian.org/debian' 'Suites: trixie trixie-updates' \
+		'Components: main non-free-firmware' 'Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg' '' \
+		'Types: deb' 'URIs: http://deb.debian.org/debian-security' 'Suites: trixie-security' \
+		'Components: main non-free-firmware' 'Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg' >"$T/want"
+	diff -u "$T/want" "$T/got"
+}
+
+@test "setup.sh: FIRSTBOOT and UNATTENDED_UPGRADES that the image cannot honour are refused with one line" {
+	run --separate-stderr boot_ns "$T/firmware" debian/setup.sh 'FIRSTBOOT=maybe firstboot_setup'
+	[ "$status" -eq 1 ]
+	[ "$stderr" = "debian-setup: FIRSTBOOT 'maybe' is neither cloud-init nor none" ]
+	run --separate-stderr boot_ns "$T/firmware" debian/setup.sh 'PATH=/nonexistent FIRSTBOOT=cloud-init firstboot_setup'
+	[ "$status" -eq 1 ]
+	[ "$stderr" = "debian-setup: FIRSTBOOT=cloud-init needs the package cloud-init" ]
+	run --separate-stderr boot_ns "$T/firmware" debian/setup.sh 'PATH=/nonexistent UNATTENDED_UPGRADES=yes upgrades_setup'
+	[ "$status" -eq 1 ]
+	[ "$stderr" = "debian-setup: UNATTENDED_UPGRADES=yes needs the package unattended-upgrades" ]
+}
+
+@test "bootstrap-hooks: customize records the suite of each installed package's version from apt's lists" {
+	require_root
+	local l=$T/root/var/lib/apt/lists
+	mkdir -p "$T/cache" "$l" "$T/root/var/lib/dpkg"
+	printf 'Origin: Debian\nSuite: stable\nCodename: trixie\n' >"$l/deb.debian.org_debian_dists_trixie_InRelease"
+	printf 'Origin: Debian\nSuite: stable-security\nCodename: trixie-security\n' >"$l/deb.debian.org_debian-security_dists_trixie-security_InRelease"
+	printf 'Origin: Debian\nSuite: stable-updates\nCodename: trixie-updates\n' >"$l/deb.debian.org_debian_dists_trixie-updates_InRelease"
+	printf 'Package: libkrb5-3\nArchitecture: arm64\nVersion: 1.21.3-5\n\nPackage: adduser\nArchitecture: all\nVersion: 3.152\n\nPackage: tzdata\nArchitecture: all\nVersion: 2025b-4\n' \
+		>"$l/deb.debian.org_debian_dists_trixie_main_binary-arm64_Packages"
+	printf 'Package: libkrb5-3\nArchitecture: arm64\nVersion: 1.21.3-5+deb13u2\n' \
+		>"$l/deb.debian.org_debian-security_dists_trixie-security_main_binary-arm64_Packages"
+	printf 'Package: tzdata\nArchitecture: all\nVersion: 2025b-4\n' \
+		>"$l/deb.debian.org_debian_dists_trixie-updates_main_binary-arm64_Packages"
+	printf '%s\n' 'Package: adduser' 'Status: install ok installed' 'Architecture: all' 'Version: 3.152' '' \
+		'Package: libkrb5-3' 'Status: install ok installed' 'Architecture: arm64' 'Version: 1.21.3-5+deb13u2' '' \
+		'Package: removed' 'Status: deinstall ok config-files' 'Architecture: arm64' 'Version: 1' '' \
+		'Package: tzdata' 'Status: install ok installed' 'Architecture: all' 'Version: 2025b-4' '' \
+		'Package: local' 'Status: install ok installed' 'Architecture: arm64' 'Version: 0.1' >"$T/root/var/lib/dpkg/status"
+	run --separate-stderr unshare -m sh -c '
+		RTIK_APT_CACHE=$2/cache "$1" setup "$2/root"
+		RTIK_PACKAGE_SUITES=$2/suites "$1" customize "$2/root"' sh "$HOOKS" "$T"
+	[ "$status" -eq 0 ] && [ -z "$stderr" ]
+	[ "$(cat "$T/suites")" = "suite adduser all 3.152 trixie
+suite libkrb5-3 arm64 1.21.3-5+deb13u2 trixie-security
+suite tzdata all 2025b-4 trixie,trixie-updates" ]
+	[ ! -e "$T/suites.new" ]
+}
+
+# The trixie recipe's variables as make computes them (make -n: nothing built).
+recipe_vars() {
+	make -s -n -C "$TOP/images/trixie-rt-pi4" BUILD_DIR="$T/never" "$@" \
+		--eval 'rtik-print: ; @echo $(strip $(IMAGE_PACKAGES)) / $(DIST_INIT_FORMAT) / $(strip $(IMAGE_EXTRA_SUITES)) / $(IMAGE_SECURITY_SUITE)' rtik-print
+}
+
+@test "trixie-rt-pi4: FIRSTBOOT=none leaves cloud-init out and says so to Imager; UNATTENDED_UPGRADES=yes adds its package" {
+	run recipe_vars
+	[ "$status" -eq 0 ]
+	[[ " $output " == *" cloud-init netplan.io / cloudinit / trixie-updates / trixie-security "* ]]
+	[[ " $output " != *" unattended-upgrades "* ]]
+	run recipe_vars FIRSTBOOT=none UNATTENDED_UPGRADES=yes
+	[ "$status" -eq 0 ]
+	[[ " $output " != *" cloud-init "* ]] && [[ " $output " != *" netplan.io "* ]]
+	[[ " $output " == *" unattended-upgrades / none / "* ]]
+	[ ! -e "$T/never" ]
+	run --separate-stderr boot_ns "$T/firmware" debian/setup.sh 'FIRSTBOOT=none firstboot_setup'
+	[ "$status" -eq 0 ]
+	[ "$output" = "debian-setup: FIRSTBOOT=none: no settings at flash time" ] || [ "$stderr" = "debian-setup: FIRSTBOOT=none: no settings at flash time" ]
+}
+
+@test "setup.sh: UNATTENDED_UPGRADES=yes turns apt's timers and unattended-upgrades on; no (the default) turns them off" {
+	command -v systemctl >/dev/null && [ -d /usr/lib/systemd/system ] || skip "no systemctl"
+	local timers='for t in apt-daily apt-daily-upgrade; do
+			printf "[Timer]\nOnCalendar=daily\n[Install]\nWantedBy=timers.target\n" >/usr/lib/systemd/system/$t.timer
+			printf "[Service]\nExecStart=/bin/true\n" >/usr/lib/systemd/system/$t.service
+		done
+		mount -t tmpfs rtik-test-apt /etc/apt; mkdir -p /etc/apt/apt.conf.d
+		mkdir -p "$BOOT_DIR.bin"; printf "#!/bin/sh\n" >"$BOOT_DIR.bin/unattended-upgrade"; chmod +x "$BOOT_DIR.bin/unattended-upgrade"; PATH=$BOOT_DIR.bin:$PATH'
+	run --separate-stderr boot_ns "$T/firmware" debian/setup.sh "$timers"'
+		UNATTENDED_UPGRADES=yes upgrades_setup >/dev/null
+		cat /etc/apt/apt.conf.d/20auto-upgrades; ls /etc/systemd/system/timers.target.wants
+		UNATTENDED_UPGRADES=no upgrades_setup >/dev/null
+		ls /etc/apt/apt.conf.d /etc/systemd/system/timers.target.wants 2>/dev/null || true'
+	echo "status $status: $output $stderr" >&2
+	[ "$status" -eq 0 ]
+	[ "$output" = 'APT::Periodic::Update-Package-Lists "1";
+APT::Periodic::Unattended-Upgrade "1";
+apt-daily-upgrade.timer
+apt-daily.timer
+/etc/apt/apt.conf.d:' ]
+}

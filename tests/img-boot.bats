@@ -281,3 +281,24 @@ assert len(d["latency"]["cpus"]) == 2 and d["latency"]["max_latency_us"] == 1
 	[ $((SECONDS - start)) -lt 200 ]
 	assert_clean
 }
+
+@test "--keep-writes on an image it cannot write: 125, one line, before QEMU starts; nothing left" {
+	require_root
+	U=$(mktemp -d /tmp/img-boot-user.XXXXXX)
+	chmod 0755 "$U"
+	mkdir -m 1777 "$U/tmp"
+	mkimg "$U/img" vmlinuz-test initrd.img-test
+	chmod 0444 "$U/img"
+	cp "$(command -v img-boot)" "$U/img-boot"
+	run --separate-stderr setpriv --reuid=nobody --regid=nogroup --clear-groups \
+		env TMPDIR="$U/tmp" "$U/img-boot" --keep-writes "$U/img"
+	[ "$status" -eq 125 ]
+	[ "$stderr" = "img-boot: cannot open '$U/img' to write (--keep-writes): Permission denied" ]
+	[ -z "$(ls -A "$U/tmp")" ]
+	# Without it, the same image is only read (and this host has no QEMU
+	# on that PATH: it stops there).
+	run --separate-stderr setpriv --reuid=nobody --regid=nogroup --clear-groups \
+		env PATH=/nonexistent TMPDIR="$U/tmp" "$U/img-boot" "$U/img"
+	[ "$status" -eq 125 ]
+	[[ $stderr != *"to write"* ]]
+}

@@ -215,6 +215,22 @@ no_outputs() {
 	[ "${lines[7]}" = "  $b  https://example.org/z.img.xz" ]
 }
 
+@test "img-manifest: --info suites: the suite of each package whose version matches, in both files" {
+	debian_root
+	cat >"$T/info" <<-EOF
+		suite adduser all 3.152 trixie
+		suite zlib1g arm64 1:1.3.dfsg-3+b1 trixie-security,trixie-updates
+		suite held-pkg arm64 0.9~rc1-1 trixie
+		suite zlib1g amd64 1:1.3.dfsg-3+b1 trixie
+	EOF
+	img-manifest -q --info "$T/info" "$IMG"
+	[ "$(j "[p.get('suite') for p in d['packages']]")" = "['trixie', None, 'trixie-security,trixie-updates']" ]
+	run sed -n '/^packages:/,$p' "$T/x.manifest"
+	[ "${lines[1]}" = "  adduser   3.152            all    trixie" ]
+	[ "${lines[2]}" = "  held-pkg  0.9~rc1-2        arm64" ]
+	[ "${lines[3]}" = "  zlib1g    1:1.3.dfsg-3+b1  arm64  trixie-security,trixie-updates" ]
+}
+
 @test "img-manifest: a bad --info line is refused with its number, nothing written" {
 	debian_root
 	A=$(printf 'a%.0s' {1..64})
@@ -226,7 +242,9 @@ no_outputs() {
 		[ "$stderr" = "img-manifest: $T/info:3: $2" ]
 		no_outputs
 	}
-	check "foo bar" "want 'var NAME=VALUE' or 'download SHA256 URL', not 'foo bar'"
+	check "foo bar" "want 'var NAME=VALUE', 'download SHA256 URL' or 'suite NAME ARCH VERSION SUITE', not 'foo bar'"
+	check "suite adduser all 3.152" "want 'suite NAME ARCH VERSION SUITE'"
+	check "suite adduser all 3.152 trixie extra" "want 'suite NAME ARCH VERSION SUITE'"
 	check "var NOEQUALS" "want 'var NAME=VALUE'"
 	check "var 1X=2" "'1X' is not a variable name"
 	check "var OK=2" "variable OK is set twice"

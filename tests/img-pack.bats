@@ -154,7 +154,7 @@ fields() {
 @test "Imager entry options and SOURCE_DATE_EPOCH" {
 	copy vendor-gpt.img
 	SOURCE_DATE_EPOCH=1700000000 img-pack -q -f gz --os-name 'RT "Pi" image' \
-		--description 'PREEMPT_RT, ROS 2' --devices pi4-64bit,pi5-64bit "$T/x.img"
+		--description 'PREEMPT_RT, ROS 2' --devices pi4-64bit,pi5-64bit --init-format cloudinit "$T/x.img"
 	python3 - "$T/x.rpi-imager.json" <<'PY'
 import json, sys
 e = json.load(open(sys.argv[1]))["os_list"][0]
@@ -162,7 +162,11 @@ assert e["name"] == 'RT "Pi" image', e
 assert e["description"] == "PREEMPT_RT, ROS 2"
 assert e["devices"] == ["pi4-64bit", "pi5-64bit"]
 assert e["release_date"] == "2023-11-14"
+assert e["init_format"] == "cloudinit"
 PY
+	# Without it, the entry says nothing of it.
+	img-pack -q -f gz "$T/x.img"
+	! grep -q init_format "$T/x.rpi-imager.json"
 }
 
 @test "usage errors exit 2 with one line" {
@@ -170,6 +174,9 @@ PY
 	[ "$status" -eq 2 ]
 	[ "${stderr_lines[0]}" = "img-pack: unknown format 'lz4': want xz, zst, gz or none" ]
 	[ "${#stderr_lines[@]}" -eq 1 ]
+	run --separate-stderr img-pack --init-format firstrun "$T/x.img"
+	[ "$status" -eq 2 ]
+	[ "$stderr" = "img-pack: --init-format wants none, systemd, cloudinit or cloudinit-rpi, not 'firstrun'" ]
 	run --separate-stderr img-pack --level 10 "$T/x.img"
 	[ "$status" -eq 2 ]
 	[ "$stderr" = "img-pack: --level for xz wants a number from 0 to 9, not '10'" ]

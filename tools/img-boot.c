@@ -8,7 +8,8 @@
  * read with mtools: no loop device, no mount, no root. The disk is the image
  * itself in QEMU's snapshot mode: it is opened read-only and the writes of
  * the booted system go to a temporary overlay, in a directory of ours that is
- * removed at the end, whatever happened.
+ * removed at the end, whatever happened. --keep-writes gives the guest the
+ * image itself (an upgrade inside the guest, then a boot of the result).
  *
  * A command reaches the guest as base64 on the kernel command line, where
  * systemd's systemd.run= starts a small sh wrapper (itself base64, so that
@@ -70,6 +71,7 @@ static bool arg_interactive;
 static const char *arg_log;
 static const char *arg_append;
 static const char *arg_image;
+static bool arg_keep_writes;
 
 /* What the boot partition says, and where its files were copied. */
 struct boot {
@@ -337,6 +339,19 @@ static bool kvm_usable(void)
 	return uname(&u) == 0 && strcmp(u.machine, "aarch64") == 0 && access("/dev/kvm", R_OK | W_OK) == 0;
 }
 
+/* The image as QEMU's disk: in snapshot mode unless --keep-writes. The
+ * guest's flushes are not passed on (cache=unsafe): in snapshot mode its
+ * writes are thrown away anyway, and with --keep-writes the image is synced
+ * once, when QEMU has ended (dpkg in the guest flushes after every file). */
+static const char *drive_opts(const char *iface)
+{
+	static char opts[64];
+
+	snprintf(opts, sizeof(opts), "format=raw,if=%s,cache=unsafe%s", iface,
+		 arg_keep_writes ? "" : ",snapshot=on");
+	return opts;
+}
+
 static int qemu_argv(const struct boot *b, const char *cmdline, char *argv[static 48], char bufs[4][2 * PATH_MAX + 64])
 {
 	int n = 0;
@@ -352,7 +367,7 @@ static int qemu_argv(const struct boot *b, const char *cmdline, char *argv[stati
 		snprintf(bufs[1], sizeof(bufs[1]), "%" PRIu64 "M", arg_memory >> 20);
 		argv[n++] = "-m", argv[n++] = bufs[1];
 		argv[n++] = "-nodefaults";
-		if (vm_drive_arg(bufs[2], sizeof(bufs[2]), arg_image, "format=raw,if=virtio,snapshot=on") < 0)
+		if (vm_drive_arg(bufs[2], sizeof(bufs[2]), arg_image, drive_opts("virtio")) < 0)
 			return -ENAMETOOLONG;
 		argv[n++] = "-drive", argv[n++] = bufs[2];
 		argv[n++] = "-netdev", argv[n++] = "user,id=net0";
@@ -363,7 +378,7 @@ static int qemu_argv(const struct boot *b, const char *cmdline, char *argv[stati
 		/* The board has 4 cores and 2 GiB, whatever -smp and -m say. */
 		argv[n++] = "-M", argv[n++] = "raspi4b";
 		argv[n++] = "-dtb", argv[n++] = (char *)b->dtb_path;
-		if (vm_drive_arg(bufs[2], sizeof(bufs[2]), arg_image, "format=raw,if=sd,snapshot=on") < 0)
+		if (vm_drive_arg(bufs[2], sizeof(bufs[2]), arg_image, drive_opts("sd")) < 0)
 			return -ENAMETOOLONG;
 		argv[n++] = "-drive", argv[n++] = bufs[2];
 		/* The first UART is the PL011, the console the mini-UART. */
@@ -493,9 +508,10 @@ static int run(void)
 	sigaddset(&mask, SIGHUP);
 	sigprocmask(SIG_BLOCK, &mask, NULL);
 
-	fd = open(arg_image, O_RDONLY | O_CLOEXEC);
+	/* With --keep-writes, a read-only image is refused now, not by QEMU. */
+	fd = open(arg_image, (arg_keep_writes ? O_RDWR : O_RDONLY) | O_CLOEXEC);
 	if (fd < 0 || fstat(fd, &st) < 0) {
-		log_errno(errno, "cannot open '%s'", arg_image);
+		log_errno(errno, "cannot open '%s'%s", arg_image, arg_keep_writes ? " to write (--keep-writes)" : "");
 		return EXIT_NOBOOT;
 	}
 	if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode)) {
@@ -556,6 +572,10 @@ static int run(void)
 			 arg_machine == MACHINE_VIRT ? "virt" : "raspi4b", arg_cpus,
 			 arg_log ? arg_log : log_enabled(LOG_DEBUG) ? "stderr" : "-v or --log");
 	r = vm_run(&vm);
+	if (arg_keep_writes && fsync(fd) < 0 && errno != EINVAL) {
+		log_errno(errno, "cannot write '%s' back to its disk", arg_image);
+		return EXIT_NOBOOT;
+	}
 	if (r == -ENOENT) {
 		log_error("cannot boot '%s': %s is not installed (qemu-system-arm)", arg_image, QEMU);
 		return EXIT_NOBOOT;
@@ -582,11 +602,13 @@ static void help(void)
 	       "  -i, --interactive     the serial console on this terminal; Ctrl-A X quits\n"
 	       "  -l, --log=FILE        write the serial console to FILE\n"
 	       "  -a, --append=ARGS     add ARGS to the kernel command line\n"
+	       "  -w, --keep-writes     let the booted system write to IMAGE itself\n"
 	       "  -q, --quiet           only errors and the summary\n"
 	       "  -v, --verbose         say more, and show the serial console on stderr\n"
 	       "  -h, --help            show this help\n"
 	       "  -V, --version         show the version\n\n"
-	       "The image is opened read-only; the booted system writes to a temporary overlay.\n\n"
+	       "The image is opened read-only; the booted system writes to a temporary overlay,\n"
+	       "unless --keep-writes.\n\n"
 	       "Exit status: the command's; 124 timeout; 125 the system did not boot or\n"
 	       "img-boot failed; 2 bad usage.\n",
 	       log_program());
@@ -616,6 +638,7 @@ static int parse_argv(int argc, char **argv)
 		{ "interactive", no_argument, NULL, 'i' },
 		{ "log", required_argument, NULL, 'l' },
 		{ "append", required_argument, NULL, 'a' },
+		{ "keep-writes", no_argument, NULL, 'w' },
 		CLI_COMMON_OPTIONS,
 		{}
 	};
@@ -623,7 +646,7 @@ static int parse_argv(int argc, char **argv)
 	long cpus;
 	int c;
 
-	while ((c = getopt_long(argc, argv, "M:c:m:t:r:il:a:" CLI_COMMON_SHORT, options, NULL)) >= 0) {
+	while ((c = getopt_long(argc, argv, "M:c:m:t:r:il:a:w" CLI_COMMON_SHORT, options, NULL)) >= 0) {
 		switch (c) {
 		case 'M':
 			if (strcmp(optarg, "virt") == 0)
@@ -666,6 +689,9 @@ static int parse_argv(int argc, char **argv)
 			break;
 		case 'a':
 			arg_append = optarg;
+			break;
+		case 'w':
+			arg_keep_writes = true;
 			break;
 		default:
 			if ((c = cli_option(c, help)) <= 0)

@@ -56,6 +56,13 @@ struct download {
 	char *url;
 };
 
+/* "suite NAME ARCH VERSION SUITE": the suite (or suites, comma-separated)
+ * whose apt lists had that version when it was installed. */
+struct origin {
+	char *line; /* owns the words below */
+	const char *name, *arch, *version, *suite;
+};
+
 struct manifest {
 	int fd;
 	uint64_t size;
@@ -76,6 +83,8 @@ struct manifest {
 	size_t n_vars;
 	struct download *dls;
 	size_t n_dls;
+	struct origin *origins;
+	size_t n_origins;
 
 	char kernel[256];    /* the release; "" if none was found */
 	const char *kernel_rule;
@@ -92,6 +101,9 @@ static void manifest_free(struct manifest *m)
 	}
 	for (size_t i = 0; i < m->n_dls; i++)
 		free(m->dls[i].url);
+	for (size_t i = 0; i < m->n_origins; i++)
+		free(m->origins[i].line);
+	free(m->origins);
 	free(m->vars);
 	free(m->dls);
 	free(m->pkgs);
@@ -181,7 +193,31 @@ static int info_line(struct manifest *m, char *l, unsigned nr)
 		m->n_dls++;
 		return 0;
 	}
-	log_error("%s:%u: want 'var NAME=VALUE' or 'download SHA256 URL', not '%s'", arg_info, nr, l);
+	if (strncmp(l, "suite", 5) == 0 && (l[5] == ' ' || l[5] == '\t')) {
+		char *copy = strdup(l + 5), *save = NULL, *w[5];
+		int n = 0;
+
+		if (!copy)
+			return log_errno(ENOMEM, "cannot read '%s'", arg_info);
+		for (char *t = strtok_r(copy, " \t", &save); t && n < 5; t = strtok_r(NULL, " \t", &save))
+			w[n++] = t;
+		if (n != 4) {
+			free(copy);
+			log_error("%s:%u: want 'suite NAME ARCH VERSION SUITE'", arg_info, nr);
+			return -EINVAL;
+		}
+		struct origin *o = array_grow(m->origins, m->n_origins, sizeof(*o));
+		if (!o) {
+			free(copy);
+			return log_errno(ENOMEM, "cannot read '%s'", arg_info);
+		}
+		m->origins = o;
+		o[m->n_origins] = (struct origin){ copy, w[0], w[1], w[2], w[3] };
+		m->n_origins++;
+		return 0;
+	}
+	log_error("%s:%u: want 'var NAME=VALUE', 'download SHA256 URL' or 'suite NAME ARCH VERSION SUITE', "
+		  "not '%s'", arg_info, nr, l);
 	return -EINVAL;
 }
 
@@ -483,6 +519,18 @@ static int width(size_t n, const char *(*get)(const struct dpkg_pkg *), const st
 			w = strlen(get(&p[i]));
 	return w > 200 ? 200 : (int)w;
 }
+/* The suite the installed version came from, or NULL. */
+static const char *pkg_suite(const struct manifest *m, const struct dpkg_pkg *p)
+{
+	for (size_t i = 0; i < m->n_origins; i++) {
+		const struct origin *o = &m->origins[i];
+		if (strcmp(o->name, p->name) == 0 && strcmp(o->arch, p->arch) == 0 &&
+		    strcmp(o->version, p->version) == 0)
+			return o->suite;
+	}
+	return NULL;
+}
+
 static const char *pkg_name(const struct dpkg_pkg *p) { return p->name; }
 static const char *pkg_version(const struct dpkg_pkg *p) { return p->version; }
 
@@ -504,9 +552,15 @@ static void text_write(const struct manifest *m, const char *image_base, struct 
 	for (size_t i = 0; i < m->n_dls; i++)
 		text_add(t, "  %s  %s\n", m->dls[i].sha256, m->dls[i].url);
 	text_add(t, "\npackages: %zu\n", m->n_pkgs);
-	for (size_t i = 0; i < m->n_pkgs; i++)
-		text_add(t, "  %-*s  %-*s  %s\n", wn, m->pkgs[i].name, wv, m->pkgs[i].version,
-			 m->pkgs[i].arch);
+	for (size_t i = 0; i < m->n_pkgs; i++) {
+		const char *suite = pkg_suite(m, &m->pkgs[i]);
+		if (suite)
+			text_add(t, "  %-*s  %-*s  %-5s  %s\n", wn, m->pkgs[i].name, wv, m->pkgs[i].version,
+				 m->pkgs[i].arch, suite);
+		else
+			text_add(t, "  %-*s  %-*s  %s\n", wn, m->pkgs[i].name, wv, m->pkgs[i].version,
+				 m->pkgs[i].arch);
+	}
 }
 
 static void json_write(const struct manifest *m, const char *image_base, struct text *t)
@@ -546,6 +600,10 @@ static void json_write(const struct manifest *m, const char *image_base, struct 
 		text_add_json(t, m->pkgs[i].version);
 		text_add(t, ", \"architecture\": ");
 		text_add_json(t, m->pkgs[i].arch);
+		if (pkg_suite(m, &m->pkgs[i])) {
+			text_add(t, ", \"suite\": ");
+			text_add_json(t, pkg_suite(m, &m->pkgs[i]));
+		}
 		text_add(t, " }");
 	}
 	text_add(t, "%s]\n}\n", m->n_pkgs ? "\n  " : "");
@@ -658,8 +716,9 @@ static void help(void)
 	       "Write NAME.manifest and NAME.manifest.json: the packages installed in the disk\n"
 	       "image IMAGE, the kernel that boots, the recipe's variables and downloads, the\n"
 	       "build date and the version of rt-image-kit.\n\n"
-	       "  -i, --info=FILE       recipe facts, one a line: 'var NAME=VALUE' or\n"
-	       "                        'download SHA256 URL'; '#' starts a comment\n"
+	       "  -i, --info=FILE       recipe facts, one a line: 'var NAME=VALUE',\n"
+	       "                        'download SHA256 URL' or 'suite NAME ARCH VERSION\n"
+	       "                        SUITE'; '#' starts a comment\n"
 	       "  -p, --partition=N     the root filesystem is in partition N\n"
 	       "                        (default: the last ext2/3/4 partition)\n"
 	       "  -o, --out-dir=DIR     write the manifests into DIR (default: IMAGE's directory)\n"

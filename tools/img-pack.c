@@ -47,6 +47,7 @@ static const char *arg_out_dir;
 static const char *arg_os_name;
 static const char *arg_description;
 static const char *arg_devices = "pi4-64bit";
+static const char *arg_init_format;
 static const char *arg_image;
 
 enum slot_state { SLOT_FREE, SLOT_READ, SLOT_BUSY, SLOT_DONE };
@@ -420,7 +421,13 @@ static void json_entry(struct text *t, const char *name, const char *url, uint64
 		text_add_json(t, dev);
 		d += n + (d[n] == ',');
 	}
-	text_add(t, "]\n    }\n  ]\n}\n");
+	text_add(t, "]");
+	/* What Imager's settings dialog writes for the image (user, Wi-Fi...). */
+	if (arg_init_format) {
+		text_add(t, ",\n      \"init_format\": ");
+		text_add_json(t, arg_init_format);
+	}
+	text_add(t, "\n    }\n  ]\n}\n");
 }
 
 /* ---- the image ---- */
@@ -703,6 +710,8 @@ static void help(void)
 	       "      --os-name=TEXT     the name in the Imager entry (default: NAME)\n"
 	       "      --description=TEXT its description (default: NAME)\n"
 	       "      --devices=LIST     its devices, comma-separated (default: pi4-64bit)\n"
+	       "      --init-format=F    how Imager may customise it: none, systemd,\n"
+	       "                         cloudinit, cloudinit-rpi (default: not said)\n"
 	       "  -q, --quiet            only the summary and errors\n"
 	       "  -v, --verbose          say more\n"
 	       "  -h, --help             show this help\n"
@@ -726,7 +735,7 @@ static int parse_number(const char *opt, const char *s, long min, long max, long
 
 static int parse_argv(int argc, char **argv)
 {
-	enum { OPT_OS_NAME = 0x100, OPT_DESCRIPTION, OPT_DEVICES };
+	enum { OPT_OS_NAME = 0x100, OPT_DESCRIPTION, OPT_DEVICES, OPT_INIT_FORMAT };
 	static const struct option options[] = {
 		{ "format", required_argument, NULL, 'f' },
 		{ "level", required_argument, NULL, 'l' },
@@ -735,6 +744,7 @@ static int parse_argv(int argc, char **argv)
 		{ "os-name", required_argument, NULL, OPT_OS_NAME },
 		{ "description", required_argument, NULL, OPT_DESCRIPTION },
 		{ "devices", required_argument, NULL, OPT_DEVICES },
+		{ "init-format", required_argument, NULL, OPT_INIT_FORMAT },
 		CLI_COMMON_OPTIONS,
 		{}
 	};
@@ -769,6 +779,15 @@ static int parse_argv(int argc, char **argv)
 			break;
 		case OPT_DEVICES:
 			arg_devices = optarg;
+			break;
+		case OPT_INIT_FORMAT:
+			if (strcmp(optarg, "none") != 0 && strcmp(optarg, "systemd") != 0 &&
+			    strcmp(optarg, "cloudinit") != 0 && strcmp(optarg, "cloudinit-rpi") != 0) {
+				log_error("--init-format wants none, systemd, cloudinit or cloudinit-rpi, not '%s'",
+					  optarg);
+				return -EINVAL;
+			}
+			arg_init_format = optarg;
 			break;
 		default:
 			if ((c = cli_option(c, help)) <= 0)

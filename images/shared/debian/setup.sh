@@ -5,7 +5,9 @@
 # every recipe shares (rt-tuning.sh). Runs again with the same result.
 #
 # Environment (IMAGE_ENV): IMAGE_USER, IMAGE_PASSWORD, AUTHORIZED_KEYS_TEXT,
-# IMAGE_HOSTNAME, and the knobs of rt-tuning.sh.
+# IMAGE_HOSTNAME, the knobs of rt-tuning.sh; IMAGE_SUITE, IMAGE_COMPONENTS,
+# APT_MIRROR and APT_SECURITY_MIRROR (the apt sources the image keeps),
+# UNATTENDED_UPGRADES (yes or no), FIRSTBOOT (cloud-init or none).
 set -euo pipefail
 shopt -s inherit_errexit
 
@@ -71,6 +73,141 @@ user_setup() {
 	fi
 }
 
+# The apt sources the image keeps, in deb822 form: the suite and its
+# -updates from APT_MIRROR, the suite's -security from APT_SECURITY_MIRROR,
+# signed by Debian's archive keys. mmdebstrap's one-line sources.list (the
+# build's own mirrors) goes.
+APT_SOURCES=/etc/apt/sources.list.d/debian.sources
+apt_sources_write() {
+	[ -n "${APT_MIRROR:-}" ] || return 0
+	cat >"$APT_SOURCES.new" <<SOURCES
+# Debian's archive: the suite, its updates, and its security updates. See
+# sources.list(5); apt update, then apt upgrade, when the device is idle.
+Types: deb
+URIs: $APT_MIRROR
+Suites: $IMAGE_SUITE $IMAGE_SUITE-updates
+Components: ${IMAGE_COMPONENTS:-main}
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+SOURCES
+	if [ -n "${APT_SECURITY_MIRROR:-}" ]; then
+		cat >>"$APT_SOURCES.new" <<SOURCES
+
+Types: deb
+URIs: $APT_SECURITY_MIRROR
+Suites: $IMAGE_SUITE-security
+Components: ${IMAGE_COMPONENTS:-main}
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+SOURCES
+	fi
+	chmod 0644 "$APT_SOURCES.new"
+	mv "$APT_SOURCES.new" "$APT_SOURCES"
+	rm -f /etc/apt/sources.list
+	say "apt sources: $IMAGE_SUITE, $IMAGE_SUITE-updates from $APT_MIRROR${APT_SECURITY_MIRROR:+, $IMAGE_SUITE-security from $APT_SECURITY_MIRROR}"
+}
+
+# Updates run when someone runs them: no unattended-upgrades, and none of
+# apt's daily timers, unless UNATTENDED_UPGRADES=yes.
+upgrades_setup() {
+	local timers=(apt-daily.timer apt-daily-upgrade.timer)
+	if [ "${UNATTENDED_UPGRADES:-no}" = yes ]; then
+		command -v unattended-upgrade >/dev/null || die "UNATTENDED_UPGRADES=yes needs the package unattended-upgrades"
+		printf 'APT::Periodic::Update-Package-Lists "1";\nAPT::Periodic::Unattended-Upgrade "1";\n' >/etc/apt/apt.conf.d/20auto-upgrades
+		systemctl enable "${timers[@]}"
+		say "unattended-upgrades installs the security updates by itself (UNATTENDED_UPGRADES=yes)"
+	else
+		rm -f /etc/apt/apt.conf.d/20auto-upgrades
+		systemctl disable "${timers[@]}" 2>/dev/null || true
+		say "no unattended upgrades, no apt timers: update when the device is idle"
+	fi
+}
+
+# FIRSTBOOT=cloud-init: cloud-init reads the NoCloud files (user-data,
+# network-config, meta-data) that Raspberry Pi Imager, or a person, put on
+# the boot partition, at the first boot; rt-firstboot-done.service turns it
+# off once it has run (or had nothing to do), so that later boots spend
+# nothing on it. Without the files cloud-init finds no datasource and does
+# nothing: the build's own settings stand.
+CLOUD_CFG=/etc/cloud/cloud.cfg.d/90-rt-image.cfg
+firstboot_setup() {
+	local label
+	case ${FIRSTBOOT:-none} in
+	none)
+		rm -f "$CLOUD_CFG"
+		say "FIRSTBOOT=none: no settings at flash time"
+		return 0
+		;;
+	cloud-init) ;;
+	*) die "FIRSTBOOT '$FIRSTBOOT' is neither cloud-init nor none" ;;
+	esac
+	command -v cloud-init >/dev/null || die "FIRSTBOOT=cloud-init needs the package cloud-init"
+	# The boot partition, by the label fstab mounts it by.
+	label=$(awk '$2 == "/boot/firmware" && $1 ~ /^LABEL=/ { sub(/^LABEL=/, "", $1); print $1 }' /etc/fstab)
+	[ -n "$label" ] || die "/etc/fstab mounts no /boot/firmware by LABEL=: cloud-init cannot find the boot partition"
+	cat >"$CLOUD_CFG" <<CFG
+# rt-image-kit: settings at flash time. At the first boot cloud-init reads
+# user-data, network-config and meta-data (its NoCloud datasource) from the
+# boot partition, as Raspberry Pi Imager writes them; without them it finds
+# no datasource and does nothing. rt-firstboot-done.service then turns it
+# off: /etc/cloud/cloud-init.disabled.
+datasource_list: [ NoCloud ]
+datasource:
+  NoCloud:
+    fs_label: $label
+# The image's user ($IMAGE_USER) is made when the image is built. user-data
+# may add others: "user:" (Imager's) extends the default user below, who is
+# in sudo and $RT_GROUP; "users:" lists more.
+users: []
+system_info:
+  default_user:
+    name: debian
+    lock_passwd: true
+    gecos: Debian
+    groups: [adm, audio, cdrom, dialout, dip, floppy, plugdev, sudo, video, $RT_GROUP]
+    sudo: ["ALL=(ALL) NOPASSWD:ALL"]
+    shell: /bin/bash
+  network:
+    # netplan renders network-config, Wi-Fi included, for systemd-networkd
+    # and wpa_supplicant.
+    renderers: [ netplan ]
+# The host keys: made once, by the first boot (regenerate-ssh-host-keys).
+ssh_deletekeys: false
+# A first boot configures the device and installs nothing: no "packages:",
+# no upgrade from the network (the image is what was built and tested;
+# Imager's avahi-daemon is not needed, systemd-resolved answers mDNS).
+# Modules for what this image does not have (snap, byobu, GRUB, LXD,
+# landscape, configuration managers) are left out: each costs time.
+cloud_config_modules:
+ - ssh-import-id
+ - keyboard
+ - locale
+ - set-passwords
+ - apt-pipelining
+ - apt-configure
+ - ntp
+ - timezone
+ - disable-ec2-metadata
+ - runcmd
+cloud_final_modules:
+ - write-files-deferred
+ - reset_rmc
+ - scripts-vendor
+ - scripts-per-once
+ - scripts-per-boot
+ - scripts-per-instance
+ - scripts-user
+ - ssh-authkey-fingerprints
+ - keys-to-console
+ - install-hotplug
+ - phone-home
+ - final-message
+ - power-state-change
+CFG
+	chmod 0644 "$CLOUD_CFG"
+	rm -f /etc/cloud/cloud-init.disabled
+	systemctl enable rt-firstboot-done.service
+	say "cloud-init reads user-data, network-config and meta-data from the partition labelled $label at the first boot"
+}
+
 services_setup() {
 	local u units=(systemd-networkd.service systemd-resolved.service systemd-timesyncd.service
 		ssh.service regenerate-ssh-host-keys.service rt-grow-root.service)
@@ -88,6 +225,9 @@ main() {
 	rt_group_create
 	user_setup
 	services_setup
+	apt_sources_write
+	upgrades_setup
+	firstboot_setup
 	rt_tuning_apply "$IMAGE_USER"
 	say "done"
 }

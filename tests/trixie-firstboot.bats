@@ -1,0 +1,329 @@
+#!/usr/bin/env bats
+# shellcheck disable=SC2030,SC2031,SC2154 # bats: @test bodies run in subshells; run sets stderr_lines
+# shellcheck disable=SC2016 # the commands in single quotes run in the booted image
+# The trixie image as people flash it (tests/trixie_helper.bash builds it
+# once per suite run): a copy on a bigger card, with the files Raspberry Pi
+# Imager writes on the boot partition for an image whose entry says
+# init_format "cloudinit", booted in QEMU with its writes kept. The first
+# boot applies them (user, key, host name, time zone, keyboard, Wi-Fi),
+# grows the root, and a kernel upgrade is installed with apt inside it;
+# the second boot runs the new kernel and nothing of the first boot again.
+# A malformed user-data gives a device that still boots.
+
+bats_require_minimum_version 1.5.0
+load test_helper
+load trixie_helper
+
+setup_file() {
+	[ "$(id -u)" -eq 0 ] || return 0
+	IMG=$(trixie_image)
+	export IMG
+}
+
+setup() {
+	require_root
+	common_setup
+	[ -n "${IMG-}" ] && [ -f "$IMG" ]
+	mkdir -p "$T/tmp"
+	export TMPDIR=$T/tmp
+	CARD=$BATS_FILE_TMPDIR/card.img
+}
+
+teardown() {
+	[ -n "${T-}" ] || return 0
+	block_cleanup
+}
+
+boot_put() { # IMG FILE...: onto the boot partition, as Imager writes them
+	local img=$1
+	shift
+	MTOOLS_SKIP_CHECK=1 mcopy -o -i "$img@@$(part_offset "$img" 1)" "$@" ::
+}
+
+root_put() { # IMG SRC DEST: a file into the root filesystem, unmounted
+	debugfs -w -R "write \"$2\" \"$3\"" "$1?offset=$(part_offset "$1" 2)" >/dev/null 2>&1
+	root_stat "$1" "$3" | grep -q Inode
+}
+
+# The files Raspberry Pi Imager (src/customization_generator.cpp,
+# src/downloadthread.cpp) writes for: host name rtbot, user pi with a
+# password and an SSH key, password SSH off, time zone Europe/Berlin,
+# keyboard de, Wi-Fi "Lab WiFi" in DE. Its own layout: no blank line but
+# the one after manage_resolv_conf, quoted hash and keys, the PSK derived.
+imager_files() { # DIR PUBKEY
+	local d=$1 key=$2 hash psk
+	hash=$(openssl passwd -5 -salt rtikrtik 'correct horse')
+	psk=$(python3 -c 'import hashlib; print(hashlib.pbkdf2_hmac("sha1", b"battery staple", b"Lab WiFi", 4096, 32).hex())')
+	cat >"$d/user-data" <<EOF
+#cloud-config
+manage_resolv_conf: false
+
+hostname: rtbot
+manage_etc_hosts: true
+packages:
+- avahi-daemon
+apt:
+  preserve_sources_list: true
+  conf: |
+    Acquire {
+      Check-Date "false";
+    };
+timezone: Europe/Berlin
+keyboard:
+  model: pc105
+  layout: "de"
+user:
+  name: pi
+  shell: /bin/bash
+  lock_passwd: false
+  passwd: "$hash"
+  ssh_authorized_keys:
+    - "$key"
+  sudo: null
+ssh_pwauth: false
+runcmd:
+  - [ systemctl, enable, --now, ssh ]
+EOF
+	cat >"$d/network-config" <<EOF
+network:
+  version: 2
+  ethernets:
+    eth0:
+      dhcp4: true
+      dhcp6: true
+      optional: true
+  wifis:
+    wlan0:
+      dhcp4: true
+      regulatory-domain: "DE"
+      access-points:
+        "Lab WiFi":
+          password: "$psk"
+      optional: true
+EOF
+	printf 'instance-id: rpi-imager-1796601600000\n' >"$d/meta-data"
+}
+
+# The installed RT kernel's package, rebuilt with a higher version and its
+# build date in uname -v changed (same length) to 2099-12-31: a stand-in for
+# the security update that the archive has not published yet. Its modules
+# are those that boot a Pi 4 or QEMU's virt machine (filesystems, crypto,
+# storage, USB, input, virtio), 1,300 of 4,300: the emulated guest installs
+# it (dpkg, depmod) in half the time, and the upgrade does all it would do
+# with the whole package. Prints its path.
+kernel_standin() { # IMG
+	local img=$1 rel ver deb d=$T/standin
+	rel=$(boot_cat "$img" config.txt | sed -n 's/^kernel=vmlinuz-//p')
+	ver=$(root_cat "$img" /var/lib/dpkg/status |
+		awk -v p="linux-image-$rel" '$1 == "Package:" { cur = $2 } cur == p && $1 == "Version:" { print $2; exit }')
+	deb=$TOP/cache/apt-archives/linux-image-${rel}_${ver//:/%3a}_arm64.deb
+	[ -f "$deb" ] || { echo "no $deb in the cache" >&2; return 1; }
+	dpkg-deb -R "$deb" "$d"
+	python3 - "$d" "$rel" "$ver" <<'PY' || return 1
+import hashlib, os, re, sys
+d, rel, ver = sys.argv[1:]
+ctl = open(f"{d}/DEBIAN/control").read()
+open(f"{d}/DEBIAN/control", "w").write(re.sub(r"(?m)^Version: .*$", f"Version: {ver}+rtik1", ctl))
+path = f"boot/vmlinuz-{rel}"
+k = open(f"{d}/{path}", "rb").read()
+k2, n = re.subn(rb"(PREEMPT_RT Debian " + re.escape(ver.encode()) + rb" \()\d{4}-\d{2}-\d{2}\)", rb"\g<1>2099-12-31)", k)
+assert n >= 1, "no uname -v in the kernel"
+open(f"{d}/{path}", "wb").write(k2)
+keep = ("fs/", "crypto/", "lib/", "arch/", "block/", "mm/", "net/core/", "drivers/virtio/",
+        "drivers/block/", "drivers/char/", "drivers/mmc/", "drivers/usb/", "drivers/nvme/",
+        "drivers/scsi/", "drivers/ata/", "drivers/hid/", "drivers/input/", "drivers/reset/",
+        "drivers/clk/", "drivers/phy/", "drivers/pinctrl/", "drivers/soc/", "drivers/firmware/",
+        "drivers/mailbox/", "drivers/rtc/", "drivers/gpio/", "drivers/md/",
+        "drivers/net/virtio_net.", "drivers/net/net_failover.")
+gone = set()
+for top in (f"{d}/lib/modules/{rel}/kernel", f"{d}/usr/lib/modules/{rel}/kernel"):
+    for root, _, files in os.walk(top):
+        for f in files:
+            rel_path = os.path.relpath(os.path.join(root, f), top)
+            if not rel_path.startswith(keep):
+                os.unlink(os.path.join(root, f))
+                gone.add(os.path.relpath(os.path.join(root, f), d))
+md5 = []
+for line in open(f"{d}/DEBIAN/md5sums"):
+    name = line.rstrip("\n")[34:]
+    if name in gone:
+        continue
+    if name == path:
+        line = hashlib.md5(k2).hexdigest() + "  " + path + "\n"
+    md5.append(line)
+open(f"{d}/DEBIAN/md5sums", "w").write("".join(md5))
+PY
+	dpkg-deb -Zzstd -z1 -b "$d" "$T/linux-image-standin.deb" >/dev/null
+	rm -rf "$d"
+	echo "$T/linux-image-standin.deb"
+}
+
+@test "Imager's settings on a bigger card: the first boot applies them, grows the root, makes its keys; a kernel upgrade with apt" {
+	local d=$T/imager deb
+	mkdir -p "$d"
+	cp --sparse=always "$IMG" "$CARD"
+	truncate -s 3G "$CARD"
+	ssh-keygen -q -t ed25519 -N '' -C 'pi@workstation' -f "$T/key"
+	imager_files "$d" "$(cat "$T/key.pub")"
+	boot_put "$CARD" "$d/user-data" "$d/network-config" "$d/meta-data"
+	# Imager appends the datasource and the instance to cmdline.txt.
+	printf '%s ds=nocloud;i=rpi-imager-1796601600000' "$(boot_cat "$CARD" cmdline.txt | tr -d '\r\n')" >"$d/cmdline.txt"
+	boot_put "$CARD" "$d/cmdline.txt"
+	# For the login and the upgrade: the private key, the newer kernel.
+	root_put "$CARD" "$T/key" /root/pi.key
+	deb=$(kernel_standin "$CARD")
+	root_put "$CARD" "$deb" /root/linux-image-standin.deb
+	# Too long for the kernel command line: a script in the image.
+	cat >"$T/check.sh" <<'SH'
+echo "T $(cut -d' ' -f1 /proc/uptime) multi-user"
+cloud-init status --wait >/dev/null
+echo "T $(cut -d' ' -f1 /proc/uptime) cloud-init done"
+# rt-firstboot-done runs after cloud-final, logs cloud-init's status, turns it off.
+for i in $(seq 120); do [ -e /etc/cloud/cloud-init.disabled ] && break; sleep 1; done
+journalctl -b -q -o cat -u rt-firstboot-done.service >/run/done.log
+sed -n "s/^rt-firstboot-done: cloud-init: /CLOUDINIT /p" /run/done.log
+grep -c "cloud-init turned off" /run/done.log | sed "s/^/FIRSTBOOTDONE /"
+echo "CLOUDDISABLED $(test -e /etc/cloud/cloud-init.disabled && echo yes)"
+echo "HOSTNAME $(hostname)"
+echo "LOGIN $(ssh -n -i /root/pi.key -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o BatchMode=yes pi@localhost id)"
+echo "GETENT $(getent passwd pi)"
+echo "SHADOW $(getent shadow pi | cut -d: -f2)"
+echo "SUDOERS $(grep -rh "^pi " /etc/sudoers.d || echo none)"
+sed "s/^/AUTHKEYS /" /home/pi/.ssh/authorized_keys
+echo "TIMEZONE $(cat /etc/timezone) $(readlink /etc/localtime)"
+sed -n "s/^XKBLAYOUT=/KEYBOARD /p" /etc/default/keyboard
+echo "PWAUTH $(sshd -T | grep -i "^passwordauthentication")"
+sed "s/^/WPA /" /run/netplan/wpa-wlan0.conf
+sed "s/^/WLAN0 /" /run/systemd/network/10-netplan-wlan0.network
+echo "WPAUNIT $(systemctl is-enabled netplan-wpa-wlan0.service 2>&1)"
+resolvectl mdns | sed "s/^/MDNS /"
+echo "ROOTSIZE $(df -B1 --output=size / | tail -n 1)"
+ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub | sed "s/^/HOSTKEY /"
+echo "MACHINEID $(cat /etc/machine-id)"
+echo "FIRSTBOOTCOND $(systemctl show -P ConditionResult systemd-firstboot.service)"
+echo "T $(cut -d' ' -f1 /proc/uptime) checked"
+apt-get install -y /root/linux-image-standin.deb >/run/apt.log 2>&1; echo "APT $?"; tail -n 20 /run/apt.log
+echo "T $(cut -d' ' -f1 /proc/uptime) upgraded"
+rm -f /root/linux-image-standin.deb
+sed "s/^/CONFIG /" /boot/firmware/config.txt
+rel=$(sed -n "s/^kernel=vmlinuz-//p" /boot/firmware/config.txt)
+echo "NEWEST $(ls /boot/vmlinuz-* | sort -V | tail -n 1)"
+echo "PKGVER $(dpkg-query -W -f '${Version}' "linux-image-$rel")"
+cmp -s /boot/firmware/bcm2711-rpi-4-b.dtb "/usr/lib/linux-image-$rel/broadcom/bcm2711-rpi-4-b.dtb" && echo "DTB same"
+for f in /boot/firmware/vmlinuz-* /boot/firmware/initrd.img-*; do
+	cmp -s "$f" "/boot/${f##*/}" && echo "SAME ${f##*/}" || echo "DIFFERENT ${f##*/}"
+done
+true
+SH
+	root_put "$CARD" "$T/check.sh" /root/check.sh
+	run img-boot --keep-writes --timeout 1200 --log "$T/console" --run 'sh /root/check.sh' "$CARD"
+	echo "$output" >&2
+	grep -a -E "^[A-Z]+ " "$T/console" >&2 || true
+	[ "$status" -eq 0 ]
+	c() { sed -n "s/^$1 //p" "$T/console" | tr -d '\r'; }
+	# cloud-init ran from the boot partition, once, and is off now.
+	c CLOUDINIT | grep -qx 'status: done'
+	c CLOUDINIT | grep -qx 'detail: DataSourceNoCloud \[seed=/dev/vda1\]' ||
+		c CLOUDINIT | grep -q '^detail: DataSourceNoCloud'
+	[ "$(c FIRSTBOOTDONE)" = 1 ]
+	[ "$(c CLOUDDISABLED)" = yes ]
+	# The host name; the user, who logs in with the key, in sudo (asked
+	# for the password: Imager said sudo: null) and the RT group.
+	[ "$(c HOSTNAME)" = rtbot ]
+	[[ $(c LOGIN) == "uid=1001(pi) "* ]] || [[ $(c LOGIN) == "uid="*"(pi) "* ]]
+	[[ $(c LOGIN) == *"(sudo)"* ]]
+	[[ $(c LOGIN) == *"(realtime)"* ]]
+	[[ $(c GETENT) == "pi:x:"*":/home/pi:/bin/bash" ]]
+	[ "$(c SHADOW)" = "$(openssl passwd -5 -salt rtikrtik 'correct horse')" ]
+	[ "$(c SUDOERS)" = none ]
+	[ "$(c AUTHKEYS)" = "$(cat "$T/key.pub")" ]
+	[ "$(c TIMEZONE)" = "Europe/Berlin /usr/share/zoneinfo/Europe/Berlin" ]
+	[ "$(c KEYBOARD)" = '"de"' ]
+	[ "$(c PWAUTH)" = "passwordauthentication no" ]
+	# Wi-Fi: wpa_supplicant's configuration for wlan0 (SSID, PSK, country),
+	# DHCP on it, the unit that starts it when the interface appears.
+	c WPA | grep -qx 'country=DE' || c WPA | grep -q 'country=DE'
+	# netplan writes the SSID as wpa_supplicant's printf-style P"...".
+	c WPA | grep -Eq '^ *ssid=P?"Lab WiFi"$'
+	c WPA | grep -q "psk=$(python3 -c 'import hashlib; print(hashlib.pbkdf2_hmac("sha1", b"battery staple", b"Lab WiFi", 4096, 32).hex())')"
+	c WLAN0 | grep -qx 'Name=wlan0'
+	c WLAN0 | grep -q '^DHCP=ipv4'
+	[ "$(c WPAUNIT)" != "" ]
+	# mDNS on the wired link (the resolver answers rtbot.local).
+	c MDNS | grep -Eq '^Link [0-9]+ \(eth0\): yes'
+	c MDNS | grep -Eq '^Global: yes'
+	# The root grew to the card; first-boot units fired once.
+	[ "$(c ROOTSIZE)" -gt $((2400 * 1024 * 1024)) ]
+	[[ $(c MACHINEID) =~ ^[0-9a-f]{32}$ ]]
+	[ "$(c FIRSTBOOTCOND)" = no ]
+	c HOSTKEY >"$BATS_FILE_TMPDIR/hostkey"
+	c MACHINEID >"$BATS_FILE_TMPDIR/machine-id"
+	# The upgrade: installed, and the boot partition names and holds it.
+	[ "$(c APT)" = 0 ]
+	c CONFIG >"$BATS_FILE_TMPDIR/config.txt"
+	[[ $(c PKGVER) == *+rtik1 ]]
+	[ "$(c NEWEST)" = "/boot/$(sed -n 's/^kernel=//p' "$BATS_FILE_TMPDIR/config.txt")" ]
+	grep -qx "initramfs initrd.img-$(sed -n 's/^kernel=vmlinuz-//p' "$BATS_FILE_TMPDIR/config.txt")" "$BATS_FILE_TMPDIR/config.txt"
+	[ "$(c DTB)" = same ]
+	! c DIFFERENT | grep -q .
+	c SAME | grep -q '^vmlinuz-'
+}
+
+@test "the second boot: the upgraded kernel, rt-check passes; cloud-init and the first-boot units do not run again" {
+	[ -f "$BATS_FILE_TMPDIR/hostkey" ] || skip "needs the first boot's test before it"
+	cat >"$T/check2.sh" <<'SH'
+echo "UNAME $(uname -r) $(uname -v)"
+rt-check --duration 2 >/run/rt.txt; echo "RTCHECK $?"; cat /run/rt.txt
+echo "CLOUDINIT $(cloud-init status 2>&1 | head -n 1)"
+echo "CLOUDRAN $(journalctl -b -q -u cloud-init-local.service -u cloud-init.service -u cloud-final.service | wc -l)"
+echo "FIRSTBOOTDONE $(systemctl show -P ConditionResult rt-firstboot-done.service)"
+echo "HOSTNAME $(hostname)"
+ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub | sed "s/^/HOSTKEY /"
+echo "MACHINEID $(cat /etc/machine-id)"
+echo "LOGIN $(ssh -n -i /root/pi.key -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o BatchMode=yes pi@localhost id -un)"
+SH
+	root_put "$CARD" "$T/check2.sh" /root/check2.sh
+	run img-boot --keep-writes --timeout 900 --log "$T/console" --run 'sh /root/check2.sh' "$CARD"
+	echo "$output" >&2
+	grep -a -E "^[A-Z]+ " "$T/console" >&2 || true
+	[ "$status" -eq 0 ]
+	c() { sed -n "s/^$1 //p" "$T/console" | tr -d '\r'; }
+	[[ $(c UNAME) == *"-rt-arm64 #1 SMP PREEMPT_RT Debian "*" (2099-12-31)" ]]
+	[ "$(c RTCHECK)" = 0 ]
+	grep -q '^kernel: ok (PREEMPT_RT' "$T/console"
+	[ "$(c CLOUDINIT)" = "status: disabled" ]
+	[ "$(c CLOUDRAN)" = 0 ]
+	[ "$(c FIRSTBOOTDONE)" = no ]
+	[ "$(c HOSTNAME)" = rtbot ]
+	[ "$(c HOSTKEY)" = "$(cat "$BATS_FILE_TMPDIR/hostkey")" ]
+	[ "$(c MACHINEID)" = "$(cat "$BATS_FILE_TMPDIR/machine-id")" ]
+	[ "$(c LOGIN)" = pi ]
+}
+
+@test "a malformed user-data (no cmdline.txt change): the device still boots to multi-user, the failure in the journal" {
+	local d=$T/bad
+	mkdir -p "$d"
+	cp --sparse=always "$IMG" "$T/bad.img"
+	printf '#cloud-config\nhostname: broken\nusers:\n  - name: x\n   bad indent: [\n' >"$d/user-data"
+	printf 'instance-id: by-hand-1\n' >"$d/meta-data"
+	boot_put "$T/bad.img" "$d/user-data" "$d/meta-data"
+	run img-boot --timeout 900 --log "$T/console" --run '
+		cloud-init status --wait >/dev/null
+		echo "STATE $(systemctl is-system-running)"
+		echo "TARGET $(systemctl is-active multi-user.target)"
+		cloud-init status --long | sed "s/^/CLOUDINIT /"
+		for i in $(seq 120); do [ -e /etc/cloud/cloud-init.disabled ] && break; sleep 1; done
+		journalctl -b -q -o cat -u rt-firstboot-done.service | grep -i "yaml" | sed "s/^/JOURNAL /"
+		echo "DISABLED $(test -e /etc/cloud/cloud-init.disabled && echo yes)"
+		echo "LOGINOK $(getent passwd rt | cut -d: -f1)"' "$T/bad.img"
+	echo "$output" >&2
+	grep -a -E "^[A-Z]+ " "$T/console" >&2 || true
+	[ "$status" -eq 0 ]
+	c() { sed -n "s/^$1 //p" "$T/console" | tr -d '\r'; }
+	[ "$(c TARGET)" = active ]
+	# Found by the boot partition's label alone, and reported.
+	c CLOUDINIT | grep -q '^detail: DataSourceNoCloud'
+	c JOURNAL | grep -q .
+	[ "$(c DISABLED)" = yes ]
+	[ "$(c LOGINOK)" = rt ]
+}
