@@ -206,7 +206,9 @@ mkimg() {
 	local img
 	img=$(trixie_image)
 	run --separate-stderr img-boot --cpus 2 --timeout 600 --log "$T/console" \
-		--run 'systemd-run --unit=rtik-broken false; sleep 2; echo "RTJSON $(rt-check --duration 2 --max-latency 1 --json)"; rt-check --duration 1' "$img"
+		--run 'systemd-run --unit=rtik-broken false; sleep 2; echo "RTJSON $(rt-check --duration 2 --max-latency 1 --json)"; rt-check --duration 1; s=$?
+			for i in $(seq 90); do [ -e /etc/cloud/cloud-init.disabled ] && break; sleep 1; done
+			echo "CLOUDOFF $(test -e /etc/cloud/cloud-init.disabled && echo yes) $(id -un rt)"; exit $s' "$img"
 	# rt-check's status: it failed.
 	[ "$status" -eq 1 ]
 	[[ $stderr == *"the command exited with status 1 after "*" s, userspace after "*" s, the command started after "*" s" ]]
@@ -216,6 +218,9 @@ mkimg() {
 	grep -q '^rt-limits: ok (rt (group realtime): rtprio 98, memlock unlimited)' "$T/console"
 	grep -q '^units: FAIL (failed: rtik-broken.service)' "$T/console"
 	grep -q '^latency: ok (max ' "$T/console"
+	# No files on the boot partition: cloud-init found nothing, changed
+	# nothing (the build's user stands) and was turned off.
+	grep -q '^CLOUDOFF yes rt' "$T/console"
 	# The serial getty's prompt may share its line.
 	sed -n 's/.*RTJSON //p' "$T/console" | python3 -c '
 import json, sys
