@@ -180,6 +180,7 @@ for i in $(seq 120); do [ -e /etc/cloud/cloud-init.disabled ] && break; sleep 1;
 journalctl -b -q -o cat -u rt-firstboot-done.service >/run/done.log
 sed -n "s/^rt-firstboot-done: cloud-init: /CLOUDINIT /p" /run/done.log
 grep -c "cloud-init turned off" /run/done.log | sed "s/^/FIRSTBOOTDONE /"
+echo "FAILED $(systemctl list-units --failed --no-legend --plain | cut -d' ' -f1 | tr '\n' ' ')"
 echo "CLOUDDISABLED $(test -e /etc/cloud/cloud-init.disabled && echo yes)"
 echo "HOSTNAME $(hostname)"
 echo "LOGIN $(ssh -n -i /root/pi.key -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o BatchMode=yes pi@localhost id)"
@@ -224,6 +225,7 @@ SH
 	c CLOUDINIT | grep -qx 'detail: DataSourceNoCloud \[seed=/dev/vda1\]' ||
 		c CLOUDINIT | grep -q '^detail: DataSourceNoCloud'
 	[ "$(c FIRSTBOOTDONE)" = 1 ]
+	[ "$(c FAILED)" = "" ]
 	[ "$(c CLOUDDISABLED)" = yes ]
 	# The host name; the user, who logs in with the key, in sudo (asked
 	# for the password: Imager said sudo: null) and the RT group.

@@ -154,7 +154,7 @@ PY
 @test "first boot and network: cloud-init reads the boot partition, then turns itself off; Wi-Fi tools; mDNS" {
 	local cfg u
 	cfg=$(root_cat "$IMG" /etc/cloud/cloud.cfg.d/90-rt-image.cfg)
-	grep -qx 'datasource_list: \[ NoCloud \]' <<<"$cfg"
+	grep -qx 'datasource_list: \[ NoCloud, None \]' <<<"$cfg"
 	grep -qx '    fs_label: RASPIFIRM' <<<"$cfg"
 	grep -q 'groups: \[adm, audio, cdrom, dialout, dip, floppy, plugdev, sudo, video, realtime\]' <<<"$cfg"
 	grep -qx 'users: \[\]' <<<"$cfg"

@@ -149,10 +149,16 @@ firstboot_setup() {
 # boot partition, as Raspberry Pi Imager writes them; without them it finds
 # no datasource and does nothing. rt-firstboot-done.service then turns it
 # off: /etc/cloud/cloud-init.disabled.
-datasource_list: [ NoCloud ]
+# None: without the files cloud-init runs on empty settings (and changes
+# nothing), where it would otherwise fail its units for want of a source.
+datasource_list: [ NoCloud, None ]
 datasource:
   NoCloud:
     fs_label: $label
+# rt-grow-root.service grows the root partition and filesystem.
+growpart:
+  mode: "off"
+resize_rootfs: false
 # The image's user ($IMAGE_USER) is made when the image is built. user-data
 # may add others: "user:" (Imager's) extends the default user below, who is
 # in sudo and $RT_GROUP; "users:" lists more.
