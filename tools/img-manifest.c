@@ -600,9 +600,10 @@ static void json_write(const struct manifest *m, const char *image_base, struct 
 		text_add_json(t, m->pkgs[i].version);
 		text_add(t, ", \"architecture\": ");
 		text_add_json(t, m->pkgs[i].arch);
-		if (pkg_suite(m, &m->pkgs[i])) {
+		const char *suite = pkg_suite(m, &m->pkgs[i]);
+		if (suite) {
 			text_add(t, ", \"suite\": ");
-			text_add_json(t, pkg_suite(m, &m->pkgs[i]));
+			text_add_json(t, suite);
 		}
 		text_add(t, " }");
 	}
