@@ -328,6 +328,16 @@ kernel_hook() { # RELEASE PREEMPT_RT(y or n) [DEB_MAINT_PARAMS]
 suite libkrb5-3 arm64 1.21.3-5+deb13u2 trixie-security
 suite tzdata all 2025b-4 trixie,trixie-updates" ]
 	[ ! -e "$T/suites.new" ]
+	# A record that cannot be written: one line, the cache unbound all the same.
+	run --separate-stderr unshare -m sh -c '
+		RTIK_APT_CACHE=$2/cache "$1" setup "$2/root"
+		status=0
+		RTIK_PACKAGE_SUITES=$2/no-such-dir/suites "$1" customize "$2/root" || status=$?
+		mountpoint -q "$2/root/var/cache/apt/archives" && echo "still bound"
+		exit "$status"' sh "$HOOKS" "$T"
+	[ "$status" -eq 1 ]
+	[ -z "$output" ]
+	[ "${stderr##*$'\n'}" = "bootstrap-hooks: cannot record the packages' suites in $T/no-such-dir/suites" ]
 }
 
 # The trixie recipe's variables as make computes them (make -n: nothing built).

@@ -12,15 +12,11 @@ load test_helper
 load trixie_helper
 
 setup_file() {
-	[ "$(id -u)" -eq 0 ] || return 0
-	IMG=$(trixie_image)
-	export IMG
+	trixie_setup_file
 }
 
 setup() {
-	require_root
-	common_setup
-	[ -n "${IMG-}" ] && [ -f "$IMG" ]
+	trixie_setup
 	RECIPE=$TOP/images/trixie-rt-pi4
 	B=$(trixie_build_dir)
 }

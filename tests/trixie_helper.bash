@@ -33,3 +33,17 @@ trixie_image() {
 	image_build "$TOP/images/trixie-rt-pi4" "$dir" || return 1
 	echo "$dir/trixie-rt-pi4.img"
 }
+
+# For the suites that inspect or boot the image: setup_file builds it (as
+# root; else each test skips in trixie_setup) and exports IMG.
+trixie_setup_file() {
+	[ "$(id -u)" -eq 0 ] || return 0
+	IMG=$(trixie_image)
+	export IMG
+}
+
+trixie_setup() {
+	require_root
+	common_setup
+	[ -n "${IMG-}" ] && [ -f "$IMG" ]
+}
