@@ -37,8 +37,10 @@ boot_put() { # IMG FILE...: onto the boot partition, as Imager writes them
 }
 
 root_put() { # IMG SRC DEST: a file into the root filesystem, unmounted
-	debugfs -w -R "write \"$2\" \"$3\"" "$1?offset=$(part_offset "$1" 2)" >/dev/null 2>&1
-	root_stat "$1" "$3" | grep -q Inode
+	# debugfs writes no file over another: one there goes first.
+	printf 'rm "%s"\nwrite "%s" "%s"\n' "$3" "$2" "$3" |
+		debugfs -w -f - "$1?offset=$(part_offset "$1" 2)" >/dev/null 2>&1
+	[ "$(root_cat "$1" "$3" | sha256sum)" = "$(sha256sum <"$2")" ]
 }
 
 # guest_run IMG SCRIPT [IMG-BOOT OPTION...]: SCRIPT (too long for the
