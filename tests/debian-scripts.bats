@@ -297,6 +297,18 @@ kernel_hook() { # RELEASE PREEMPT_RT(y or n) [DEB_MAINT_PARAMS]
 	run --separate-stderr boot_ns "$T/firmware" debian/setup.sh 'PATH=/nonexistent FIRSTBOOT=cloud-init firstboot_setup'
 	[ "$status" -eq 1 ]
 	[ "$stderr" = "debian-setup: FIRSTBOOT=cloud-init needs the package cloud-init" ]
+	# cloud-init finds the boot partition by fstab's label: without one, no
+	# configuration is written.
+	mkdir -p "$T/bin"
+	printf '#!/bin/sh\n' >"$T/bin/cloud-init" && chmod +x "$T/bin/cloud-init"
+	printf '/dev/mmcblk0p2 / ext4 rw 0 1\n/dev/mmcblk0p1 /boot/firmware vfat rw 0 2\n' >"$T/fstab"
+	mkdir "$T/cloud"
+	run --separate-stderr boot_ns "$T/firmware" debian/setup.sh "
+		mount --bind '$T/fstab' /etc/fstab; CLOUD_CFG='$T/cloud/90-rt-image.cfg'
+		PATH='$T/bin':\$PATH FIRSTBOOT=cloud-init firstboot_setup"
+	[ "$status" -eq 1 ]
+	[ "$stderr" = "debian-setup: /etc/fstab mounts no /boot/firmware by LABEL=: cloud-init cannot find the boot partition" ]
+	[ -z "$(ls -A "$T/cloud")" ]
 	run --separate-stderr boot_ns "$T/firmware" debian/setup.sh 'PATH=/nonexistent UNATTENDED_UPGRADES=yes upgrades_setup'
 	[ "$status" -eq 1 ]
 	[ "$stderr" = "debian-setup: UNATTENDED_UPGRADES=yes needs the package unattended-upgrades" ]

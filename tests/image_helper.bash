@@ -12,6 +12,10 @@
 #   boot_cat IMG FILE   a file of the boot partition (partition 1), read
 #                       with mtools
 #   boot_ls IMG         the names in the boot partition's top directory
+#   boot_put IMG FILE...
+#                       copy FILEs onto the boot partition's top directory
+#                       (over those there), as Raspberry Pi Imager writes
+#                       its settings
 #   boot_fsck IMG       fsck.fat -n of the boot partition (a sparse copy of
 #                       it in a temporary file)
 #   image_build RECIPE DIR
@@ -53,6 +57,12 @@ boot_cat() {
 
 boot_ls() {
 	MTOOLS_SKIP_CHECK=1 mdir -b -i "$1@@$(part_offset "$1" 1)" ::/ | sed 's|^::/||'
+}
+
+boot_put() {
+	local img=$1
+	shift
+	MTOOLS_SKIP_CHECK=1 mcopy -o -i "$img@@$(part_offset "$img" 1)" "$@" ::
 }
 
 boot_fsck() {

@@ -8,7 +8,9 @@
 # boot applies them (user, key, host name, time zone, keyboard, Wi-Fi),
 # grows the root, and a kernel upgrade is installed with apt inside it;
 # the second boot runs the new kernel and nothing of the first boot again.
-# A malformed user-data gives a device that still boots.
+# A malformed user-data gives a device that still boots: tested in
+# build-safety.bats, whose boot of the image it shares (a boot under
+# emulation costs a minute or more).
 
 bats_require_minimum_version 1.5.0
 load test_helper
@@ -28,12 +30,6 @@ setup() {
 teardown() {
 	[ -n "${T-}" ] || return 0
 	block_cleanup
-}
-
-boot_put() { # IMG FILE...: onto the boot partition, as Imager writes them
-	local img=$1
-	shift
-	MTOOLS_SKIP_CHECK=1 mcopy -o -i "$img@@$(part_offset "$img" 1)" "$@" ::
 }
 
 root_put() { # IMG SRC DEST: a file into the root filesystem, unmounted
@@ -187,10 +183,10 @@ PY
 	# Too long for the kernel command line: a script in the image.
 	cat >"$T/check.sh" <<'SH'
 echo "T $(cut -d' ' -f1 /proc/uptime) multi-user"
-cloud-init status --wait >/dev/null
+# rt-firstboot-done runs after cloud-final, logs cloud-init's status, turns
+# it off (what cloud-init status --wait would say, without another Python).
+for i in $(seq 300); do [ -e /etc/cloud/cloud-init.disabled ] && break; sleep 1; done
 echo "T $(cut -d' ' -f1 /proc/uptime) cloud-init done"
-# rt-firstboot-done runs after cloud-final, logs cloud-init's status, turns it off.
-for i in $(seq 120); do [ -e /etc/cloud/cloud-init.disabled ] && break; sleep 1; done
 journalctl -b -q -o cat -u rt-firstboot-done.service >/run/done.log
 sed -n "s/^rt-firstboot-done: cloud-init: /CLOUDINIT /p" /run/done.log
 grep -c "cloud-init turned off" /run/done.log | sed "s/^/FIRSTBOOTDONE /"
@@ -205,6 +201,15 @@ sed "s/^/AUTHKEYS /" /home/pi/.ssh/authorized_keys
 echo "TIMEZONE $(cat /etc/timezone) $(readlink /etc/localtime)"
 sed -n "s/^XKBLAYOUT=/KEYBOARD /p" /etc/default/keyboard
 echo "PWAUTH $(sshd -T | grep -i "^passwordauthentication")"
+sed "s/^/SSHDCLOUD /" /etc/ssh/sshd_config.d/50-cloud-init.conf
+# Password SSH on (what cloud-init writes for ssh_pwauth: true) wins over
+# the snippet of an image built with AUTHORIZED_KEYS (setup.sh's).
+cp /etc/ssh/sshd_config.d/50-cloud-init.conf /run/50-cloud-init.conf
+echo "PasswordAuthentication yes" >/etc/ssh/sshd_config.d/50-cloud-init.conf
+printf "PasswordAuthentication no\nKbdInteractiveAuthentication no\n" >/etc/ssh/sshd_config.d/50-rt-image-kit.conf
+echo "PWAUTHON $(sshd -T | grep -i "^passwordauthentication")"
+cp /run/50-cloud-init.conf /etc/ssh/sshd_config.d/50-cloud-init.conf
+rm /etc/ssh/sshd_config.d/50-rt-image-kit.conf
 sed "s/^/WPA /" /run/netplan/wpa-wlan0.conf
 sed "s/^/WLAN0 /" /run/systemd/network/10-netplan-wlan0.network
 echo "WPAUNIT $(systemctl is-enabled netplan-wpa-wlan0.service 2>&1)"
@@ -249,6 +254,8 @@ SH
 	[ "$(c TIMEZONE)" = "Europe/Berlin /usr/share/zoneinfo/Europe/Berlin" ]
 	[ "$(c KEYBOARD)" = '"de"' ]
 	[ "$(c PWAUTH)" = "passwordauthentication no" ]
+	c SSHDCLOUD | grep -qx 'PasswordAuthentication no'
+	[ "$(c PWAUTHON)" = "passwordauthentication yes" ]
 	# Wi-Fi: wpa_supplicant's configuration for wlan0 (SSID, PSK, country),
 	# DHCP on it, the unit that starts it when the interface appears.
 	c WPA | grep -qx 'country=DE'
@@ -285,9 +292,8 @@ SH
 	cat >"$T/check2.sh" <<'SH'
 echo "UNAME $(uname -r) $(uname -v)"
 rt-check --duration 2 >/run/rt.txt; echo "RTCHECK $?"; sed "s/^/RT /" /run/rt.txt
-systemd-analyze blame | head -n 5 | sed "s/^/BLAME /"
-echo "CLOUDINIT $(cloud-init status 2>&1 | head -n 1)"
-echo "CLOUDRAN $(journalctl -b -q -u cloud-init-local.service -u cloud-init.service -u cloud-final.service | wc -l)"
+echo "CLOUDDISABLED $(test -e /etc/cloud/cloud-init.disabled && echo yes)"
+echo "CLOUDRAN $(journalctl -b -q -u "cloud-init*" -u cloud-config.service -u cloud-final.service | wc -l)"
 echo "FIRSTBOOTDONE $(systemctl show -P ConditionResult rt-firstboot-done.service)"
 echo "HOSTNAME $(hostname)"
 ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub | sed "s/^/HOSTKEY /"
@@ -300,37 +306,11 @@ SH
 	[ "$(c RTCHECK)" = 0 ]
 	c RT | grep -q '^kernel: ok (PREEMPT_RT'
 	c RT | grep -q '^units: ok' 
-	[ "$(c CLOUDINIT)" = "status: disabled" ]
+	[ "$(c CLOUDDISABLED)" = yes ]
 	[ "$(c CLOUDRAN)" = 0 ]
 	[ "$(c FIRSTBOOTDONE)" = no ]
 	[ "$(c HOSTNAME)" = rtbot ]
 	[ "$(c HOSTKEY)" = "$(cat "$BATS_FILE_TMPDIR/hostkey")" ]
 	[ "$(c MACHINEID)" = "$(cat "$BATS_FILE_TMPDIR/machine-id")" ]
 	[ "$(c LOGIN)" = pi ]
-}
-
-@test "a malformed user-data (no cmdline.txt change): the device still boots to multi-user, the failure in the journal" {
-	local d=$T/bad
-	mkdir -p "$d"
-	cp --sparse=always "$IMG" "$T/bad.img"
-	printf '#cloud-config\nhostname: broken\nusers:\n  - name: x\n   bad indent: [\n' >"$d/user-data"
-	printf 'instance-id: by-hand-1\n' >"$d/meta-data"
-	boot_put "$T/bad.img" "$d/user-data" "$d/meta-data"
-	cat >"$T/check3.sh" <<'SH'
-cloud-init status --wait >/dev/null
-echo "TARGET $(systemctl is-active multi-user.target)"
-cloud-init status --long | sed "s/^/CLOUDINIT /"
-for i in $(seq 120); do [ -e /etc/cloud/cloud-init.disabled ] && break; sleep 1; done
-journalctl -b -q -o cat -u rt-firstboot-done.service | grep -i "yaml" | sed "s/^/JOURNAL /"
-echo "DISABLED $(test -e /etc/cloud/cloud-init.disabled && echo yes)"
-echo "LOGINOK $(getent passwd rt | cut -d: -f1)"
-SH
-	guest_run "$T/bad.img" "$T/check3.sh" --timeout 900
-	[ "$status" -eq 0 ]
-	[ "$(c TARGET)" = active ]
-	# Found by the boot partition's label alone, and reported.
-	c CLOUDINIT | grep -q '^detail: DataSourceNoCloud \[seed=/dev/vda1\]'
-	c JOURNAL | grep -q .
-	[ "$(c DISABLED)" = yes ]
-	[ "$(c LOGINOK)" = rt ]
 }
