@@ -52,6 +52,9 @@ server.document-root = $(_http_conf_str "$tmp/nonexistent")
 server.errorlog = $(_http_conf_str "$tmp/error.log")
 server.upload-dirs = ($q_tmp)
 mimetype.assign = ("" => "application/octet-stream")
+# Files a test changes (a release directory that moves on) are served as
+# they are now, not as lighttpd's stat cache last saw them.
+server.stat-cache-engine = "disable"
 # A piped logger gets every line as its request ends; a plain file is
 # written in 8 KiB batches.
 accesslog.filename = $(_http_conf_str "|exec cat >>$(printf %q "$tmp/access.log")")

@@ -714,3 +714,150 @@ $SUM  $url" ]
 	[ "$status" -eq 1 ]
 	[ "$stderr" = "img-fetch: $HTTP_URL/files/OTHERSUMS.gpg is not a good signature of $HTTP_URL/files/OTHERSUMS by a key in '$KEYRING'" ]
 }
+
+# ---- --pick: a series directory whose list names the current release ----
+
+# series DIR NAME...: the directory DIR under the server's files holding
+# the files NAME (random bytes), listed in its SHA256SUMS, signed by key 1.
+series() {
+	local d=$WWW/$1
+	shift
+	rm -rf "$d"
+	mkdir -p "$d"
+	for n in "$@"; do head -c 2000 /dev/urandom >"$d/$n"; done
+	(cd "$d" && sha256sum --binary "$@" >SHA256SUMS)
+	gpg --batch --quiet --homedir "$KEYS/g1" --output "$d/SHA256SUMS.gpg" --detach-sign "$d/SHA256SUMS"
+}
+
+# pick DIR [OPTION...] [-- MIRROR...]: img-fetch --pick of DIR's
+# ubuntu-24.04*-raspi.img.xz, verified by its signed list.
+pick() {
+	local d=$1 opts=()
+	shift
+	while [ $# -gt 0 ] && [ "$1" != -- ]; do opts+=("$1"); shift; done
+	[ $# -eq 0 ] || shift
+	img-fetch --pick 'ubuntu-24.04*-raspi.img.xz' --sha256sums "$HTTP_URL/files/$d/SHA256SUMS" \
+		--sha256sums-sig "$HTTP_URL/files/$d/SHA256SUMS.gpg" --keyring "$KEYRING" "${opts[@]}" \
+		"$HTTP_URL/files/$d/" "$@"
+}
+
+sum_of() { sha256sum <"$1" | cut -d' ' -f1; }
+
+# The files in the test's directory, but bats' own.
+files() { ls -A | grep -v '^separate-stderr-' || true; }
+
+@test "--pick: the one file of the list that matches, recorded in the lock; a newer release changes nothing until --update-lock" {
+	local d=p$BATS_TEST_NUMBER old new url
+	series "$d" ubuntu-24.04.2-raspi.img.xz ubuntu-22.04.5-raspi.img.xz
+	old=$(sum_of "$WWW/$d/ubuntu-24.04.2-raspi.img.xz")
+	url=$HTTP_URL/files/$d/ubuntu-24.04.2-raspi.img.xz
+	run --separate-stderr pick "$d" --lock sources.lock --print-sha256
+	[ "$status" -eq 0 ]
+	[ "$output" = "$old  ubuntu-24.04.2-raspi.img.xz" ]
+	[[ ${stderr_lines[0]} == "img-fetch: ubuntu-24.04.2-raspi.img.xz: 1.95 KiB in "*", sha256 recorded" ]]
+	[ "${stderr_lines[1]}" = "img-fetch: recorded sha256 $old of $url in 'sources.lock'; commit sources.lock" ]
+	cmp ubuntu-24.04.2-raspi.img.xz "$WWW/$d/ubuntu-24.04.2-raspi.img.xz"
+	[ "$(cat sources.lock)" = "$old  $url" ]
+	# The series moves on: its directory lists 24.04.3 only, 24.04.2 is in
+	# old/24.04.2/. The lock's entry is built, and the newer one named.
+	mkdir -p "$WWW/old/24.04.2"
+	mv "$WWW/$d/ubuntu-24.04.2-raspi.img.xz" "$WWW/old/24.04.2/"
+	series "$d" ubuntu-24.04.3-raspi.img.xz
+	new=$(sum_of "$WWW/$d/ubuntu-24.04.3-raspi.img.xz")
+	run --separate-stderr pick "$d" --lock sources.lock --print-sha256
+	[ "$status" -eq 0 ]
+	[ "$output" = "$old  ubuntu-24.04.2-raspi.img.xz" ]
+	[ "${stderr_lines[0]}" = "img-fetch: $HTTP_URL/files/$d/SHA256SUMS now lists 'ubuntu-24.04.3-raspi.img.xz'; 'sources.lock' keeps 'ubuntu-24.04.2-raspi.img.xz' until its entry is updated" ]
+	[ "${stderr_lines[1]}" = "img-fetch: ubuntu-24.04.2-raspi.img.xz: up to date (sha256 $old)" ]
+	[ "${#stderr_lines[@]}" -eq 2 ]
+	# --locked, from an empty cache: the directory has it no more, the
+	# mirror (its '*' is what the pattern's matched: .2) has.
+	rm ubuntu-24.04.2-raspi.img.xz
+	run --separate-stderr pick "$d" --lock sources.lock --locked --retries 0 -- "$HTTP_URL/files/old/24.04*/"
+	[ "$status" -eq 0 ]
+	[ "${stderr_lines[1]}" = "img-fetch: $url: HTTP error 404" ]
+	[[ ${stderr_lines[2]} == "img-fetch: ubuntu-24.04.2-raspi.img.xz: 1.95 KiB in "*", sha256 verified" ]]
+	cmp ubuntu-24.04.2-raspi.img.xz "$WWW/old/24.04.2/ubuntu-24.04.2-raspi.img.xz"
+	[ "$(cat sources.lock)" = "$old  $url" ]
+	# Asked for: the entry is replaced by the newer release.
+	run --separate-stderr pick "$d" --lock sources.lock --update-lock --print-sha256
+	[ "$status" -eq 0 ]
+	[ "$output" = "$new  ubuntu-24.04.3-raspi.img.xz" ]
+	[ "$(cat sources.lock)" = "$new  $HTTP_URL/files/$d/ubuntu-24.04.3-raspi.img.xz" ]
+	cmp ubuntu-24.04.3-raspi.img.xz "$WWW/$d/ubuntu-24.04.3-raspi.img.xz"
+	# Without a lock, the list's file, nothing recorded.
+	rm sources.lock ubuntu-24.04.3-raspi.img.xz
+	run --separate-stderr pick "$d" -q
+	[ "$status" -eq 0 ]
+	[ ! -e sources.lock ]
+	cmp ubuntu-24.04.3-raspi.img.xz "$WWW/$d/ubuntu-24.04.3-raspi.img.xz"
+}
+
+@test "--pick: a pattern that matches no file, or two: one line, nothing fetched or recorded" {
+	local d=p$BATS_TEST_NUMBER
+	series "$d" ubuntu-22.04.5-raspi.img.xz
+	run --separate-stderr pick "$d" --lock sources.lock
+	[ "$status" -eq 1 ]
+	[ "$stderr" = "img-fetch: $HTTP_URL/files/$d/SHA256SUMS lists no file matching 'ubuntu-24.04*-raspi.img.xz'" ]
+	series "$d" ubuntu-24.04.2-raspi.img.xz ubuntu-24.04.3-raspi.img.xz
+	run --separate-stderr pick "$d" --lock sources.lock
+	[ "$status" -eq 1 ]
+	[ "$stderr" = "img-fetch: $HTTP_URL/files/$d/SHA256SUMS lists 2 files matching 'ubuntu-24.04*-raspi.img.xz' (ubuntu-24.04.2-raspi.img.xz, ubuntu-24.04.3-raspi.img.xz): the pattern must match one" ]
+	[ -z "$(files)" ]
+	# Two entries of the lock for the pattern: refused too.
+	printf '%s  %s\n' "$SUM" "$HTTP_URL/files/$d/ubuntu-24.04.2-raspi.img.xz" "$SUM" "$HTTP_URL/files/$d/ubuntu-24.04.3-raspi.img.xz" >sources.lock
+	run --separate-stderr pick "$d" --lock sources.lock
+	[ "$status" -eq 1 ]
+	[ "$stderr" = "img-fetch: 'sources.lock' has 2 entries for 'ubuntu-24.04*-raspi.img.xz' under $HTTP_URL/files/$d/; keep one" ]
+	[ "$(files)" = sources.lock ]
+}
+
+@test "--pick: a list whose signature does not verify is refused; a locked file is still built, and that is said" {
+	local d=p$BATS_TEST_NUMBER sum
+	series "$d" ubuntu-24.04.3-raspi.img.xz
+	sum=$(sum_of "$WWW/$d/ubuntu-24.04.3-raspi.img.xz")
+	echo "$sum  ubuntu-24.04.9-raspi.img.xz" >>"$WWW/$d/SHA256SUMS"
+	run --separate-stderr pick "$d" --lock sources.lock
+	[ "$status" -eq 1 ]
+	[ "$stderr" = "img-fetch: $HTTP_URL/files/$d/SHA256SUMS.gpg is not a good signature of $HTTP_URL/files/$d/SHA256SUMS by a key in '$KEYRING'" ]
+	[ -z "$(files)" ]
+	echo "$sum  $HTTP_URL/files/$d/ubuntu-24.04.3-raspi.img.xz" >sources.lock
+	run --separate-stderr pick "$d" --lock sources.lock --locked
+	[ "$status" -eq 0 ]
+	[ "${stderr_lines[0]}" = "img-fetch: $HTTP_URL/files/$d/SHA256SUMS.gpg is not a good signature of $HTTP_URL/files/$d/SHA256SUMS by a key in '$KEYRING'" ]
+	[ "${stderr_lines[1]}" = "img-fetch: could not tell whether $HTTP_URL/files/$d/ lists a newer file than 'ubuntu-24.04.3-raspi.img.xz' (above); building that one" ]
+	cmp ubuntu-24.04.3-raspi.img.xz "$WWW/$d/ubuntu-24.04.3-raspi.img.xz"
+}
+
+@test "--pick, --locked without an entry: refused before any download; usage errors" {
+	local d=p$BATS_TEST_NUMBER
+	series "$d" ubuntu-24.04.3-raspi.img.xz
+	echo "$SUM  $HTTP_URL/files/payload.img.xz" >sources.lock
+	run --separate-stderr pick "$d" --lock sources.lock --locked
+	[ "$status" -eq 1 ]
+	[ "$stderr" = "img-fetch: 'sources.lock' has no entry for 'ubuntu-24.04*-raspi.img.xz' under $HTTP_URL/files/$d/; refused (--locked): build once without LOCKED=1 to record it, and commit the file" ]
+	[ "$(files)" = sources.lock ]
+	run --separate-stderr img-fetch --pick 'a*' "$HTTP_URL/files/$d/"
+	[ "$status" -eq 2 ]
+	[ "$stderr" = "img-fetch: --pick takes the hash from a --sha256sums list: not with --sha256 or --no-verify" ]
+	run --separate-stderr img-fetch --pick 'a*' --sha256 "$SUM" --sha256sums "https://x/SHA256SUMS" "$HTTP_URL/files/$d/"
+	[ "$status" -eq 2 ]
+	run --separate-stderr img-fetch --pick 'a/*' --sha256sums "https://x/SHA256SUMS" "$HTTP_URL/files/$d/"
+	[ "$status" -eq 2 ]
+	[ "$stderr" = "img-fetch: --pick wants a file name pattern, not 'a/*'" ]
+	run --separate-stderr img-fetch --pick 'a*' --sha256sums "https://x/SHA256SUMS" "$HTTP_URL/files/$d"
+	[ "$status" -eq 2 ]
+	[ "$stderr" = "img-fetch: with --pick, '$HTTP_URL/files/$d' must be a directory's URL, ending in '/'" ]
+	run --separate-stderr img-fetch --pick 'a*' --sha256sums "https://x/SHA256SUMS" "$HTTP_URL/files/$d/" https://m/a
+	[ "$status" -eq 2 ]
+	[ "$stderr" = "img-fetch: with --pick, 'https://m/a' must be a directory's URL, ending in '/' (or a mirror's URL with a '*')" ]
+	run --separate-stderr img-fetch --update-lock --sha256sums "https://x/SHA256SUMS" --lock l "$HTTP_URL/files/$d/"
+	[ "$status" -eq 2 ]
+	[ "$stderr" = "img-fetch: --update-lock goes with --pick and --lock, not with --locked" ]
+	# A mirror's '*' needs a PREFIX*SUFFIX pattern to take its text from.
+	run --separate-stderr img-fetch --pick 'ubuntu-24.04?*' --sha256sums "$HTTP_URL/files/$d/SHA256SUMS" \
+		--sha256sums-sig "$HTTP_URL/files/$d/SHA256SUMS.gpg" --keyring "$KEYRING" "$HTTP_URL/files/$d/" "$HTTP_URL/files/old/*/"
+	[ "$status" -eq 1 ]
+	[ "$stderr" = "img-fetch: '$HTTP_URL/files/old/*/' has a '*' but 'ubuntu-24.04.3-raspi.img.xz' does not make 'ubuntu-24.04?*' one part of a PREFIX*SUFFIX pattern" ]
+	[ "$(files)" = sources.lock ]
+}

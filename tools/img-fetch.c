@@ -32,6 +32,7 @@
 #include "progress.h"
 #include "resolve.h"
 #include "srclock.h"
+#include "sumslist.h"
 
 #define SUMS_MAX (1u << 20)
 
@@ -54,6 +55,11 @@ static bool arg_no_verify;
 static bool arg_print;
 static const char *arg_lock;
 static bool arg_locked;
+static const char *arg_pick;   /* --pick: the URLs are directories */
+static bool arg_update_lock;
+static char *arg_picked;       /* the file --pick chose */
+static const char *arg_pick_dir; /* the first URL, the directory of the lock's entry */
+static bool arg_from_lock;     /* the hash is the lock's */
 static char **arg_urls;
 static unsigned arg_n_urls;
 
@@ -303,26 +309,6 @@ static char *url_basename(const char *url)
 	return p < end ? strndup(p, (size_t)(end - p)) : NULL;
 }
 
-/* Finds "HEX [ *]NAME" (GNU sha256sum format) for name. */
-static bool sums_lookup(char *text, const char *name, char out[static SHA256_HEX_LEN + 1])
-{
-	for (char *line = strtok(text, "\r\n"); line; line = strtok(NULL, "\r\n")) {
-		char *file = line + SHA256_HEX_LEN + 2;
-
-		if (strlen(line) < SHA256_HEX_LEN + 3 || line[SHA256_HEX_LEN] != ' ' ||
-		    (line[SHA256_HEX_LEN + 1] != ' ' && line[SHA256_HEX_LEN + 1] != '*'))
-			continue;
-		if (strncmp(file, "./", 2) == 0)
-			file += 2;
-		line[SHA256_HEX_LEN] = 0;
-		if (strcmp(file, name) == 0 && sha256_hex_valid(line)) {
-			memcpy(out, line, SHA256_HEX_LEN + 1);
-			return true;
-		}
-	}
-	return false;
-}
-
 /* A small file (a checksum list, its signature) into m, with retries. */
 static int small_fetch(struct membuf *m, const char *url)
 {
@@ -384,7 +370,26 @@ static int sums_fetch_one(const char *name)
 		r = -EIO;
 		log_debug("%s: good signature by a key in '%s'", arg_sha256sums, arg_keyring);
 	}
-	if (!sums_lookup(m.data, name, hex)) {
+	if (arg_pick) {
+		_cleanup_(freep) char *all = NULL;
+		int n = sums_pick(m.data, arg_pick, &arg_picked, hex, &all);
+
+		if (n < 0)
+			log_errno(-n, "cannot read %s", arg_sha256sums);
+		else if (n == 0) {
+			log_error("%s lists no file matching '%s'", arg_sha256sums, arg_pick);
+			r = -EAGAIN;
+		} else if (n > 1) {
+			log_error("%s lists %d files matching '%s' (%s): the pattern must match one", arg_sha256sums, n,
+				  arg_pick, all);
+			free(arg_picked);
+			arg_picked = NULL;
+		} else {
+			memcpy(arg_sha256, hex, sizeof(hex));
+			log_debug("%s: '%s' matches '%s', sha256 %s", arg_sha256sums, arg_picked, arg_pick, hex);
+			r = 0;
+		}
+	} else if (!sums_lookup(m.data, name, hex)) {
 		log_error("%s has no line for '%s'", arg_sha256sums, name);
 		r = -EAGAIN;
 	} else if (arg_sha256[0] && strcasecmp(hex, arg_sha256) != 0)
@@ -412,7 +417,7 @@ static int sums_fetch(const char *name)
 		r = sums_fetch_one(name);
 	}
 	if (r == -EAGAIN && arg_n_sums > 1)
-		log_error("none of the %u checksum lists gives the hash of '%s'", arg_n_sums, name);
+		log_error("none of the %u checksum lists gives the hash of '%s'", arg_n_sums, arg_pick ? arg_pick : name);
 	return r < 0 ? -EIO : 0;
 }
 
@@ -670,7 +675,8 @@ static int lock_record(const char *got)
 {
 	char had[SHA256_HEX_LEN + 1];
 	unsigned line = 0;
-	int r = srclock_record(arg_lock, arg_urls[0], got, had, &line);
+	int r = arg_pick ? srclock_replace(arg_lock, arg_pick_dir, arg_pick, arg_urls[0], got, &line)
+			 : srclock_record(arg_lock, arg_urls[0], got, had, &line);
 
 	if (r == -EEXIST)
 		log_error("'%s' meanwhile records sha256 %s for %s, not %s (what came now); refused", arg_lock,
@@ -685,6 +691,98 @@ static int lock_record(const char *got)
 	return r < 0 ? -1 : 0;
 }
 
+/* ---- --pick ---- */
+
+/* What the pattern's one '*' matched in name, when the pattern is
+ * PREFIX*SUFFIX (and nothing else is a wildcard); NULL otherwise. */
+static char *star_text(const char *glob, const char *name)
+{
+	const char *star = strchr(glob, '*');
+	size_t pre, suf, len = strlen(name);
+
+	if (!star || strpbrk(star + 1, "*?[\\") || strcspn(glob, "?[\\") < (size_t)(star - glob))
+		return NULL;
+	pre = (size_t)(star - glob);
+	suf = strlen(star + 1);
+	if (len < pre + suf || strncmp(name, glob, pre) != 0 || strcmp(name + len - suf, star + 1) != 0)
+		return NULL;
+	return strndup(name + pre, len - pre - suf);
+}
+
+/* The file's URLs: each directory's, or, for a URL with '*' in it, the URL
+ * with the '*' standing for what the pattern's '*' matched in the name (and
+ * the name after it if it ends in '/'). */
+static int pick_urls(const char *name)
+{
+	_cleanup_(freep) char *star = star_text(arg_pick, name);
+	char **urls = calloc(arg_n_urls + 1, sizeof(*urls));
+
+	if (!urls)
+		return log_errno(ENOMEM, "cannot pick");
+	for (unsigned i = 0; i < arg_n_urls; i++) {
+		const char *u = arg_urls[i], *st = strchr(u, '*');
+		int r;
+
+		if (st && !star)
+			return log_error("'%s' has a '*' but '%s' does not make '%s' one part of a PREFIX*SUFFIX "
+					 "pattern", u, name, arg_pick), -EINVAL;
+		r = st ? asprintf(&urls[i], "%.*s%s%s%s", (int)(st - u), u, star, st + 1,
+				  u[strlen(u) - 1] == '/' ? name : "")
+		       : asprintf(&urls[i], "%s%s", u, name);
+		if (r < 0)
+			return log_errno(ENOMEM, "cannot pick");
+	}
+	arg_urls = urls; /* lives as long as the process */
+	return 0;
+}
+
+/* The file the directory's checksum list names by the pattern, or the
+ * lock's entry for it; 1 when the hash is to be recorded in the lock. */
+static int pick(void)
+{
+	_cleanup_(freep) char *locked_url = NULL;
+	char hex[SHA256_HEX_LEN + 1];
+	unsigned line = 0;
+	int n = 0;
+
+	arg_pick_dir = arg_urls[0];
+	if (arg_lock && !arg_update_lock) {
+		n = srclock_match(arg_lock, arg_pick_dir, arg_pick, &locked_url, hex, &line);
+		if (n == -EBADMSG)
+			return log_error("%s:%u: not a 'SHA256  URL' line, or a URL listed twice", arg_lock, line), -1;
+		if (n < 0)
+			return log_errno(-n, "cannot read '%s'", arg_lock), -1;
+		if (n > 1)
+			return log_error("'%s' has %d entries for '%s' under %s; keep one", arg_lock, n, arg_pick,
+					 arg_pick_dir), -1;
+		if (n == 0 && arg_locked)
+			return log_error("'%s' has no entry for '%s' under %s; refused (--locked): build once "
+					 "without LOCKED=1 to record it, and commit the file", arg_lock, arg_pick,
+					 arg_pick_dir), -1;
+	}
+	if (n == 1) {
+		const char *name = locked_url + strlen(arg_pick_dir);
+
+		/* Built as locked; the list only tells whether there is a newer file. */
+		log_debug("%s: %s, sha256 %s", arg_lock, locked_url, hex);
+		if (sums_fetch(NULL) == 0 && strcmp(arg_picked, name) != 0)
+			log_notice("%s now lists '%s'; '%s' keeps '%s' until its entry is updated", arg_sha256sums,
+				   arg_picked, arg_lock, name);
+		else if (!arg_picked)
+			log_notice("could not tell whether %s lists a newer file than '%s' (above); building that one",
+				   arg_pick_dir, name);
+		free(arg_picked);
+		if (!(arg_picked = strdup(name)))
+			return log_errno(ENOMEM, "cannot pick"), -1;
+		memcpy(arg_sha256, hex, sizeof(hex));
+		arg_from_lock = true;
+	} else if (sums_fetch(NULL) < 0)
+		return -1;
+	if (pick_urls(arg_picked) < 0)
+		return -1;
+	return arg_lock && n == 0;
+}
+
 static int fetch(void)
 {
 	_cleanup_(freep) char *name = url_basename(arg_urls[0]);
@@ -697,6 +795,14 @@ static int fetch(void)
 	bool recording = false;
 	int r, ret = EXIT_FAILED;
 
+	if (arg_pick) {
+		r = pick();
+		if (r < 0)
+			return EXIT_FAILED;
+		recording = r > 0;
+		free(name);
+		name = strdup(arg_picked);
+	}
 	if (!arg_output)
 		arg_output = name;
 	if (!arg_output || !*arg_output) {
@@ -714,7 +820,7 @@ static int fetch(void)
 		log_errno(ENOMEM, "cannot download");
 		return EXIT_FAILED;
 	}
-	if (arg_n_sums && sums_fetch(name ? name : arg_output) < 0)
+	if (arg_n_sums && !arg_pick && sums_fetch(name ? name : arg_output) < 0)
 		return EXIT_FAILED;
 	if (arg_lock && !arg_sha256[0]) {
 		r = lock_lookup();
@@ -747,7 +853,7 @@ static int fetch(void)
 	}
 	/* A hash about to be recorded vouches for what the server sends now:
 	 * not for a .part left by an earlier run, or by anyone else. */
-	if (recording && st.st_size > 0) {
+	if (recording && !arg_pick && st.st_size > 0) {
 		log_info("'%s' is left from an earlier download; the hash to be recorded must come whole "
 			 "from the server: starting over",
 			 pl.part_path);
@@ -771,7 +877,7 @@ static int fetch(void)
 		goto out; /* the .part stays, to be resumed */
 
 	if (!hash_matches(&d.hash, got)) {
-		if (arg_lock && !arg_pinned)
+		if (arg_lock && !arg_pinned && (!arg_pick || arg_from_lock))
 			log_error("'%s' does not match its entry in '%s': expected sha256 %s, got %s; removed '%s'",
 				  arg_shown, arg_lock, arg_sha256, got, pl.part_path);
 		else
@@ -834,6 +940,15 @@ static void help(void)
 	       "                         (\"SHA256  URL\" lines) has for URL, or record it there\n"
 	       "      --locked           refuse to record: a URL with no --sha256, no\n"
 	       "                         --sha256sums and no entry in the lock file fails\n"
+	       "      --pick=PATTERN     URL and the mirrors are directories (ending in '/'):\n"
+	       "                         the file is the one whose name matches the shell\n"
+	       "                         PATTERN in the --sha256sums list; with --lock, the\n"
+	       "                         lock's entry under URL matching PATTERN wins (the\n"
+	       "                         list then only tells of a newer file), and the one\n"
+	       "                         picked is recorded there. A mirror with '*' in it\n"
+	       "                         takes what PATTERN's '*' matched in the name\n"
+	       "      --update-lock      with --pick and --lock: replace the lock's entry\n"
+	       "                         with what the list names now\n"
 	       "      --no-verify        accept any content; print its SHA-256 to pin it\n"
 	       "      --print-sha256     print \"SHA256  FILE\" once FILE is verified\n"
 	       "      --retries=N        retry transient errors N times per URL (default 3)\n"
@@ -848,7 +963,7 @@ static void help(void)
 static int parse_argv(int argc, char **argv)
 {
 	enum { ARG_SHA256 = 0x100, ARG_SUMS, ARG_SUMS_SIG, ARG_KEYRING, ARG_NO_VERIFY, ARG_RETRIES, ARG_LOCK, ARG_LOCKED,
-	       ARG_PRINT };
+	       ARG_PRINT, ARG_PICK, ARG_UPDATE_LOCK };
 	static const struct option options[] = {
 		{ "output", required_argument, NULL, 'o' },
 		{ "directory", required_argument, NULL, 'C' },
@@ -861,6 +976,8 @@ static int parse_argv(int argc, char **argv)
 		{ "retries", required_argument, NULL, ARG_RETRIES },
 		{ "lock", required_argument, NULL, ARG_LOCK },
 		{ "locked", no_argument, NULL, ARG_LOCKED },
+		{ "pick", required_argument, NULL, ARG_PICK },
+		{ "update-lock", no_argument, NULL, ARG_UPDATE_LOCK },
 		CLI_COMMON_OPTIONS,
 		{}
 	};
@@ -918,6 +1035,16 @@ static int parse_argv(int argc, char **argv)
 		case ARG_LOCKED:
 			arg_locked = true;
 			break;
+		case ARG_PICK:
+			if (!*optarg || strchr(optarg, '/')) {
+				log_error("--pick wants a file name pattern, not '%s'", optarg);
+				return -EINVAL;
+			}
+			arg_pick = optarg;
+			break;
+		case ARG_UPDATE_LOCK:
+			arg_update_lock = true;
+			break;
 		case ARG_RETRIES:
 			errno = 0;
 			n = strtoul(optarg, &end, 10);
@@ -935,6 +1062,22 @@ static int parse_argv(int argc, char **argv)
 	if (optind >= argc) {
 		log_error("no URL given");
 		return -EINVAL;
+	}
+	if (arg_pick && (!arg_n_sums || arg_sha256[0] || arg_no_verify)) {
+		log_error("--pick takes the hash from a --sha256sums list: not with --sha256 or --no-verify");
+		return -EINVAL;
+	}
+	if (arg_update_lock && (!arg_pick || !arg_lock || arg_locked)) {
+		log_error("--update-lock goes with --pick and --lock, not with --locked");
+		return -EINVAL;
+	}
+	for (int i = optind; arg_pick && i < argc; i++) {
+		size_t len = strlen(argv[i]);
+		if ((len == 0 || argv[i][len - 1] != '/') && (i == optind || !strchr(argv[i], '*'))) {
+			log_error("with --pick, '%s' must be a directory's URL, ending in '/'%s", argv[i],
+				  i == optind ? "" : " (or a mirror's URL with a '*')");
+			return -EINVAL;
+		}
 	}
 	if (!!arg_sums_sig != !!arg_keyring || (arg_sums_sig && !arg_sha256sums)) {
 		log_error("--sha256sums-sig and --keyring go together, with --sha256sums");

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <fnmatch.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -191,8 +192,45 @@ static int srclock_write(const struct srclock *l, const char *path)
 	return r;
 }
 
-int srclock_record(const char *path, const char *url, const char *hex, char out[static SHA256_HEX_LEN + 1],
-		   unsigned *bad_line)
+/* An entry under dir (a URL ending in '/') whose file name matches glob. */
+static bool entry_matches(const char *url, const char *dir, const char *glob)
+{
+	size_t n = strlen(dir);
+
+	return strncmp(url, dir, n) == 0 && fnmatch(glob, url + n, FNM_PATHNAME) == 0;
+}
+
+int srclock_match(const char *path, const char *dir, const char *glob, char **url,
+		  char hex[static SHA256_HEX_LEN + 1], unsigned *bad_line)
+{
+	_cleanup_(closep) int fd = open(path, O_RDONLY | O_CLOEXEC);
+	struct srclock l = { 0 };
+	int r, found = 0;
+
+	*url = NULL;
+	if (fd < 0)
+		return errno == ENOENT ? 0 : -errno;
+	r = srclock_parse(&l, fd, bad_line);
+	for (unsigned i = 0; r == 0 && i < l.n; i++) {
+		if (!entry_matches(l.urls[i], dir, glob))
+			continue;
+		if (found++ == 0) {
+			memcpy(hex, l.hashes[i], SHA256_HEX_LEN + 1);
+			if (!(*url = strdup(l.urls[i])))
+				r = -ENOMEM;
+		}
+	}
+	srclock_free(&l);
+	if (r < 0 || found != 1) {
+		free(*url);
+		*url = NULL;
+	}
+	return r < 0 ? r : found;
+}
+
+/* Adds url (dropping the entries under dir matching glob first, if dir). */
+static int srclock_update(const char *path, const char *url, const char *hex, const char *dir, const char *glob,
+			  char out[static SHA256_HEX_LEN + 1], unsigned *bad_line)
 {
 	struct srclock l = { 0 };
 	int fd = -1, r, i;
@@ -219,17 +257,43 @@ int srclock_record(const char *path, const char *url, const char *hex, char out[
 	r = srclock_parse(&l, fd, bad_line);
 	if (r < 0)
 		goto out;
+	for (unsigned j = 0; dir && j < l.n;) {
+		if (entry_matches(l.urls[j], dir, glob) && strcmp(l.urls[j], url) != 0) {
+			free(l.urls[j]);
+			l.n--;
+			memmove(&l.urls[j], &l.urls[j + 1], (l.n - j) * sizeof(*l.urls));
+			memmove(&l.hashes[j], &l.hashes[j + 1], (l.n - j) * sizeof(*l.hashes));
+		} else
+			j++;
+	}
 	i = srclock_find(&l, url);
-	if (i >= 0) {
+	if (i >= 0 && !dir) {
 		memcpy(out, l.hashes[i], SHA256_HEX_LEN + 1);
 		r = strcasecmp(l.hashes[i], hex) == 0 ? 0 : -EEXIST;
 		goto out;
 	}
-	r = srclock_add(&l, url, hex);
+	if (i >= 0)
+		memcpy(l.hashes[i], hex, SHA256_HEX_LEN + 1);
+	else
+		r = srclock_add(&l, url, hex);
 	if (r == 0)
 		r = srclock_write(&l, path);
 out:
 	srclock_free(&l);
 	close(fd);
 	return r;
+}
+
+int srclock_record(const char *path, const char *url, const char *hex, char out[static SHA256_HEX_LEN + 1],
+		   unsigned *bad_line)
+{
+	return srclock_update(path, url, hex, NULL, NULL, out, bad_line);
+}
+
+int srclock_replace(const char *path, const char *dir, const char *glob, const char *url, const char *hex,
+		    unsigned *bad_line)
+{
+	char out[SHA256_HEX_LEN + 1];
+
+	return srclock_update(path, url, hex, dir, glob, out, bad_line);
 }

@@ -22,3 +22,15 @@ int srclock_lookup(const char *path, const char *url, char out[static SHA256_HEX
  * characters; -EBADMSG as above. */
 int srclock_record(const char *path, const char *url, const char *hex, char out[static SHA256_HEX_LEN + 1],
 		   unsigned *bad_line);
+
+/* The entries under dir (a URL ending in '/') whose file name matches the
+ * shell pattern glob: their number (0 also when path does not exist); if
+ * exactly one, its URL in *url (to be freed) and its hash in hex. Errors as
+ * srclock_lookup. */
+int srclock_match(const char *path, const char *dir, const char *glob, char **url,
+		  char hex[static SHA256_HEX_LEN + 1], unsigned *bad_line);
+
+/* As srclock_record, but the entries under dir matching glob make way for
+ * "hex  url" (an entry for url itself takes the new hash). */
+int srclock_replace(const char *path, const char *dir, const char *glob, const char *url, const char *hex,
+		    unsigned *bad_line);
