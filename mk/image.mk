@@ -11,6 +11,13 @@
 #   IMAGE_SHA256 or IMAGE_SHA256SUMS
 #                              a pinned hash, or the URL of a SHA256SUMS file
 #                              (more URLs: its mirrors, tried in order)
+#   IMAGE_PICK                 IMAGE_URL (and each mirror) is a release
+#                              directory ending in '/', whose IMAGE_SHA256SUMS
+#                              list names the file by this pattern: the
+#                              current point release of a series
+#                              (img-fetch --pick). The file picked is recorded
+#                              in SOURCES_LOCK and built from then on; `make
+#                              update-lock` moves to the one listed now
 #   IMAGE_SHA256SUMS_SIG, IMAGE_KEYRING
 #                              a detached signature of that file and the keys
 #                              that may sign it (checked with gpgv); over
@@ -122,6 +129,7 @@ DIST_FORMAT ?= xz
 DIST_DIR ?= $(dir $(OUTPUT))
 DIST_INIT_FORMAT ?=
 IMAGE_MIRRORS ?=
+IMAGE_PICK ?=
 IMAGE_SHA256 ?=
 IMAGE_SHA256SUMS ?=
 IMAGE_SHA256SUMS_SIG ?=
@@ -157,13 +165,19 @@ rtik_bad_paths := $(strip $(foreach v,BUILD_DIR SHARED_DIR IMAGE_NAME,$(call rti
 $(if $(rtik_bad_paths),$(error image.mk: $(firstword $(rtik_bad_paths)) holds a blank or a newline, which make cannot take in a file name; choose another))
 rtik_bad_paths := $(strip $(foreach v,CACHE_DIR OUTPUT DIST_DIR SOURCES_LOCK OVERLAYS RECIPE_DIR,$(if $(findstring $(rtik_newline),$($(v))),$(v))))
 $(if $(rtik_bad_paths),$(error image.mk: $(firstword $(rtik_bad_paths)) holds a newline; refused))
-DOWNLOAD := $(CACHE_DIR)/$(notdir $(firstword $(subst ?, ,$(IMAGE_URL))))
+# With IMAGE_PICK the file's name is known once fetch has picked it
+# (mk/rtik-stage reads it from BUILD_DIR/.download-name).
+DOWNLOAD := $(CACHE_DIR)/$(if $(IMAGE_PICK),$(IMAGE_PICK),$(notdir $(firstword $(subst ?, ,$(IMAGE_URL)))))
+# The lock's entries under the release directory: when they change (a pull,
+# make update-lock), fetch runs again.
+RTIK_PICK_LOCKED := $(if $(IMAGE_PICK),$(shell awk -v d=$(call rtik_q,$(IMAGE_URL)) 'index($$2, d) == 1' \
+	$(call rtik_q,$(SOURCES_LOCK)) 2>/dev/null))
 WORK := $(BUILD_DIR)/work.img
 STATE := $(BUILD_DIR)/loop.state
 ROOT := $(BUILD_DIR)/root
 SCRATCH := $(BUILD_DIR)/scratch
 
-export IMAGE_NAME IMAGE_URL IMAGE_MIRRORS IMAGE_SHA256 IMAGE_SHA256SUMS IMAGE_SHA256SUMS_SIG IMAGE_KEYRING IMAGE_SIZE \
+export IMAGE_NAME IMAGE_URL IMAGE_MIRRORS IMAGE_PICK IMAGE_SHA256 IMAGE_SHA256SUMS IMAGE_SHA256SUMS_SIG IMAGE_KEYRING IMAGE_SIZE \
 	IMAGE_LAYOUT IMAGE_SUITE IMAGE_ARCH IMAGE_MIRROR IMAGE_COMPONENTS IMAGE_PACKAGES IMAGE_VARIANT \
 	IMAGE_EXTRA_SUITES IMAGE_SECURITY_MIRROR IMAGE_SECURITY_SUITE \
 	IMAGE_PARTITIONS OVERLAYS PHASE1_HOST PHASE1_TARGET PHASE2_HOST PHASE2_TARGET \
@@ -274,7 +288,7 @@ $(call rtik_track,create,IMAGE_LAYOUT IMAGE_SIZE)
 $(call rtik_track,bootstrap,IMAGE_SUITE IMAGE_ARCH IMAGE_MIRROR IMAGE_COMPONENTS IMAGE_PACKAGES \
 	IMAGE_VARIANT IMAGE_PARTITIONS IMAGE_EXTRA_SUITES IMAGE_SECURITY_MIRROR IMAGE_SECURITY_SUITE)
 else
-$(call rtik_track,fetch,IMAGE_URL IMAGE_MIRRORS IMAGE_SHA256 IMAGE_SHA256SUMS IMAGE_SHA256SUMS_SIG IMAGE_KEYRING CACHE_DIR)
+$(call rtik_track,fetch,IMAGE_URL IMAGE_MIRRORS IMAGE_PICK RTIK_PICK_LOCKED IMAGE_SHA256 IMAGE_SHA256SUMS IMAGE_SHA256SUMS_SIG IMAGE_KEYRING CACHE_DIR)
 $(call rtik_track,extract,DOWNLOAD)
 $(call rtik_track,grow,IMAGE_SIZE)
 endif
@@ -366,6 +380,15 @@ phase1: phase1-host
 phase2: phase2-host
 	@$(MAKE) --no-print-directory phase2-target
 
+# `make update-lock` (IMAGE_PICK): the file that the release directory's
+# list names now replaces the lock's entry, and is downloaded; the next
+# build starts from it.
+update-lock:
+	$(if $(IMAGE_PICK),,$(error image.mk: $(IMAGE_NAME) sets no IMAGE_PICK: its download follows no release directory))
+	@rm -f $(call rtik_q,$(S)fetch)
+	@RTIK_UPDATE_LOCK=1 $(STAGE) $(rtik_num_fetch) fetch
+	@touch $(call rtik_q,$(S)fetch)
+
 # An interactive shell in the image, mounted as needed.
 shell:
 	@test -e $(call rtik_q,$(S)$(lastword $(RTIK_START))) || $(MAKE) --no-print-directory $(call rtik_q,$(S)$(lastword $(RTIK_START)))
@@ -382,4 +405,4 @@ clean: clean-mounts
 distclean: clean
 	rm -rf $(call rtik_q,$(CACHE_DIR))
 
-.PHONY: all $(RTIK_STAGES) phase1 phase2 shell clean-mounts clean distclean rtik-force
+.PHONY: all $(RTIK_STAGES) phase1 phase2 update-lock shell clean-mounts clean distclean rtik-force

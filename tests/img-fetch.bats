@@ -32,6 +32,10 @@ setup_file() {
 
 teardown_file() {
 	http_stop
+	local k
+	for k in 1 2; do
+		[ ! -d "${KEYS-}/g$k" ] || gpgconf --homedir "$KEYS/g$k" --kill all 2>/dev/null || true
+	done
 }
 
 teardown() {

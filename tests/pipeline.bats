@@ -615,6 +615,75 @@ EOF
 	assert_nothing_left
 }
 
+@test "IMAGE_PICK: the series' current file, recorded in the lock; the series moving on changes nothing but a line; LOCKED=1 builds the locked one from a mirror; make update-lock moves on" {
+	local n=$BATS_TEST_NUMBER s old lock=$T/sources.lock new both
+	s=$WWW/series$n old=$WWW/old$n
+	GNUPGHOME=$T/gnupg
+	export GNUPGHOME
+	mkdir -m 0700 "$GNUPGHOME"
+	gpg --batch --quiet --passphrase '' --quick-gen-key 'rt-image-kit pipeline test' ed25519 sign never 2>/dev/null
+	gpg --batch --export >"$T/keyring.gpg"
+	mkdir -p "$s" "$old/1.1"
+	cp "$WWW/vendor-mbr.img.xz" "$s/vendor-1.1.img.xz"
+	sign_list() {
+		(cd "$s" && sha256sum --binary vendor-*.img.xz >SHA256SUMS) &&
+			gpg --batch --yes --detach-sign -o "$s/SHA256SUMS.gpg" "$s/SHA256SUMS"
+	}
+	sign_list
+	local pick=("IMAGE_URL=$HTTP_URL/files/series$n/" IMAGE_SHA256= "IMAGE_PICK=vendor-1.*.img.xz"
+		"IMAGE_SHA256SUMS=$HTTP_URL/files/series$n/SHA256SUMS" "IMAGE_SHA256SUMS_SIG=$HTTP_URL/files/series$n/SHA256SUMS.gpg"
+		"IMAGE_KEYRING=$T/keyring.gpg" "IMAGE_MIRRORS=$HTTP_URL/files/old$n/1.*/" "SOURCES_LOCK=$lock")
+	run --separate-stderr mk "${pick[@]}"
+	[ "$status" -eq 0 ]
+	[ "$(stages)" = "${STAGES[*]}" ]
+	[[ $output == *"recorded sha256 $SUM of $HTTP_URL/files/series$n/vendor-1.1.img.xz in '$lock'; commit sources.lock"* ]]
+	[ "$(cat "$lock")" = "$SUM  $HTTP_URL/files/series$n/vendor-1.1.img.xz" ]
+	[ "$(cat "$T/build/.download-name")" = vendor-1.1.img.xz ]
+	cmp "$T/cache/vendor-1.1.img.xz" "$WWW/vendor-mbr.img.xz"
+	[ -f "$OUT" ]
+	# The series moves on: 1.1 goes to old/1.1/, the directory lists 1.2.
+	mv "$s/vendor-1.1.img.xz" "$old/1.1/"
+	xz -dc "$WWW/vendor-mbr.img.xz" | xz -1 >"$s/vendor-1.2.img.xz"
+	new=$(sha256sum <"$s/vendor-1.2.img.xz" | cut -d' ' -f1)
+	sign_list
+	# From nothing, LOCKED=1: the locked 1.1, from the mirror, and one line
+	# on the terminal saying that 1.2 is out.
+	mk clean >/dev/null
+	rm -rf "$T/cache"
+	run --separate-stderr mk "${pick[@]}" LOCKED=1
+	[ "$status" -eq 0 ]
+	both="$output
+$stderr"
+	[ "$(grep -c 'now lists' <<<"$both")" -eq 1 ]
+	grep -qx "img-fetch: $HTTP_URL/files/series$n/SHA256SUMS now lists 'vendor-1.2.img.xz'; '$lock' keeps 'vendor-1.1.img.xz' until its entry is updated" <<<"$both"
+	cmp "$T/cache/vendor-1.1.img.xz" "$WWW/vendor-mbr.img.xz"
+	[ ! -e "$T/cache/vendor-1.2.img.xz" ]
+	[ "$(cat "$lock")" = "$SUM  $HTTP_URL/files/series$n/vendor-1.1.img.xz" ]
+	# Asked for: the entry and the download move to 1.2, and the build
+	# redoes everything from the download on.
+	run --separate-stderr mk "${pick[@]}" update-lock
+	[ "$status" -eq 0 ]
+	[ "$(cat "$lock")" = "$new  $HTTP_URL/files/series$n/vendor-1.2.img.xz" ]
+	run --separate-stderr mk "${pick[@]}"
+	[ "$status" -eq 0 ]
+	[ "$(stages)" = "${STAGES[*]}" ]
+	[ "$(cat "$T/build/.download-name")" = vendor-1.2.img.xz ]
+	grep -q "^[0-9a-f]*  vendor-1.2.img.xz\|vendor-1.2.img.xz" "$T/build/logs/01-fetch.log"
+	# LOCKED=1 and no entry: refused before any download.
+	: >"$lock"
+	rm -rf "$T/cache"
+	run --separate-stderr mk "${pick[@]}" LOCKED=1 fetch
+	[ "$status" -eq 2 ]
+	[[ $stderr == *"img-fetch: '$lock' has no entry for 'vendor-1.*.img.xz' under $HTTP_URL/files/series$n/; refused (--locked): build once without LOCKED=1 to record it, and commit the file"* ]]
+	[ -z "$(ls -A "$T/cache" 2>/dev/null)" ]
+	# A recipe without IMAGE_PICK has no lock entry to update.
+	run --separate-stderr mk update-lock
+	[ "$status" -eq 2 ]
+	[[ $stderr == *"image.mk: fixture sets no IMAGE_PICK: its download follows no release directory.  Stop." ]]
+	mk clean-mounts >/dev/null
+	assert_nothing_left
+}
+
 @test "an img-fetch that prints no verified hash: fetch fails with one line, nothing recorded" {
 	# Downloads like img-fetch, but keeps its --print-sha256 to itself.
 	cat >"$T/fetch-silent" <<'SH'

@@ -55,6 +55,8 @@ teardown() {
 		wait "${k#-}" 2>/dev/null || true
 	done
 	orphans_kill
+	# A gpg-agent started for a test's own key.
+	[ ! -d "$T/gnupg" ] || GNUPGHOME=$T/gnupg gpgconf --kill all 2>/dev/null || true
 	[ ! -d "$R" ] || make --no-print-directory -C "$R" "${VARS[@]}" clean-mounts >/dev/null 2>&1 || true
 	block_cleanup
 }
