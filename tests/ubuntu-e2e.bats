@@ -52,18 +52,35 @@ lap() {
 	_lap=$now
 }
 
+# The ROS repositories' suite.
 SUITE=trixie
+# Ubuntu's archive: each release with its pockets and components, as
+# ports.ubuntu.com has them.
+UBUNTU_RELEASES=(focal jammy noble)
+UBUNTU_POCKETS=("" -updates -backports -security)
+UBUNTU_COMPONENTS="main restricted universe multiverse"
 
-# An apt repository of the .debs in DIR/pool: Packages, a Release and its
-# signatures (InRelease, Release.gpg) by the test key.
+# make_repo DIR SUITE [COMPONENT=POOL...]: the apt repository at DIR gets
+# dists/SUITE, whose COMPONENT holds the .debs under DIR/POOL; the other
+# components of REPO_COMPONENTS (default: main) are empty. A Release and
+# its signatures (InRelease, Release.gpg) by the test key.
 make_repo() {
-	local dir=$1 d=$1/dists/$SUITE
-	mkdir -p "$d/main/binary-arm64"
-	(cd "$dir" && apt-ftparchive packages pool) >"$d/main/binary-arm64/Packages"
-	gzip -9nk "$d/main/binary-arm64/Packages"
+	local dir=$1 suite=$2 comps=${REPO_COMPONENTS:-main} c kv pool d=$1/dists/$2
+	shift 2
+	for c in $comps; do
+		mkdir -p "$d/$c/binary-arm64"
+		pool=
+		for kv in "$@"; do [ "${kv%%=*}" != "$c" ] || pool=${kv#*=}; done
+		if [ -n "$pool" ]; then
+			(cd "$dir" && apt-ftparchive packages "$pool") >"$d/$c/binary-arm64/Packages"
+		else
+			: >"$d/$c/binary-arm64/Packages"
+		fi
+		gzip -9nkf "$d/$c/binary-arm64/Packages"
+	done
 	apt-ftparchive -o APT::FTPArchive::Release::Origin=rt-image-kit-tests \
-		-o APT::FTPArchive::Release::Suite="$SUITE" -o APT::FTPArchive::Release::Codename="$SUITE" \
-		-o APT::FTPArchive::Release::Architectures=arm64 -o APT::FTPArchive::Release::Components=main \
+		-o APT::FTPArchive::Release::Suite="$suite" -o APT::FTPArchive::Release::Codename="$suite" \
+		-o APT::FTPArchive::Release::Architectures=arm64 -o APT::FTPArchive::Release::Components="$comps" \
 		release "$d" >"$dir/Release.tmp"
 	mv "$dir/Release.tmp" "$d/Release"
 	gpg --batch --yes --clearsign -o "$d/InRelease" "$d/Release"
@@ -87,27 +104,112 @@ sources_file() {
 		"$HTTP_URL/files/$1" "$SUITE" "$2"
 }
 
-# The vendor image as served: its apt sources name the local archive only,
-# with the test key as Ubuntu's archive keyring; as built (U-Boot) and with
-# Ubuntu 22.04's config.txt; .img.xz, SHA256SUMS and its signature.
+# The apt sources of Ubuntu's image of RELEASE, naming the local archive:
+# one-line /etc/apt/sources.list up to 22.04, deb822
+# /etc/apt/sources.list.d/ubuntu.sources since 24.04; the release, -updates,
+# -backports and -security, all four components.
+ubuntu_sources() {
+	local r=$1 url=$HTTP_URL/files/ubuntu p
+	case $r in
+	focal | jammy)
+		for p in "${UBUNTU_POCKETS[@]}"; do
+			printf 'deb %s %s %s\n' "$url" "$r$p" "$UBUNTU_COMPONENTS"
+		done
+		;;
+	*)
+		printf 'Types: deb\nURIs: %s\nSuites: %s %s-updates %s-backports\nComponents: %s\nSigned-By: %s\n\n' \
+			"$url" "$r" "$r" "$r" "$UBUNTU_COMPONENTS" /usr/share/keyrings/ubuntu-archive-keyring.gpg
+		printf 'Types: deb\nURIs: %s\nSuites: %s-security\nComponents: %s\nSigned-By: %s\n' \
+			"$url" "$r" "$UBUNTU_COMPONENTS" /usr/share/keyrings/ubuntu-archive-keyring.gpg
+		;;
+	esac
+}
+
+# cloud-init's files on Ubuntu's system-boot for RELEASE (user-data:
+# ssh_pwauth true up to 22.04, false since 24.04), into DIR.
+ubuntu_seed() {
+	local r=$1 dir=$2 pwauth=true
+	[ "$r" != noble ] || pwauth=false
+	mkdir -p "$dir"
+	printf '#cloud-config\n# Stand-in of the user-data of Ubuntu %s'"'"'s raspi image.\nchpasswd:\n  expire: true\n  users:\n  - name: ubuntu\n    password: ubuntu\n    type: text\nssh_pwauth: %s\n' \
+		"$r" "$pwauth" >"$dir/user-data"
+	printf 'instance-id: %s-standin\n' "$r" >"$dir/meta-data"
+	printf 'network:\n  version: 2\n  ethernets:\n    eth0:\n      dhcp4: true\n      optional: true\n' >"$dir/network-config"
+}
+
+# IMG's boot partition, a FAT of 256M, made SIZE MiB (the partitions after
+# it moved), into NEW: a new partition table and FAT with the same label
+# and files, the root partition copied as it is.
+boot_resize() {
+	local img=$1 new=$2 mib=$3 s1 n1 s2 n2 ns2 files=$F/boot-files
+	read -r s1 n1 s2 n2 < <(sfdisk --json "$img" | python3 -c '
+import json, sys
+p = json.load(sys.stdin)["partitiontable"]["partitions"]
+print(p[0]["start"], p[0]["size"], p[1]["start"], p[1]["size"])')
+	ns2=$((s1 + mib * 2048))
+	rm -f "$new"
+	truncate -s $(((ns2 + n2) * 512)) "$new"
+	printf 'label: dos\nstart=%s, size=%s, type=c, bootable\nstart=%s, size=%s, type=83\n' \
+		"$s1" $((mib * 2048)) "$ns2" "$n2" | sfdisk -q "$new"
+	mkfs.fat -F 32 -n SYSTEM-BOOT --offset "$s1" "$new" $((mib * 1024)) >/dev/null
+	rm -rf "$files" && mkdir -p "$files"
+	MTOOLS_SKIP_CHECK=1 mcopy -s -i "$img@@$((s1 * 512))" "::*" "$files/"
+	MTOOLS_SKIP_CHECK=1 mcopy -s -i "$new@@$((s1 * 512))" "$files"/* ::
+	dd if="$img" of="$new" bs=512 skip="$s2" seek="$ns2" count="$n2" conv=sparse,notrunc status=none
+	rm -rf "$files"
+}
+
+# The vendor images as served, one per release, each copying what its
+# release's image has (tests/recipes/ubuntu-standin/README.md): the boot
+# partition (256M with U-Boot's chain for focal; 512M, config.txt loading
+# vmlinuz, for jammy and noble), the apt sources' form naming the local
+# archive, whose key is Ubuntu's archive keyring, cloud-init's files on
+# system-boot. focal's in vendor/ with a signed SHA256SUMS (pinned point
+# release); jammy's and noble's as cdimage serves a series' current point
+# release (releases/SERIES/release/, a signed SHA256SUMS), for the recipes'
+# UBUNTU_SERIES.
 serve_vendor() {
-	local img=$F/uboot.img direct=$F/vmlinuz.img
-	cp --sparse=always "$VENDOR" "$img"
-	sources_file ubuntu /usr/share/keyrings/ubuntu-archive-keyring.gpg >"$F/ubuntu.sources"
-	chmod 0644 "$F/ubuntu.sources"
-	printf '%s\n' 'cd /etc/apt/sources.list.d' "write $F/ubuntu.sources ubuntu.sources" \
-		'cd /usr/share/keyrings' "write $KEYRING ubuntu-archive-keyring.gpg" |
-		debugfs -w -f - "$img?offset=$(part_offset "$img" 2)" >/dev/null
-	cmp <(root_cat "$img" /usr/share/keyrings/ubuntu-archive-keyring.gpg) "$KEYRING"
-	cp --sparse=always "$img" "$direct"
-	MTOOLS_SKIP_CHECK=1 mcopy -o -i "$direct@@$(part_offset "$direct" 1)" "$STANDIN/config-vmlinuz.txt" ::config.txt
+	local base=$F/base.img big=$F/big.img r img seed=$F/seed pids=() name d sum
+	cp --sparse=always "$VENDOR" "$base"
+	printf '%s\n' 'cd /usr/share/keyrings' "write $KEYRING ubuntu-archive-keyring.gpg" \
+		'cd /etc/apt/trusted.gpg.d' "write $KEYRING ubuntu-keyring-2018-archive.gpg" |
+		debugfs -w -f - "$base?offset=$(part_offset "$base" 2)" >/dev/null
+	cmp <(root_cat "$base" /usr/share/keyrings/ubuntu-archive-keyring.gpg) "$KEYRING"
+	boot_resize "$base" "$big" 512
 	mkdir -p "$WWW/vendor"
-	xz -T1 -1 -c "$img" >"$WWW/vendor/ubuntu-standin-uboot.img.xz" &
-	xz -T1 -1 -c "$direct" >"$WWW/vendor/ubuntu-standin-vmlinuz.img.xz" || return 1
-	wait $! || return 1
-	rm -f "$img" "$direct"
+	for r in "${UBUNTU_RELEASES[@]}"; do
+		img=$F/$r.img
+		if [ "$r" = focal ]; then mv "$base" "$img"; else cp --sparse=always "$big" "$img"; fi
+		ubuntu_sources "$r" >"$F/$r.sources"
+		chmod 0644 "$F/$r.sources"
+		if [ "$r" = noble ]; then
+			printf '%s\n' 'cd /etc/apt/sources.list.d' "write $F/$r.sources ubuntu.sources"
+		else
+			printf '%s\n' 'cd /etc/apt' "write $F/$r.sources sources.list"
+		fi | debugfs -w -f - "$img?offset=$(part_offset "$img" 2)" >/dev/null
+		ubuntu_seed "$r" "$seed/$r"
+		MTOOLS_SKIP_CHECK=1 mcopy -o -i "$img@@$(part_offset "$img" 1)" "$seed/$r"/* ::
+		[ "$r" = focal ] ||
+			MTOOLS_SKIP_CHECK=1 mcopy -o -i "$img@@$(part_offset "$img" 1)" "$STANDIN/config-vmlinuz.txt" ::config.txt
+		# Two at a time.
+		[ ${#pids[@]} -lt 2 ] || { wait "${pids[0]}" || return 1; pids=("${pids[@]:1}"); }
+		{ xz -T1 -1 -c "$img" >"$WWW/vendor/ubuntu-standin-$r.img.xz" && rm -f "$img"; } &
+		pids+=($!)
+	done
+	for r in "${pids[@]}"; do wait "$r" || return 1; done
+	rm -f "$big"
 	(cd "$WWW/vendor" && sha256sum -b ./*.img.xz | sed 's| \*\./| *|') >"$WWW/vendor/SHA256SUMS"
 	gpg --batch --yes --detach-sign -o "$WWW/vendor/SHA256SUMS.gpg" "$WWW/vendor/SHA256SUMS"
+	for r in jammy:22.04.5 noble:24.04.3; do
+		d=$WWW/releases/${r#*:}
+		d=${d%.*}/release
+		name=ubuntu-${r#*:}-preinstalled-server-arm64+raspi.img.xz
+		mkdir -p "$d"
+		ln "$WWW/vendor/ubuntu-standin-${r%%:*}.img.xz" "$d/$name"
+		sum=$(awk -v f="*ubuntu-standin-${r%%:*}.img.xz" '$2 == f { print $1 }' "$WWW/vendor/SHA256SUMS")
+		printf '%s *%s\n' "$sum" "$name" >"$d/SHA256SUMS"
+		gpg --batch --yes --detach-sign -o "$d/SHA256SUMS.gpg" "$d/SHA256SUMS"
+	done
 }
 
 setup_file() {
@@ -145,12 +247,22 @@ setup_file() {
 	for p in rt-tests cpufrequtils libraspberrypi-bin cpuset stress stress-ng; do
 		stub_deb "$WWW/ubuntu/pool" "$p" 1.0-0ubuntu1 "" "usr/share/doc/$p/stand-in=$p"
 	done
-	make_repo "$WWW/ubuntu"
+	# Ubuntu's raspi real-time kernel, in noble-updates' universe only.
+	archive_rt_kernel_stubs "$WWW/ubuntu/pool-noble-updates"
+	local r pk args
+	for r in "${UBUNTU_RELEASES[@]}"; do
+		for pk in "${UBUNTU_POCKETS[@]}"; do
+			args=()
+			[ -n "$pk" ] || args+=(main=pool)
+			[ "$r$pk" != noble-updates ] || args+=(universe=pool-noble-updates)
+			REPO_COMPONENTS=$UBUNTU_COMPONENTS make_repo "$WWW/ubuntu" "$r$pk" "${args[@]}"
+		done
+	done
 	# The ROS repository (and the final snapshot of an end-of-life one).
 	for p in galactic humble jazzy; do
 		stub_deb "$WWW/ros2/pool" "ros-$p-ros-base" 0.9.3-1 "" "opt/ros/$p/setup.bash=# ROS 2 $p"
 	done
-	make_repo "$WWW/ros2"
+	make_repo "$WWW/ros2" "$SUITE" main=pool
 	# ros2-apt-source: the key and the source of the ROS repository.
 	sources_file ros2 /usr/share/keyrings/ros2-archive-keyring.gpg >"$F/ros2.sources"
 	stub_deb "$WWW/ros-apt-source" ros2-apt-source 1.3.0 "" \
@@ -161,7 +273,7 @@ setup_file() {
 	lap "key, archives, RT kernel zips, ros2-apt-source"
 
 	serve_vendor
-	lap "vendor images served (debugfs, mcopy, 2 x xz -1)"
+	lap "vendor images served (a 512M boot partition, debugfs, mcopy, 3 x xz -1)"
 }
 
 teardown_file() {
@@ -197,18 +309,25 @@ ROS_APT_SOURCE_DEB=ros2-apt-source_1.3.0_arm64.deb
 # F/build/RECIPE, with a copy of its sources.lock; the download cache
 # MK_CACHE (default F/cache).
 mk() {
-	local r=$1 vendor=ubuntu-standin-vmlinuz.img.xz tag
+	local r=$1 vendor=ubuntu-standin-focal.img.xz tag
 	shift
 	case $r in
-	focal-rt-ros2) vendor=ubuntu-standin-uboot.img.xz tag=5.4.195-rt74-raspi-arm64-lttng ;;
+	focal-rt-ros2) tag=5.4.195-rt74-raspi-arm64-lttng ;;
 	jammy-rt-humble) tag=5.15.98-rt62-raspi-arm64-lttng ;;
 	noble-rt-jazzy) tag=6.8.4-r11 ;;
 	esac
 	[ -f "$F/$r.sources.lock" ] || cp "$TOP/images/$r/sources.lock" "$F/$r.sources.lock"
+	# focal pins its point release; jammy and noble take their series'
+	# from cdimage's directory for it (the recipes' own IMAGE_PICK and list).
+	local image=(IMAGE_URL="$HTTP_URL/files/vendor/$vendor" IMAGE_MIRRORS=
+		IMAGE_SHA256SUMS="$HTTP_URL/files/vendor/SHA256SUMS"
+		IMAGE_SHA256SUMS_SIG="$HTTP_URL/files/vendor/SHA256SUMS.gpg")
+	case $r in
+	jammy-rt-humble) image=(IMAGE_URL="$HTTP_URL/files/releases/22.04/release/" IMAGE_MIRRORS="$HTTP_URL/files/old-releases/22.04*/") ;;
+	noble-rt-jazzy) image=(IMAGE_URL="$HTTP_URL/files/releases/24.04/release/" IMAGE_MIRRORS="$HTTP_URL/files/old-releases/24.04*/") ;;
+	esac
 	make -C "$TOP/images/$r" BUILD_DIR="$F/build/$r" CACHE_DIR="${MK_CACHE:-$F/cache}" IMAGE_SIZE=1G \
-		IMAGE_URL="$HTTP_URL/files/vendor/$vendor" IMAGE_MIRRORS= \
-		IMAGE_SHA256SUMS="$HTTP_URL/files/vendor/SHA256SUMS" \
-		IMAGE_SHA256SUMS_SIG="$HTTP_URL/files/vendor/SHA256SUMS.gpg" IMAGE_KEYRING="$KEYRING" \
+		"${image[@]}" IMAGE_KEYRING="$KEYRING" \
 		RT_KERNEL_URL="$HTTP_URL/files/rt/$tag/RPI4.RT.Kernel.deb.packages.zip" \
 		ROS_APT_SOURCE_URL="$HTTP_URL/files/ros-apt-source/$ROS_APT_SOURCE_DEB" \
 		ROS_SNAPSHOT_URL="$HTTP_URL/files/ros2" ROS_SNAPSHOT_KEY="$KEY_FPR" \
@@ -249,7 +368,8 @@ check_image() {
 	# The RT kernel in /boot and on the boot partition, nothing of the
 	# stock one.
 	grep -qx "linux-image-$rel" <<<"$pkgs"
-	grep -qx "linux-headers-$rel" <<<"$pkgs"
+	# The release zips bring headers; Ubuntu's linux-image-raspi-realtime does not.
+	[[ $rel == *-realtime ]] || grep -qx "linux-headers-$rel" <<<"$pkgs"
 	! grep -qx "linux-image-$rel-dbg" <<<"$pkgs" || return 1
 	! grep -Eq "^linux-(image|modules)-$STOCK_KERNEL_REL\$|^linux-raspi\$|^linux-image-raspi\$" <<<"$pkgs" || return 1
 	[ "$(root_cat "$img" "/boot/vmlinuz-$rel")" = "kernel $rel" ]
@@ -274,8 +394,15 @@ check_image() {
 	for p in "ros-$distro-ros-base" rt-tests cpufrequtils libraspberrypi-bin cpuset stress stress-ng; do
 		grep -qx "$p" <<<"$pkgs" || { echo "not installed: $p" >&2; return 1; }
 	done
-	! root_stat "$img" /etc/apt/sources.list | grep -q Inode || return 1
-	root_cat "$img" /etc/apt/sources.list.d/ubuntu.sources | grep -qx "URIs: $HTTP_URL/files/ubuntu"
+	# The image's own apt sources, in its release's form, as they came
+	# (they name every pocket already: the build adds none).
+	local release=${r%%-*}
+	if [ "$release" = noble ]; then
+		! root_stat "$img" /etc/apt/sources.list | grep -q Inode || return 1
+		[ "$(root_cat "$img" /etc/apt/sources.list.d/ubuntu.sources)" = "$(ubuntu_sources noble)" ]
+	else
+		[ "$(root_cat "$img" /etc/apt/sources.list)" = "$(ubuntu_sources "$release")" ]
+	fi
 	! root_names "$img" /etc/apt/sources.list.d | grep -qvx -e ubuntu.sources -e ros2.sources -e ros2-snapshots.sources || return 1
 
 	# The real-time tuning (images/shared/rt-tuning.sh).
@@ -333,11 +460,38 @@ VENDOR_STUBS_LIST="${VENDOR_STUBS[*]}"
 	root_cat "$VENDOR" /etc/passwd | grep -q '^ubuntu:x:'
 	! root_stat "$VENDOR" /etc/cloud/cloud.cfg | grep -q Inode || return 1
 	root_stat "$VENDOR" /etc/kernel/postinst.d/zz-flash-kernel | grep -q 'Mode:  0755'
-	# As served: the local archive, signed by the test key, is its only
-	# apt source; jammy and noble get Ubuntu 22.04's config.txt.
 	[ -z "$(root_names "$VENDOR" /etc/apt/sources.list.d)" ]
 	gpgv --keyring "$KEYRING" "$WWW/vendor/SHA256SUMS.gpg" "$WWW/vendor/SHA256SUMS"
-	[ "$(wc -l <"$WWW/vendor/SHA256SUMS")" -eq 2 ]
+	[ "$(wc -l <"$WWW/vendor/SHA256SUMS")" -eq 3 ]
+}
+
+@test "the stand-ins as served, one per release: boot partition size, boot chain, apt sources' form, cloud-init's ssh_pwauth" {
+	local r img size chain pwauth
+	for r in focal:256:uboot_rpi_4.bin:true jammy:512:vmlinuz:true noble:512:vmlinuz:false; do
+		IFS=: read -r r size chain pwauth <<<"$r"
+		img=$T/$r.img
+		xz -dc "$WWW/vendor/ubuntu-standin-$r.img.xz" >"$img"
+		[ "$(sfdisk --json "$img" | python3 -c 'import json,sys; print(json.load(sys.stdin)["partitiontable"]["partitions"][0]["size"] * 512 >> 20)')" = "$size" ]
+		boot_fsck "$img" >/dev/null
+		[ "$(blkid -p -O "$(part_offset "$img" 1)" -s LABEL -o value "$img")" = SYSTEM-BOOT ]
+		e2fsck -fn "$img?offset=$(part_offset "$img" 2)" >/dev/null
+		boot_cat "$img" config.txt | grep -qx "kernel=$chain"
+		[ "$(boot_cat "$img" vmlinuz)" = "kernel $STOCK_KERNEL_REL" ]
+		boot_cat "$img" user-data | grep -qx "ssh_pwauth: $pwauth"
+		boot_cat "$img" meta-data | grep -q '^instance-id: '
+		if [ "$r" = noble ]; then
+			[ "$(root_cat "$img" /etc/apt/sources.list.d/ubuntu.sources)" = "$(ubuntu_sources noble)" ]
+			! root_stat "$img" /etc/apt/sources.list | grep -q Inode || return 1
+		else
+			[ "$(root_cat "$img" /etc/apt/sources.list)" = "$(ubuntu_sources "$r")" ]
+			[ -z "$(root_names "$img" /etc/apt/sources.list.d)" ]
+		fi
+		cmp <(root_cat "$img" /usr/share/keyrings/ubuntu-archive-keyring.gpg) "$KEYRING"
+		rm -f "$img"
+	done
+	# Ubuntu's real-time kernel: in noble-updates' universe, nowhere else.
+	grep -q '^Package: linux-image-raspi-realtime$' "$WWW/ubuntu/dists/noble-updates/universe/binary-arm64/Packages"
+	! grep -rqs 'linux-image-raspi-realtime' "$WWW/ubuntu/dists/noble/" "$WWW/ubuntu/dists/jammy-updates/" || return 1
 }
 
 # --- the three recipes, end to end ---------------------------------------------
@@ -400,15 +554,20 @@ VENDOR_STUBS_LIST="${VENDOR_STUBS[*]}"
 	boot_cat "$img" config.txt | grep -qx 'kernel=vmlinuz'
 }
 
-@test "noble-rt-jazzy builds against the stand-ins: RT_KERNEL_SOURCE=auto falls back to the release zip" {
+@test "noble-rt-jazzy builds against the stand-ins: the series' current point release, locked; RT_KERNEL_SOURCE=auto takes Ubuntu's raspi-realtime from noble-updates" {
 	build noble-rt-jazzy
-	grep -q 'no linux-image-raspi-realtime in the image.s apt sources: the RT kernel release it is' "$F/noble-rt-jazzy.log"
+	grep -qF "RT_KERNEL_SOURCE=auto: linux-image-raspi-realtime $ARCHIVE_RT_VERSION (noble-updates/universe) from the image's apt sources: Ubuntu's real-time kernel it is" "$F/noble-rt-jazzy.log"
+	# UBUNTU_SERIES=24.04: the file cdimage's list names, recorded.
+	grep -qx "[0-9a-f]\{64\}  $HTTP_URL/files/releases/24.04/release/ubuntu-24.04.3-preinstalled-server-arm64+raspi.img.xz" \
+		"$F/noble-rt-jazzy.sources.lock"
+	[ "$(cat "$F/build/noble-rt-jazzy/.download-name")" = ubuntu-24.04.3-preinstalled-server-arm64+raspi.img.xz ]
 }
 
-@test "noble-rt-jazzy, offline: the RT kernel named in config.txt, ROS from ros2-apt-source" {
+@test "noble-rt-jazzy, offline: Ubuntu's RT kernel as flash-kernel put it on system-boot, ROS from ros2-apt-source" {
 	local img=$F/build/noble-rt-jazzy/noble-rt-jazzy.img
 	[ -f "$img" ] || skip "not built"
-	check_image noble-rt-jazzy "$img" 6.8.4-rt11-raspi jazzy
+	check_image noble-rt-jazzy "$img" "$ARCHIVE_RT_REL" jazzy
+	installed "$img" | grep -qx linux-image-raspi-realtime
 	boot_cat "$img" config.txt | grep -qx 'kernel=vmlinuz'
 	installed "$img" | grep -qx ros2-apt-source
 	! boot_cat "$img" cmdline.txt | grep -q isolcpus || return 1

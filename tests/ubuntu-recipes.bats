@@ -168,3 +168,44 @@ in_boot_ns() {
 	[ "$status" -eq 1 ]
 	[ "$stderr" = "in-boot-ns: config.txt boots 'kernel8.img', not vmlinuz: this recipe cannot tell which kernel will boot" ]
 }
+
+@test "phase1-target: APT_POCKETS added beside the release, in the file's own form (deb822 stanza, sources.list line), once; no source of the release is one line" {
+	mkdir -p "$T/fw"
+	local deb822='Types: deb
+URIs: http://ports.ubuntu.com/ubuntu-ports/
+Suites: noble
+Components: main universe restricted multiverse
+Signed-By: /usr/share/keyrings/ubuntu-archive-keyring.gpg
+
+Types: deb
+URIs: http://ppa.example/x
+Suites: noble
+Components: main'
+	run --separate-stderr boot_ns "$T/fw" ubuntu/phase1-target.sh '
+		mount -t tmpfs rtik-test-apt /etc/apt; mkdir -p /etc/apt/sources.list.d
+		printf "%s\n" "'"$deb822"'" >/etc/apt/sources.list.d/ubuntu.sources
+		export UBUNTU_CODENAME=noble APT_POCKETS="updates security"
+		apt_pockets_ensure; apt_pockets_ensure
+		cat /etc/apt/sources.list.d/ubuntu.sources'
+	[ "$status" -eq 0 ]
+	[ "${lines[0]}" = "in-boot-ns: apt sources: added noble-updates (/etc/apt/sources.list.d/ubuntu.sources) noble-security (/etc/apt/sources.list.d/ubuntu.sources)" ]
+	[ "${lines[1]}" = "in-boot-ns: apt sources: noble-updates noble-security already there" ]
+	[ "$(printf '%s\n' "${lines[@]:2}")" = "$(sed '0,/^Suites: noble$/s//Suites: noble noble-updates noble-security/' <<<"$deb822" | grep -v '^$')" ]
+	# jammy's one-line sources.list: a line each, after the release's.
+	run --separate-stderr boot_ns "$T/fw" ubuntu/phase1-target.sh '
+		mount -t tmpfs rtik-test-apt /etc/apt; mkdir -p /etc/apt/sources.list.d
+		printf "deb http://ports.ubuntu.com/ubuntu-ports jammy main restricted\ndeb http://ports.ubuntu.com/ubuntu-ports jammy-security main restricted\n" >/etc/apt/sources.list
+		UBUNTU_CODENAME=jammy APT_POCKETS="updates security" apt_pockets_ensure >/dev/null
+		cat /etc/apt/sources.list'
+	[ "$status" -eq 0 ]
+	[ "$output" = "deb http://ports.ubuntu.com/ubuntu-ports jammy main restricted
+deb http://ports.ubuntu.com/ubuntu-ports jammy-updates main restricted
+deb http://ports.ubuntu.com/ubuntu-ports jammy-security main restricted" ]
+	# Nothing names the release: one line, nothing written.
+	run --separate-stderr boot_ns "$T/fw" ubuntu/phase1-target.sh '
+		mount -t tmpfs rtik-test-apt /etc/apt; mkdir -p /etc/apt/sources.list.d
+		echo "deb http://x/ubuntu focal main" >/etc/apt/sources.list
+		UBUNTU_CODENAME=noble APT_POCKETS=updates apt_pockets_ensure'
+	[ "$status" -eq 1 ]
+	[ "$stderr" = "in-boot-ns: no apt source names noble: cannot add noble-updates" ]
+}

@@ -17,7 +17,7 @@ set -euo pipefail
 shopt -s inherit_errexit
 
 # shellcheck source-path=SCRIPTDIR source=target.sh
-. "$(dirname "$0")/target.sh"
+. "$(dirname "${BASH_SOURCE[0]}")/target.sh"
 
 # ---- packages ----
 
@@ -75,6 +75,15 @@ archive_has() {
 	[ -n "$c" ] && [ "$c" != "(none)" ]
 }
 
+# The candidate version of PKG and where it comes from: "VERSION (SUITE/COMPONENT)".
+archive_candidate() {
+	apt-cache policy "$1" 2>/dev/null | awk '
+		$1 == "Candidate:" { c = $2 }
+		table && found && NF >= 3 { print c " (" $3 ")"; exit }
+		table && ($1 == c || ($1 == "***" && $2 == c)) { found = 1 }
+		/Version table:/ { table = 1 }'
+}
+
 kernel_from_archive() {
 	local meta=${RT_ARCHIVE_PACKAGE:-linux-image-raspi-realtime} p
 	archive_has "$meta" || die "no package $meta in the image's apt sources (RT_KERNEL_SOURCE=archive)"
@@ -96,10 +105,12 @@ kernel_choose() {
 	release) kernel_install ;;
 	archive) kernel_from_archive ;;
 	auto)
-		if archive_has "${RT_ARCHIVE_PACKAGE:-linux-image-raspi-realtime}"; then
+		local meta=${RT_ARCHIVE_PACKAGE:-linux-image-raspi-realtime}
+		if archive_has "$meta"; then
+			say "RT_KERNEL_SOURCE=auto: $meta $(archive_candidate "$meta") from the image's apt sources: Ubuntu's real-time kernel it is"
 			kernel_from_archive
 		else
-			say "no ${RT_ARCHIVE_PACKAGE:-linux-image-raspi-realtime} in the image's apt sources: the RT kernel release it is"
+			say "RT_KERNEL_SOURCE=auto: no $meta in the image's apt sources: the RT kernel release it is ($(basename "$(dirname "${RT_KERNEL_URL:-?/?}")"))"
 			kernel_install
 		fi
 		;;
@@ -201,6 +212,55 @@ EOF
 	chmod 0644 "$CLOUD_SNIPPET"
 }
 
+# ---- apt's pockets ----
+
+# APT_POCKETS (updates security) of UBUNTU_CODENAME in the image's apt
+# sources: each one missing is added beside the release itself, in the
+# form the file has (deb822 .sources since 24.04: to the Suites of the
+# release's stanza; one-line sources.list before: a line after the
+# release's, with its URI and components). Files that do not name the
+# release are left alone; a second run adds nothing.
+apt_pockets_ensure() {
+	local codename=${UBUNTU_CODENAME:-} f added=() pocket want have found
+	[ -n "$codename" ] || die "UBUNTU_CODENAME is not set"
+	[ -n "${APT_POCKETS:-}" ] || return 0
+	have=$({ cat /etc/apt/sources.list /etc/apt/sources.list.d/*.list /etc/apt/sources.list.d/*.sources 2>/dev/null || true; } |
+		sed 's/#.*//' | tr -s ' \t' '\n' | sort -u)
+	for pocket in $APT_POCKETS; do
+		want=$codename-$pocket
+		grep -qx -- "$want" <<<"$have" && continue
+		found=
+		for f in /etc/apt/sources.list.d/*.sources /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
+			[ -f "$f" ] || continue
+			if [[ $f == *.sources ]]; then
+				# The first stanza whose Suites name the release.
+				awk -v rel="$codename" -v add="$want" '
+					BEGIN { done = 0 }
+					!done && /^Suites:/ { n = split($0, w, /[ \t]+/); for (i = 2; i <= n; i++) if (w[i] == rel) { $0 = $0 " " add; done = 1; break } }
+					{ print }
+					END { exit !done }' "$f" >"$f.new" || { rm -f "$f.new"; continue; }
+			else
+				awk -v rel="$codename" -v add="$want" '
+					{ print }
+					!done && $1 == "deb" && $3 == rel { $3 = add; print; done = 1 }
+					END { exit !done }' "$f" >"$f.new" || { rm -f "$f.new"; continue; }
+			fi
+			chmod --reference="$f" "$f.new"
+			mv -f "$f.new" "$f"
+			added+=("$want ($f)")
+			found=1
+			break
+		done
+		[ -n "$found" ] || die "no apt source names $codename: cannot add $want"
+	done
+	if [ ${#added[@]} -gt 0 ]; then
+		say "apt sources: added ${added[*]}"
+	else
+		# shellcheck disable=SC2086 # a list
+		say "apt sources: $(printf "$codename-%s " $APT_POCKETS)already there"
+	fi
+}
+
 main() {
 	export DEBIAN_FRONTEND=noninteractive LC_ALL=C.UTF-8
 	: "${SCRATCH_DIR:?}"
@@ -208,6 +268,7 @@ main() {
 	[[ ${DEFAULT_USER:-} =~ ^[a-z_][a-z0-9_-]*$ ]] || die "DEFAULT_USER '${DEFAULT_USER:-}' is not a user name"
 	policy_rc_d_install
 
+	apt_pockets_ensure
 	say "apt-get update"
 	apt-get update
 

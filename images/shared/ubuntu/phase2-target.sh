@@ -13,7 +13,7 @@ set -euo pipefail
 shopt -s inherit_errexit
 
 # shellcheck source-path=SCRIPTDIR source=target.sh
-. "$(dirname "$0")/target.sh"
+. "$(dirname "${BASH_SOURCE[0]}")/target.sh"
 SNAPSHOT_KEYRING=/usr/share/keyrings/ros2-snapshots-archive-keyring.gpg
 SNAPSHOT_SOURCES=/etc/apt/sources.list.d/ros2-snapshots.sources
 

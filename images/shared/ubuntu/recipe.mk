@@ -3,7 +3,9 @@
 # the real-time tuning and ROS 2, through the phase scripts beside this
 # file. A recipe sets what differs, then includes this:
 #
-#   UBUNTU_VERSION    the point release, e.g. 22.04.5
+#   UBUNTU_SERIES     the series, e.g. 24.04: its newest point release (below)
+#   UBUNTU_VERSION    a point release instead, e.g. 22.04.5 (make
+#                     UBUNTU_VERSION=24.04.2 pins one)
 #   UBUNTU_CODENAME   focal, jammy, noble
 #   RT_KERNEL_URL     the RT kernel release zip (RT_KERNEL_SOURCE=release)
 #   ROS_DISTRO        galactic, humble, jazzy
@@ -16,14 +18,32 @@ RTIK_UBUNTU_DIR := $(dir $(lastword $(MAKEFILE_LIST)))
 
 # ---- the vendor image ----
 
+UBUNTU_SERIES ?=
+UBUNTU_VERSION ?=
+ifneq ($(strip $(UBUNTU_VERSION)),)
+# One point release: cdimage's own directory for it while it is current,
+# then old-releases, which keeps the file's name, so that the checksum
+# list's line matches it too.
 IMAGE_URL ?= https://cdimage.ubuntu.com/releases/$(UBUNTU_VERSION)/release/ubuntu-$(UBUNTU_VERSION)-preinstalled-server-arm64+raspi.img.xz
-# Where superseded point releases end up; same file name, so the line of
-# the checksum list matches it too.
 IMAGE_MIRRORS ?= https://old-releases.ubuntu.com/releases/$(UBUNTU_VERSION)/ubuntu-$(UBUNTU_VERSION)-preinstalled-server-arm64+raspi.img.xz
 # The SHA256SUMS Canonical publishes beside the image, and the same list
 # beside the mirror: tried in order, as the image's URLs are.
 IMAGE_SHA256SUMS ?= https://cdimage.ubuntu.com/releases/$(UBUNTU_VERSION)/release/SHA256SUMS \
 	https://old-releases.ubuntu.com/releases/$(UBUNTU_VERSION)/SHA256SUMS
+else
+# The series: cdimage's directory for it serves the current point release
+# (and only that one) with its signed SHA256SUMS. The build takes the file
+# that list names, records its URL and hash in sources.lock, and builds that
+# file from then on, also once the series has moved on and the file has gone
+# to old-releases (the mirror: '*' is what the pattern's '*' matched, ".2"
+# for 24.04.2). When the list names a newer one, the build says so in one
+# line; `make update-lock` moves to it.
+$(if $(strip $(UBUNTU_SERIES)),,$(error $(IMAGE_NAME): set UBUNTU_SERIES (24.04) or UBUNTU_VERSION (24.04.2)))
+IMAGE_URL ?= https://cdimage.ubuntu.com/releases/$(UBUNTU_SERIES)/release/
+IMAGE_PICK ?= ubuntu-$(UBUNTU_SERIES)*-preinstalled-server-arm64+raspi.img.xz
+IMAGE_MIRRORS ?= https://old-releases.ubuntu.com/releases/$(UBUNTU_SERIES)*/
+IMAGE_SHA256SUMS ?= $(IMAGE_URL)SHA256SUMS
+endif
 # One signature per list, checked with gpgv against Canonical's keys as the
 # ubuntu-keyring package installs them (the "Ubuntu CD Image Automatic
 # Signing Key (2012)" is in its archive keyring).
@@ -55,6 +75,12 @@ RT_ARCHIVE_PACKAGE ?= linux-image-raspi-realtime
 # Its SHA-256. Empty: the hash in sources.lock (recorded on the first
 # download, then verified), since the releases publish no checksum.
 RT_KERNEL_SHA256 ?=
+
+# The pockets of the release (UBUNTU_CODENAME) that the image's apt sources
+# must name, so that the build installs the updates of the day (Ubuntu's
+# own real-time kernel is in noble-updates): added where missing, in the
+# form the image keeps its sources in, and kept in the image.
+APT_POCKETS ?= updates security
 
 # ---- ROS 2 ----
 
@@ -88,7 +114,7 @@ DEFAULT_USER ?= ubuntu
 # Raspberry Pi Imager entry and a manifest.
 SHRINK ?= yes
 
-IMAGE_ENV := RT_KERNEL_SOURCE RT_ARCHIVE_PACKAGE RT_KERNEL_URL RT_KERNEL_SHA256 \
+IMAGE_ENV := UBUNTU_CODENAME APT_POCKETS RT_KERNEL_SOURCE RT_ARCHIVE_PACKAGE RT_KERNEL_URL RT_KERNEL_SHA256 \
 	ROS_DISTRO ROS_APT_REPO ROS_APT_SOURCE_VERSION ROS_APT_SOURCE_URL ROS_APT_SOURCE_SHA256 \
 	ROS_SNAPSHOT_URL ROS_SNAPSHOT_KEY ROS_KEYSERVER \
 	REMOVE_PACKAGES EXTRA_PACKAGES $(RT_TUNING_ENV) DEFAULT_USER IMAGE_NAME RTIK_VERSION

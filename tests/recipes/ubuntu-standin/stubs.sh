@@ -10,6 +10,8 @@
 #   stock_kernel_stubs DIR        Ubuntu 20.04's raspi kernel and its meta
 #                                 packages (linux-raspi, linux-image-raspi)
 #   vendor_stubs DIR              the packages REMOVE_PACKAGES purges
+#   archive_rt_kernel_stubs DIR   Ubuntu's raspi real-time kernel of
+#                                 noble-updates (ARCHIVE_RT_REL)
 #
 # Every file and the package itself carry the time STUB_EPOCH, so the same
 # call makes the same bytes.
@@ -83,4 +85,20 @@ vendor_stubs() {
 	for p in "${VENDOR_STUBS[@]}"; do
 		stub_deb "$dir" "$p" 1.0-0ubuntu1 "" "usr/share/doc/$p/stand-in=$p"
 	done
+}
+
+# Ubuntu's own raspi real-time kernel as noble-updates (universe) has it:
+# the meta packages linux-raspi-realtime and linux-image-raspi-realtime,
+# the image (its hooks run as a kernel's do) and its modules.
+ARCHIVE_RT_REL=6.8.0-2031-raspi-realtime
+ARCHIVE_RT_VERSION=6.8.0-2031.32
+
+archive_rt_kernel_stubs() {
+	local dir=$1
+	kernel_stub "$dir" "$ARCHIVE_RT_REL" "$ARCHIVE_RT_VERSION"
+	stub_deb "$dir" "linux-modules-$ARCHIVE_RT_REL" "$ARCHIVE_RT_VERSION" "" \
+		"lib/modules/$ARCHIVE_RT_REL/modules.dep="
+	stub_deb "$dir" linux-image-raspi-realtime "$ARCHIVE_RT_VERSION" \
+		"linux-image-$ARCHIVE_RT_REL, linux-modules-$ARCHIVE_RT_REL"
+	stub_deb "$dir" linux-raspi-realtime "$ARCHIVE_RT_VERSION" linux-image-raspi-realtime
 }
