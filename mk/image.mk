@@ -168,10 +168,7 @@ $(if $(rtik_bad_paths),$(error image.mk: $(firstword $(rtik_bad_paths)) holds a 
 # With IMAGE_PICK the file's name is known once fetch has picked it
 # (mk/rtik-stage reads it from BUILD_DIR/.download-name).
 DOWNLOAD := $(CACHE_DIR)/$(if $(IMAGE_PICK),$(IMAGE_PICK),$(notdir $(firstword $(subst ?, ,$(IMAGE_URL)))))
-# The lock's entries under the release directory: when they change (a pull,
-# make update-lock), fetch runs again.
-RTIK_PICK_LOCKED := $(if $(IMAGE_PICK),$(shell awk -v d=$(call rtik_q,$(IMAGE_URL)) 'index($$2, d) == 1' \
-	$(call rtik_q,$(SOURCES_LOCK)) 2>/dev/null))
+
 WORK := $(BUILD_DIR)/work.img
 STATE := $(BUILD_DIR)/loop.state
 ROOT := $(BUILD_DIR)/root
@@ -283,12 +280,20 @@ endif
 
 ifeq ($(filter clean clean-mounts distclean,$(MAKECMDGOALS)),)
 $(if $(RTIK_DRY)$(wildcard $(BUILD_DIR)/.),,$(shell mkdir -p -m 0700 $(call rtik_q,$(BUILD_DIR))))
+# IMAGE_PICK: the lock's entries under the release directory, in
+# BUILD_DIR/.pick-locked (rewritten only when they change, by fetch too):
+# a pull or make update-lock that changes them runs fetch again.
+ifneq ($(and $(strip $(IMAGE_PICK)),$(if $(RTIK_DRY),,y)),)
+rtik_pick_error := $(shell BUILD_DIR=$(call rtik_q,$(BUILD_DIR)) IMAGE_URL=$(call rtik_q,$(IMAGE_URL)) \
+	SOURCES_LOCK=$(call rtik_q,$(SOURCES_LOCK)) $(STAGE) pick-locked 2>&1)
+$(if $(rtik_pick_error),$(error $(rtik_pick_error)))
+endif
 ifneq ($(strip $(IMAGE_LAYOUT)),)
 $(call rtik_track,create,IMAGE_LAYOUT IMAGE_SIZE)
 $(call rtik_track,bootstrap,IMAGE_SUITE IMAGE_ARCH IMAGE_MIRROR IMAGE_COMPONENTS IMAGE_PACKAGES \
 	IMAGE_VARIANT IMAGE_PARTITIONS IMAGE_EXTRA_SUITES IMAGE_SECURITY_MIRROR IMAGE_SECURITY_SUITE)
 else
-$(call rtik_track,fetch,IMAGE_URL IMAGE_MIRRORS IMAGE_PICK RTIK_PICK_LOCKED IMAGE_SHA256 IMAGE_SHA256SUMS IMAGE_SHA256SUMS_SIG IMAGE_KEYRING CACHE_DIR)
+$(call rtik_track,fetch,IMAGE_URL IMAGE_MIRRORS IMAGE_PICK IMAGE_SHA256 IMAGE_SHA256SUMS IMAGE_SHA256SUMS_SIG IMAGE_KEYRING CACHE_DIR)
 $(call rtik_track,extract,DOWNLOAD)
 $(call rtik_track,grow,IMAGE_SIZE)
 endif
@@ -321,7 +326,9 @@ rtik_script_deps = $(if $(1),$(call rtik_path,$(1)) $(filter-out $(RTIK_PHASE_SC
 	$(shell find $(call rtik_q,$(dir $(1))) -type f 2>/dev/null),$(call rtik_path,$(f)))) \
 	$(wildcard $(SHARED_DIR)/*.sh) $(PHASE_DEPS))
 
-$(S)fetch: $(RTIK_VARS)fetch
+$(S)fetch: $(RTIK_VARS)fetch $(if $(strip $(IMAGE_PICK)),$(BUILD_DIR)/.pick-locked)
+$(BUILD_DIR)/.pick-locked:
+	@:
 # After fetch, what was downloaded counts, not where from: the download's
 # hash (rewritten by fetch only when it changes).
 $(S)extract: $(BUILD_DIR)/.download-sha256 $(RTIK_VARS)extract

@@ -262,7 +262,11 @@ setup_file() {
 	for p in galactic humble jazzy; do
 		stub_deb "$WWW/ros2/pool" "ros-$p-ros-base" 0.9.3-1 "" "opt/ros/$p/setup.bash=# ROS 2 $p"
 	done
-	make_repo "$WWW/ros2" "$SUITE" main=pool
+	# As ROS publishes it: a suite per Ubuntu release (the snapshot source
+	# names the image's); the ros2-apt-source stub's names SUITE.
+	for r in "$SUITE" "${UBUNTU_RELEASES[@]}"; do
+		make_repo "$WWW/ros2" "$r" main=pool
+	done
 	# ros2-apt-source: the key and the source of the ROS repository.
 	sources_file ros2 /usr/share/keyrings/ros2-archive-keyring.gpg >"$F/ros2.sources"
 	stub_deb "$WWW/ros-apt-source" ros2-apt-source 1.3.0 "" \
@@ -624,7 +628,7 @@ img-fetch: recorded sha256 $sum of $url in '$T/new.lock'; commit new.lock" ]
 	echo "$good  $url" >>"$F/noble-rt-jazzy.sources.lock"
 	before=$(cd "$b" && stat -c '%n %Y' .stamp_phase1-target .stamp_phase2-host .stamp_phase2-target)
 	run --separate-stderr mk noble-rt-jazzy RT_KERNEL_URL="$url"
-	mk noble-rt-jazzy clean-mounts >/dev/null
+	mk noble-rt-jazzy clean-mounts >"$T/clean.out" 2>&1 || { cat "$T/clean.out"; false; }
 	[ "$status" -ne 0 ]
 	# The terminal shows a line per stage, then the end of the failed
 	# stage's log on stderr, whose one img-fetch line says why.
