@@ -18,6 +18,9 @@
 #                       its settings
 #   boot_fsck IMG       fsck.fat -n of the boot partition (a sparse copy of
 #                       it in a temporary file)
+#   imager_files DIR PUBKEY
+#                       the cloud-init files Raspberry Pi Imager writes on
+#                       the boot partition, into DIR (below)
 #   image_build RECIPE DIR
 #                       make the recipe directory RECIPE in the build
 #                       directory DIR, under DIR.lock (suites running at
@@ -87,4 +90,63 @@ image_build() {
 		tail -n 40 "$log" >&2
 		return 1
 	fi
+}
+
+# The files Raspberry Pi Imager (src/customization_generator.cpp,
+# src/downloadthread.cpp) writes for: host name rtbot, user pi with a
+# password and an SSH key, password SSH off, time zone Europe/Berlin,
+# keyboard de, Wi-Fi "Lab WiFi" in DE. Its own layout: no blank line but
+# the one after manage_resolv_conf, quoted hash and keys, the PSK derived.
+imager_files() { # DIR PUBKEY
+	local d=$1 key=$2 hash psk
+	hash=$(openssl passwd -5 -salt rtikrtik 'correct horse')
+	psk=$(python3 -c 'import hashlib; print(hashlib.pbkdf2_hmac("sha1", b"battery staple", b"Lab WiFi", 4096, 32).hex())')
+	cat >"$d/user-data" <<EOF
+#cloud-config
+manage_resolv_conf: false
+
+hostname: rtbot
+manage_etc_hosts: true
+packages:
+- avahi-daemon
+apt:
+  preserve_sources_list: true
+  conf: |
+    Acquire {
+      Check-Date "false";
+    };
+timezone: Europe/Berlin
+keyboard:
+  model: pc105
+  layout: "de"
+user:
+  name: pi
+  shell: /bin/bash
+  lock_passwd: false
+  passwd: "$hash"
+  ssh_authorized_keys:
+    - "$key"
+  sudo: null
+ssh_pwauth: false
+runcmd:
+  - [ systemctl, enable, --now, ssh ]
+EOF
+	cat >"$d/network-config" <<EOF
+network:
+  version: 2
+  ethernets:
+    eth0:
+      dhcp4: true
+      dhcp6: true
+      optional: true
+  wifis:
+    wlan0:
+      dhcp4: true
+      regulatory-domain: "DE"
+      access-points:
+        "Lab WiFi":
+          password: "$psk"
+      optional: true
+EOF
+	printf 'instance-id: rpi-imager-1796601600000\n' >"$d/meta-data"
 }

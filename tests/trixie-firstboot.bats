@@ -55,65 +55,6 @@ guest_run() {
 # c WORD: what the console's "WORD ..." lines say after the word.
 c() { sed -n "s/^$1 //p" "$T/console" | tr -d '\r'; }
 
-# The files Raspberry Pi Imager (src/customization_generator.cpp,
-# src/downloadthread.cpp) writes for: host name rtbot, user pi with a
-# password and an SSH key, password SSH off, time zone Europe/Berlin,
-# keyboard de, Wi-Fi "Lab WiFi" in DE. Its own layout: no blank line but
-# the one after manage_resolv_conf, quoted hash and keys, the PSK derived.
-imager_files() { # DIR PUBKEY
-	local d=$1 key=$2 hash psk
-	hash=$(openssl passwd -5 -salt rtikrtik 'correct horse')
-	psk=$(python3 -c 'import hashlib; print(hashlib.pbkdf2_hmac("sha1", b"battery staple", b"Lab WiFi", 4096, 32).hex())')
-	cat >"$d/user-data" <<EOF
-#cloud-config
-manage_resolv_conf: false
-
-hostname: rtbot
-manage_etc_hosts: true
-packages:
-- avahi-daemon
-apt:
-  preserve_sources_list: true
-  conf: |
-    Acquire {
-      Check-Date "false";
-    };
-timezone: Europe/Berlin
-keyboard:
-  model: pc105
-  layout: "de"
-user:
-  name: pi
-  shell: /bin/bash
-  lock_passwd: false
-  passwd: "$hash"
-  ssh_authorized_keys:
-    - "$key"
-  sudo: null
-ssh_pwauth: false
-runcmd:
-  - [ systemctl, enable, --now, ssh ]
-EOF
-	cat >"$d/network-config" <<EOF
-network:
-  version: 2
-  ethernets:
-    eth0:
-      dhcp4: true
-      dhcp6: true
-      optional: true
-  wifis:
-    wlan0:
-      dhcp4: true
-      regulatory-domain: "DE"
-      access-points:
-        "Lab WiFi":
-          password: "$psk"
-      optional: true
-EOF
-	printf 'instance-id: rpi-imager-1796601600000\n' >"$d/meta-data"
-}
-
 # The installed RT kernel's package, rebuilt with a higher version and its
 # build date in uname -v changed (same length) to 2099-12-31: a stand-in for
 # the security update that the archive has not published yet. Without the

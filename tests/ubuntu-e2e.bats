@@ -361,9 +361,9 @@ installed() {
 }
 
 # What every recipe's image must be: RECIPE IMG REL (the RT kernel's
-# release) DISTRO (ROS).
+# release) DISTRO (ROS) [USER (the image's, default ubuntu)].
 check_image() {
-	local r=$1 img=$2 rel=$3 distro=$4 pkgs p f lists
+	local r=$1 img=$2 rel=$3 distro=$4 user=${5:-ubuntu} pkgs p f lists release=${1%%-*}
 	[ -f "$img" ]
 	e2fsck -fn "$img?offset=$(part_offset "$img" 2)" >/dev/null
 	boot_fsck "$img" >/dev/null
@@ -400,7 +400,6 @@ check_image() {
 	done
 	# The image's own apt sources, in its release's form, as they came
 	# (they name every pocket already: the build adds none).
-	local release=${r%%-*}
 	if [ "$release" = noble ]; then
 		! root_stat "$img" /etc/apt/sources.list | grep -q Inode || return 1
 		[ "$(root_cat "$img" /etc/apt/sources.list.d/ubuntu.sources)" = "$(ubuntu_sources noble)" ]
@@ -414,13 +413,26 @@ check_image() {
 	grep -qx "RT_IMAGE_NAME=$r" <<<"$output"
 	grep -Eqx 'RT_IMAGE_KIT_VERSION=[0-9].*' <<<"$output"
 	grep -qx 'PINNED_CPU_FREQUENCY=1500000' <<<"$output"
-	grep -qx 'RT_USER=ubuntu' <<<"$output"
+	grep -qx "RT_USER=$user" <<<"$output"
 	grep -qx 'RT_GROUP=realtime' <<<"$output"
 	root_cat "$img" /etc/security/limits.d/99-realtime.conf | grep -Eq '^@realtime[[:space:]]+-[[:space:]]+rtprio[[:space:]]+98$'
 	root_cat "$img" /etc/security/limits.d/99-realtime.conf | grep -Eq '^@realtime[[:space:]]+-[[:space:]]+memlock[[:space:]]+unlimited$'
 	root_cat "$img" /etc/default/cpu-frequency | grep -qx PINNED_CPU_FREQUENCY=1500000
 	root_cat "$img" /etc/sysctl.d/60-rt-compaction.conf | grep -qx 'vm.compact_unevictable_allowed = 0'
-	root_cat "$img" /etc/group | grep -Eq '^realtime:x:[0-9]+:(.*,)?ubuntu(,.*)?$'
+	# The stand-in has the user ubuntu already; another is made by
+	# cloud-init at the first boot, in the group (the snippet says so).
+	if [ "$user" = ubuntu ]; then
+		root_cat "$img" /etc/group | grep -Eq '^realtime:x:[0-9]+:(.*,)?ubuntu(,.*)?$'
+	else
+		root_cat "$img" /etc/group | grep -Eq '^realtime:x:[0-9]+:'
+	fi
+	root_cat "$img" /etc/cloud/cloud.cfg.d/99-realtime-group.cfg | grep -Eqx -- '  *- realtime'
+	root_cat "$img" /etc/cloud/cloud.cfg.d/99-realtime-group.cfg | grep -qx "    name: $user"
+	if [ "$user" = ubuntu ]; then
+		# No login knob: Ubuntu's own login, its user-data as it came.
+		[ "$(boot_cat "$img" user-data)" = "$(cat "$F/seed/$release/user-data")" ]
+		root_stat "$img" /etc/cloud/cloud.cfg.d/99-realtime-group.cfg | grep -q 'Mode:  0644'
+	fi
 	root_stat "$img" /etc/systemd/system/multi-user.target.wants/cpu-frequency.service | grep -q 'Type: symlink'
 	root_stat "$img" /etc/systemd/system/sysinit.target.wants/rt-throttling.service | grep -q 'Type: symlink'
 	root_stat "$img" /etc/systemd/system/ondemand.service | grep -q 'Fast link dest: "/dev/null"'
@@ -462,7 +474,9 @@ VENDOR_STUBS_LIST="${VENDOR_STUBS[*]}"
 		grep -qx "$p" <<<"$pkgs" || { echo "not installed: $p" >&2; return 1; }
 	done
 	root_cat "$VENDOR" /etc/passwd | grep -q '^ubuntu:x:'
-	! root_stat "$VENDOR" /etc/cloud/cloud.cfg | grep -q Inode || return 1
+	# cloud-init, with Ubuntu's default user and its NoCloud datasource.
+	root_stat "$VENDOR" /etc/cloud/cloud.cfg | grep -q Inode
+	root_cat "$VENDOR" /etc/cloud/cloud.cfg.d/90-ubuntu-standin.cfg | grep -qx '    fs_label: system-boot'
 	root_stat "$VENDOR" /etc/kernel/postinst.d/zz-flash-kernel | grep -q 'Mode:  0755'
 	[ -z "$(root_names "$VENDOR" /etc/apt/sources.list.d)" ]
 	gpgv --keyring "$KEYRING" "$WWW/vendor/SHA256SUMS.gpg" "$WWW/vendor/SHA256SUMS"
@@ -558,8 +572,13 @@ VENDOR_STUBS_LIST="${VENDOR_STUBS[*]}"
 	boot_cat "$img" config.txt | grep -qx 'kernel=vmlinuz'
 }
 
-@test "noble-rt-jazzy builds against the stand-ins: the series' current point release, locked; RT_KERNEL_SOURCE=auto takes Ubuntu's raspi-realtime from noble-updates" {
-	build noble-rt-jazzy
+NOBLE_PASSWORD='s3cret pass, not in any log'
+
+@test "noble-rt-jazzy builds against the stand-ins: the series' current point release, locked; RT_KERNEL_SOURCE=auto takes Ubuntu's raspi-realtime from noble-updates; the login knobs" {
+	ssh-keygen -q -t ed25519 -N '' -C robot@workstation -f "$F/robot.key"
+	build noble-rt-jazzy IMAGE_USER=robot AUTHORIZED_KEYS="$F/robot.key.pub" IMAGE_PASSWORD="$NOBLE_PASSWORD" \
+		IMAGE_HOSTNAME=rt-noble
+	grep -qx "phase1-target: robot: 1 SSH key(s); password IMAGE_PASSWORD, expired at the first login; password SSH on; host name rt-noble" "$F/noble-rt-jazzy.log"
 	grep -qF "RT_KERNEL_SOURCE=auto: linux-image-raspi-realtime $ARCHIVE_RT_VERSION (noble-updates/universe) from the image's apt sources: Ubuntu's real-time kernel it is" "$F/noble-rt-jazzy.log"
 	# UBUNTU_SERIES=24.04: the file cdimage's list names, recorded.
 	grep -qx "[0-9a-f]\{64\}  $HTTP_URL/files/releases/24.04/release/ubuntu-24.04.3-preinstalled-server-arm64+raspi.img.xz" \
@@ -570,11 +589,61 @@ VENDOR_STUBS_LIST="${VENDOR_STUBS[*]}"
 @test "noble-rt-jazzy, offline: Ubuntu's RT kernel as flash-kernel put it on system-boot, ROS from ros2-apt-source" {
 	local img=$F/build/noble-rt-jazzy/noble-rt-jazzy.img
 	[ -f "$img" ] || skip "not built"
-	check_image noble-rt-jazzy "$img" "$ARCHIVE_RT_REL" jazzy
+	check_image noble-rt-jazzy "$img" "$ARCHIVE_RT_REL" jazzy robot
 	installed "$img" | grep -qx linux-image-raspi-realtime
+	# The login knobs, in cloud-init's settings, root's alone: the user,
+	# its key, an expired SHA-512 password, password SSH on, the host name;
+	# Ubuntu's user-data (ssh_pwauth: false, ubuntu's password) made way.
+	local snip=/etc/cloud/cloud.cfg.d/99-realtime-group.cfg
+	root_stat "$img" "$snip" | grep -q 'Mode:  0600'
+	root_cat "$img" "$snip" >"$T/snippet"
+	grep -qx -- "    - $(cat "$F/robot.key.pub")" "$T/snippet"
+	grep -Eqx 'password: \$6\$.{8,}\$.{86}' "$T/snippet"
+	grep -qx 'ssh_pwauth: true' "$T/snippet"
+	grep -qx '  expire: true' "$T/snippet"
+	grep -qx 'hostname: rt-noble' "$T/snippet"
+	grep -qx '    lock_passwd: false' "$T/snippet"
+	boot_cat "$img" user-data >"$T/user-data"
+	grep -qx 'ssh_pwauth: true' "$T/user-data"
+	! grep -q 'ubuntu' "$T/user-data" || return 1
+	# The password itself: in no log, no file of the build, not in the image.
+	! grep -rqF -- "$NOBLE_PASSWORD" "$F/noble-rt-jazzy.log" "$F/build/noble-rt-jazzy" || return 1
+	! grep -aqF -- "$NOBLE_PASSWORD" "$img" || return 1
 	boot_cat "$img" config.txt | grep -qx 'kernel=vmlinuz'
 	installed "$img" | grep -qx ros2-apt-source
 	! boot_cat "$img" cmdline.txt | grep -q isolcpus || return 1
+}
+
+@test "Raspberry Pi Imager's files on a copy of noble-rt-jazzy: on the partition cloud-init reads (NoCloud, by its label), valid to its schema; the Imager entry says cloudinit" {
+	local img=$F/build/noble-rt-jazzy/noble-rt-jazzy.img
+	[ -f "$img" ] || skip "not built"
+	cp --sparse=always "$img" "$T/card.img"
+	mkdir -p "$T/imager"
+	ssh-keygen -q -t ed25519 -N '' -f "$T/key"
+	imager_files "$T/imager" "$(cat "$T/key.pub")"
+	boot_put "$T/card.img" "$T/imager/user-data" "$T/imager/network-config" "$T/imager/meta-data"
+	img-loop -q --state "$T/s" "$T/card.img" >/dev/null
+	img-mount -q --state "$T/s" --root "$T/root" --mount 2:/ --mount 1:/boot/firmware >/dev/null
+	# shellcheck disable=SC2016 # Python, run in the image
+	run --separate-stderr img-nspawn-run -q --root "$T/root" sh -c '
+		python3 -c "from cloudinit import util
+cfg = util.read_conf_with_confd(\"/etc/cloud/cloud.cfg\")
+print(\"SOURCES\", \" \".join(cfg[\"datasource_list\"]))
+print(\"LABEL\", cfg[\"datasource\"][\"NoCloud\"][\"fs_label\"])"
+		cloud-init schema --config-file /boot/firmware/user-data 2>&1 | tail -n 1'
+	img-umount -q --state "$T/s"
+	[ "$status" -eq 0 ]
+	[ "${lines[0]}" = "SOURCES NoCloud None" ]
+	# NoCloud looks for the label in either case; the FAT has it in capitals.
+	[ "${lines[1]}" = "LABEL system-boot" ]
+	[ "$(blkid -p -O "$(part_offset "$T/card.img" 1)" -s LABEL -o value "$T/card.img" | tr 'A-Z' 'a-z')" = system-boot ]
+	[[ ${lines[2]} == "Valid schema"* ]]
+	[ "$(boot_cat "$T/card.img" user-data)" = "$(cat "$T/imager/user-data")" ]
+	# make dist's Imager entry declares the format Imager then writes.
+	run make -s -n -C "$TOP/images/noble-rt-jazzy" BUILD_DIR="$T/never" \
+		--eval 'rtik-print: ; @echo $(DIST_INIT_FORMAT)' rtik-print
+	[ "$output" = cloudinit ]
+	[ ! -e "$T/never" ]
 }
 
 # --- the lock file, again ------------------------------------------------------

@@ -209,3 +209,43 @@ deb http://ports.ubuntu.com/ubuntu-ports jammy-security main restricted" ]
 	[ "$status" -eq 1 ]
 	[ "$stderr" = "in-boot-ns: no apt source names noble: cannot add noble-updates" ]
 }
+
+# RECIPE [VAR=VALUE...]: the vendor image's variables as the recipe sets
+# them, one a line; nothing is written.
+ubuntu_vars() {
+	local r=$1 out
+	shift
+	out=$(make -s -n -C "$TOP/images/$r" BUILD_DIR="$T/never" "$@" --eval 'rtik-print: ; @printf "%s\n" \
+		"URL $(IMAGE_URL)" "PICK $(IMAGE_PICK)" "MIRRORS $(strip $(IMAGE_MIRRORS))" "SUMS $(strip $(IMAGE_SHA256SUMS))" \
+		"SIG $(strip $(IMAGE_SHA256SUMS_SIG))" "INIT $(DIST_INIT_FORMAT)" "SECRETS $(IMAGE_SECRETS)" "USER $(DEFAULT_USER)"' rtik-print) || return
+	sh -c "$out"
+}
+
+@test "jammy and noble follow their series' directory on cdimage; UBUNTU_VERSION pins a point release; neither is one line; the Imager entry says cloudinit" {
+	local c=https://cdimage.ubuntu.com/releases o=https://old-releases.ubuntu.com/releases
+	run ubuntu_vars noble-rt-jazzy
+	[ "$status" -eq 0 ]
+	[ "$output" = "URL $c/24.04/release/
+PICK ubuntu-24.04*-preinstalled-server-arm64+raspi.img.xz
+MIRRORS $o/24.04*/
+SUMS $c/24.04/release/SHA256SUMS
+SIG $c/24.04/release/SHA256SUMS.gpg
+INIT cloudinit
+SECRETS IMAGE_PASSWORD
+USER ubuntu" ]
+	run ubuntu_vars jammy-rt-humble IMAGE_USER=robot
+	[ "${lines[0]}" = "URL $c/22.04/release/" ]
+	[ "${lines[7]}" = "USER robot" ]
+	run ubuntu_vars noble-rt-jazzy UBUNTU_VERSION=24.04.2
+	[ "$status" -eq 0 ]
+	[ "${lines[0]}" = "URL $c/24.04.2/release/ubuntu-24.04.2-preinstalled-server-arm64+raspi.img.xz" ]
+	[ "${lines[1]}" = "PICK " ]
+	[ "${lines[2]}" = "MIRRORS $o/24.04.2/ubuntu-24.04.2-preinstalled-server-arm64+raspi.img.xz" ]
+	[ "${lines[3]}" = "SUMS $c/24.04.2/release/SHA256SUMS $o/24.04.2/SHA256SUMS" ]
+	run ubuntu_vars focal-rt-ros2
+	[ "${lines[0]}" = "URL $c/20.04.5/release/ubuntu-20.04.5-preinstalled-server-arm64+raspi.img.xz" ]
+	run --separate-stderr ubuntu_vars noble-rt-jazzy UBUNTU_SERIES=
+	[ "$status" -eq 2 ]
+	[[ $stderr == *"noble-rt-jazzy: set UBUNTU_SERIES (24.04) or UBUNTU_VERSION (24.04.2).  Stop." ]]
+	[ ! -e "$T/never" ]
+}

@@ -32,6 +32,7 @@
 #include "progress.h"
 #include "resolve.h"
 #include "srclock.h"
+#include "strv.h"
 #include "sumslist.h"
 
 #define SUMS_MAX (1u << 20)
@@ -715,10 +716,8 @@ static char *star_text(const char *glob, const char *name)
 static int pick_urls(const char *name)
 {
 	_cleanup_(freep) char *star = star_text(arg_pick, name);
-	char **urls = calloc(arg_n_urls + 1, sizeof(*urls));
+	_cleanup_(strv_freep) struct strv urls = { 0 };
 
-	if (!urls)
-		return log_errno(ENOMEM, "cannot pick");
 	for (unsigned i = 0; i < arg_n_urls; i++) {
 		const char *u = arg_urls[i], *st = strchr(u, '*');
 		int r;
@@ -726,13 +725,14 @@ static int pick_urls(const char *name)
 		if (st && !star)
 			return log_error("'%s' has a '*' but '%s' does not make '%s' one part of a PREFIX*SUFFIX "
 					 "pattern", u, name, arg_pick), -EINVAL;
-		r = st ? asprintf(&urls[i], "%.*s%s%s%s", (int)(st - u), u, star, st + 1,
+		r = st ? strv_add(&urls, "%.*s%s%s%s", (int)(st - u), u, star, st + 1,
 				  u[strlen(u) - 1] == '/' ? name : "")
-		       : asprintf(&urls[i], "%s%s", u, name);
+		       : strv_add(&urls, "%s%s", u, name);
 		if (r < 0)
 			return log_errno(ENOMEM, "cannot pick");
 	}
-	arg_urls = urls; /* lives as long as the process */
+	arg_urls = urls.v; /* lives as long as the process */
+	urls = (struct strv){ 0 };
 	return 0;
 }
 

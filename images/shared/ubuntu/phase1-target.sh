@@ -164,7 +164,20 @@ stock_kernel_packages() {
 # EXTRA_GROUPS would not apply). A cloud.cfg.d snippet hands cloud-init the
 # image's own default_user with RT_GROUP added to its groups; cloud-init's
 # own code then reads the result back as a check.
+#
+# The login knobs (images/shared/login.mk), when any is set, go into the
+# same snippet, in cloud-init's own terms: the default user's name
+# (IMAGE_USER), its SSH keys (AUTHORIZED_KEYS_TEXT), its password
+# (IMAGE_PASSWORD as a SHA-512 hash, expired at the first login; with
+# neither a password nor keys, the user's name, expired too), password SSH
+# only with IMAGE_PASSWORD, and the host name. The snippet is then root's
+# alone (0600), and Ubuntu's user-data on the boot partition, whose
+# password and ssh_pwauth would win over it, makes way for one that says
+# what the snippet says. user-data that Raspberry Pi Imager (or a person)
+# writes there later still wins.
 CLOUD_SNIPPET=/etc/cloud/cloud.cfg.d/99-realtime-group.cfg
+
+login_knobs() { [ -n "${IMAGE_USER:-}${AUTHORIZED_KEYS_TEXT:-}${IMAGE_PASSWORD:-}${IMAGE_HOSTNAME:-}" ]; }
 
 default_user_join() {
 	if ! getent group "$RT_GROUP" >/dev/null; then
@@ -176,20 +189,34 @@ default_user_join() {
 		usermod -aG "$RT_GROUP" "$DEFAULT_USER"
 	fi
 	if [ ! -f /etc/cloud/cloud.cfg ]; then
+		! login_knobs || die "IMAGE_USER, AUTHORIZED_KEYS, IMAGE_PASSWORD and IMAGE_HOSTNAME are applied by cloud-init, which this image does not have"
 		getent passwd "$DEFAULT_USER" >/dev/null ||
 			die "$DEFAULT_USER does not exist and there is no cloud-init to create it: cannot make it join $RT_GROUP"
 		return
 	fi
 	rm -f "$CLOUD_SNIPPET"
-	python3 - "$RT_GROUP" "$DEFAULT_USER" "$CLOUD_SNIPPET" <<'EOF'
+	python3 - "$RT_GROUP" "$DEFAULT_USER" "$CLOUD_SNIPPET" "${BOOT_DIR:-/boot/firmware}" <<'EOF'
+import os
+import subprocess
 import sys
 import yaml
 from cloudinit import util
 
-group, user, snippet = sys.argv[1:4]
+group, user, snippet, boot = sys.argv[1:5]
+env = os.environ.get
+login_user = env("IMAGE_USER", "")
+keys = [k.strip() for k in env("AUTHORIZED_KEYS_TEXT", "").splitlines()
+        if k.strip() and not k.lstrip().startswith("#")]
+password = env("IMAGE_PASSWORD", "")
+hostname = env("IMAGE_HOSTNAME", "")
+login = bool(login_user or keys or password or hostname)
+
 cfg = util.read_conf_with_confd("/etc/cloud/cloud.cfg")
 du = dict(cfg.get("system_info", {}).get("default_user") or {})
-if du.get("name") != user:
+if login_user:
+    du["name"] = login_user
+    du["gecos"] = login_user
+elif du.get("name") != user:
     sys.exit("phase1-target: cloud-init's default user is %r, not DEFAULT_USER %r"
              % (du.get("name"), user))
 groups = du.get("groups") or []
@@ -198,18 +225,61 @@ if isinstance(groups, str):
 if group not in groups:
     groups = list(groups) + [group]
 du["groups"] = groups
-with open(snippet, "w") as f:
-    f.write("# The default user joins the %s group (real-time limits).\n"
-            "# Written by rt-image-kit from the image's own default_user.\n" % group)
-    yaml.safe_dump({"system_info": {"default_user": du}}, f, default_flow_style=False)
+top = {"system_info": {"default_user": du}}
+said = []
+if login:
+    first = password or (None if keys else du["name"])
+    if keys:
+        du["ssh_authorized_keys"] = keys
+        said.append("%d SSH key(s)" % len(keys))
+    if first:
+        # openssl, as Ubuntu's images have it (Python's crypt is gone in 3.13).
+        hashed = subprocess.run(["openssl", "passwd", "-6", "-stdin"], input=first, text=True,
+                                capture_output=True, check=True).stdout.strip()
+        du["lock_passwd"] = False
+        top["password"] = hashed
+        top["chpasswd"] = {"expire": True}
+        said.append("password %s, expired at the first login"
+                    % ("IMAGE_PASSWORD" if password else "its name"))
+    else:
+        du["lock_passwd"] = True
+        said.append("no password")
+    top["ssh_pwauth"] = bool(password)
+    said.append("password SSH %s" % ("on" if password else "off"))
+    if hostname:
+        top["hostname"] = hostname
+        top["preserve_hostname"] = False
+        said.append("host name %s" % hostname)
+fd = os.open(snippet, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600 if login else 0o644)
+os.fchmod(fd, 0o600 if login else 0o644)
+with os.fdopen(fd, "w") as f:
+    f.write("# The default user joins the %s group (real-time limits)%s.\n"
+            "# Written by rt-image-kit from the image's own default_user.\n"
+            % (group, ", and the build's login settings" if login else ""))
+    yaml.safe_dump(top, f, default_flow_style=False)
 
 cfg = util.read_conf_with_confd("/etc/cloud/cloud.cfg")
 got = cfg["system_info"]["default_user"]
-if got.get("name") != user or group not in got.get("groups", []):
-    sys.exit("phase1-target: cloud-init does not read %s as expected: %r" % (snippet, got))
-print("phase1-target: cloud-init will create %s in: %s" % (user, ", ".join(got["groups"])))
+if got.get("name") != (login_user or user) or group not in got.get("groups", []):
+    sys.exit("phase1-target: cloud-init does not read %s as expected: %r" % (snippet, {
+        k: v for k, v in got.items() if k != "hashed_passwd"}))
+if login and (cfg.get("ssh_pwauth") != bool(password) or bool(cfg.get("password")) != ("password" in top)):
+    sys.exit("phase1-target: cloud-init does not read the login settings of %s as written" % snippet)
+print("phase1-target: cloud-init will create %s in: %s" % (got["name"], ", ".join(got["groups"])))
+if login:
+    print("phase1-target: %s: %s" % (got["name"], "; ".join(said)))
+    # Ubuntu's user-data (its password for ubuntu, its ssh_pwauth) would
+    # win over the snippet: one that says what the snippet says instead.
+    ud = os.path.join(boot, "user-data")
+    with open(ud + ".new", "w") as f:
+        f.write("#cloud-config\n"
+                "# rt-image-kit: the user, its login and the host name were set when\n"
+                "# this image was built (/etc/cloud/cloud.cfg.d/%s).\n"
+                "# Settings written here, by Raspberry Pi Imager or by hand, win over them.\n"
+                "ssh_pwauth: %s\n" % (os.path.basename(snippet), "true" if password else "false"))
+    os.replace(ud + ".new", ud)
+    print("phase1-target: %s makes way for the build's settings" % ud)
 EOF
-	chmod 0644 "$CLOUD_SNIPPET"
 }
 
 # ---- apt's pockets ----

@@ -38,7 +38,7 @@ else
 # to old-releases (the mirror: '*' is what the pattern's '*' matched, ".2"
 # for 24.04.2). When the list names a newer one, the build says so in one
 # line; `make update-lock` moves to it.
-$(if $(strip $(UBUNTU_SERIES)),,$(error $(IMAGE_NAME): set UBUNTU_SERIES (24.04) or UBUNTU_VERSION (24.04.2)))
+$(if $(strip $(UBUNTU_SERIES)),,$(error $(notdir $(CURDIR)): set UBUNTU_SERIES (24.04) or UBUNTU_VERSION (24.04.2)))
 IMAGE_URL ?= https://cdimage.ubuntu.com/releases/$(UBUNTU_SERIES)/release/
 IMAGE_PICK ?= ubuntu-$(UBUNTU_SERIES)*-preinstalled-server-arm64+raspi.img.xz
 IMAGE_MIRRORS ?= https://old-releases.ubuntu.com/releases/$(UBUNTU_SERIES)*/
@@ -106,17 +106,32 @@ EXTRA_PACKAGES ?= cpuset stress stress-ng
 # ---- real-time tuning (images/shared/rt-tuning.sh) ----
 
 include $(RTIK_UBUNTU_DIR)../rt-tuning.mk
-# The image's user, in RT_GROUP.
-DEFAULT_USER ?= ubuntu
+# ---- the user and the login (images/shared/login.mk) ----
+
+# None of IMAGE_USER, AUTHORIZED_KEYS, IMAGE_PASSWORD, IMAGE_HOSTNAME set:
+# Ubuntu's own login, from the user-data on system-boot (the user ubuntu,
+# password ubuntu, to be changed at the first login). Any of them set: they
+# go into cloud-init's own settings (the cloud.cfg.d snippet of
+# phase1-target.sh, root's alone when it holds a password hash), and
+# Ubuntu's user-data makes way for one that keeps them; password SSH is on
+# only with IMAGE_PASSWORD, which is expired at the first login.
+include $(RTIK_UBUNTU_DIR)../login.mk
+# The image's user, in RT_GROUP: cloud-init's default user.
+DEFAULT_USER ?= $(or $(IMAGE_USER),ubuntu)
 
 # `make dist`: the root filesystem shrunk to its content plus headroom (it
 # grows back to fill the card at first boot), then .img.xz, .bmap, sums, a
 # Raspberry Pi Imager entry and a manifest.
 SHRINK ?= yes
+# Raspberry Pi Imager's settings dialog writes cloud-init's files on
+# system-boot for an entry that says so, as for Ubuntu's own images.
+DIST_INIT_FORMAT ?= cloudinit
 
 IMAGE_ENV := UBUNTU_CODENAME APT_POCKETS RT_KERNEL_SOURCE RT_ARCHIVE_PACKAGE RT_KERNEL_URL RT_KERNEL_SHA256 \
 	ROS_DISTRO ROS_APT_REPO ROS_APT_SOURCE_VERSION ROS_APT_SOURCE_URL ROS_APT_SOURCE_SHA256 \
 	ROS_SNAPSHOT_URL ROS_SNAPSHOT_KEY ROS_KEYSERVER \
-	REMOVE_PACKAGES EXTRA_PACKAGES $(RT_TUNING_ENV) DEFAULT_USER IMAGE_NAME RTIK_VERSION
+	REMOVE_PACKAGES EXTRA_PACKAGES $(RT_TUNING_ENV) DEFAULT_USER $(LOGIN_ENV) IMAGE_NAME RTIK_VERSION
+# Reaches phase 1 like IMAGE_ENV, but no manifest, log or build file.
+IMAGE_SECRETS := $(LOGIN_SECRETS)
 
 include $(RTIK_UBUNTU_DIR)../../../mk/image.mk

@@ -5,10 +5,9 @@
 # flash-kernel stand-ins), the boot partition of Ubuntu 20.04 (config.txt
 # booting U-Boot, whose boot.scr loads vmlinuz and initrd.img), the stock
 # raspi kernel and the packages the recipes purge (stubs from
-# $SCRATCH_DIR/stubs), the user ubuntu (the image has no cloud-init), a
-# host name and /etc/hosts, the root and boot partitions by label, and no
-# apt sources: the tests add
-# their own.
+# $SCRATCH_DIR/stubs), the user ubuntu, cloud-init told what Ubuntu's tells
+# it (cloud/), a host name and /etc/hosts, the root and boot partitions by
+# label, and no apt sources: the tests add their own.
 set -euo pipefail
 
 say() { echo "phase1-target: $*"; }
@@ -40,6 +39,9 @@ if ! getent passwd ubuntu >/dev/null; then
 	say "the user ubuntu"
 	useradd --create-home --shell /bin/bash --user-group ubuntu
 fi
+
+say "cloud-init: Ubuntu's default user, NoCloud from system-boot"
+install -m 0644 "$here/cloud/90-ubuntu-standin.cfg" /etc/cloud/cloud.cfg.d/90-ubuntu-standin.cfg
 
 # As on Ubuntu's image. dirmngr (gpg --recv-keys) resolves even an address
 # through /etc/hosts: without the file it finds no keyserver at 127.0.0.1.
