@@ -751,6 +751,16 @@ SH
 	kill -TERM -- "-$BG_PID" 2>/dev/null || true
 	wait "$BG_PID" 2>/dev/null || true
 	make --no-print-directory -C "$T/fx" RTIK_SRC="$TOP" BUILD_DIR="$T/build-a" clean-mounts >/dev/null
+	# A lock left by a make that was killed, whose PID another process has
+	# now (its start time is not the one recorded): no owner, the build goes on.
+	sleep 60 &
+	BG_KILL+=($!)
+	echo "$! 1" >"$T/build-a/.lock"
+	run --separate-stderr make --no-print-directory -C "$T/fx" RTIK_SRC="$TOP" \
+		IMAGE_URL="$HTTP_URL/files/vendor-mbr.img.xz" IMAGE_SHA256="$SUM" BUILD_DIR="$T/build-a" \
+		CACHE_DIR="$T/cache" OUTPUT="$T/out/a.img" fetch
+	[ "$status" -eq 0 ]
+	[ "$(cut -d' ' -f1 "$T/build-a/.lock")" != "$!" ]
 }
 
 @test "make clean unmounts and removes the build dir, keeping the cache; make distclean removes both" {

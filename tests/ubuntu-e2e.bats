@@ -386,6 +386,9 @@ check_image() {
 	for f in initrd.img initrd.img.bak; do
 		[ "$(boot_cat "$img" "$f")" = "stand-in initramfs for $rel" ]
 	done
+	# That kernel's device tree and overlays, not the stock kernel's.
+	[ "$(boot_cat "$img" bcm2711-rpi-4-b.dtb)" = "dtb $rel" ]
+	[ "$(boot_cat "$img" overlays/vc4-kms-v3d.dtbo)" = "overlay $rel" ]
 
 	# Purged, their files gone.
 	for p in $VENDOR_STUBS_LIST; do
@@ -467,6 +470,7 @@ VENDOR_STUBS_LIST="${VENDOR_STUBS[*]}"
 	boot_cat "$VENDOR" syscfg.txt | grep -qx 'cmdline=cmdline.txt'
 	[ "$(boot_cat "$VENDOR" vmlinuz)" = "kernel $STOCK_KERNEL_REL" ]
 	[ "$(boot_cat "$VENDOR" initrd.img)" = "stand-in initramfs for $STOCK_KERNEL_REL" ]
+	[ "$(boot_cat "$VENDOR" bcm2711-rpi-4-b.dtb)" = "dtb $STOCK_KERNEL_REL" ]
 	pkgs=$(installed "$VENDOR")
 	grep -qx linux-raspi <<<"$pkgs"
 	grep -qx "linux-image-$STOCK_KERNEL_REL" <<<"$pkgs"
@@ -597,6 +601,7 @@ NOBLE_PASSWORD='s3cret pass, not in any log'
 	local snip=/etc/cloud/cloud.cfg.d/99-realtime-group.cfg
 	root_stat "$img" "$snip" | grep -q 'Mode:  0600'
 	root_cat "$img" "$snip" >"$T/snippet"
+	cat "$T/snippet" >&2; root_stat "$img" "$snip" | head -3 >&2; boot_cat "$img" user-data >&2
 	grep -qx -- "    - $(cat "$F/robot.key.pub")" "$T/snippet"
 	grep -Eqx 'password: \$6\$.{8,}\$.{86}' "$T/snippet"
 	grep -qx 'ssh_pwauth: true' "$T/snippet"
@@ -638,7 +643,7 @@ print(\"LABEL\", cfg[\"datasource\"][\"NoCloud\"][\"fs_label\"])"
 	[ "${lines[1]}" = "LABEL system-boot" ]
 	[ "$(blkid -p -O "$(part_offset "$T/card.img" 1)" -s LABEL -o value "$T/card.img" | tr 'A-Z' 'a-z')" = system-boot ]
 	[[ ${lines[2]} == "Valid schema"* ]]
-	[ "$(boot_cat "$T/card.img" user-data)" = "$(cat "$T/imager/user-data")" ]
+	diff <(boot_cat "$T/card.img" user-data) "$T/imager/user-data" >&2
 	# make dist's Imager entry declares the format Imager then writes.
 	run make -s -n -C "$TOP/images/noble-rt-jazzy" BUILD_DIR="$T/never" \
 		--eval 'rtik-print: ; @echo $(DIST_INIT_FORMAT)' rtik-print

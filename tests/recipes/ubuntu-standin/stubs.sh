@@ -56,15 +56,18 @@ stub_deb() {
 	rm -rf "$root"
 }
 
-# A kernel image package: /boot/vmlinuz-REL, and the hooks of
-# /etc/kernel/postinst.d (the initramfs, flash-kernel) run with the release
-# and the image's path after it is configured, those of postrm.d after it
-# is removed.
+# A kernel image package: /boot/vmlinuz-REL, the Pi 4's device tree and an
+# overlay under /lib/firmware/REL/device-tree (as Ubuntu's raspi kernels
+# ship them), and the hooks of /etc/kernel/postinst.d (the initramfs,
+# flash-kernel) run with the release and the image's path after it is
+# configured, those of postrm.d after it is removed.
 kernel_stub() {
 	local dir=$1 rel=$2 version=$3
 	STUB_POSTINST="[ \"\$1\" != configure ] || run-parts --report --exit-on-error --arg=$rel --arg=/boot/vmlinuz-$rel /etc/kernel/postinst.d" \
 	STUB_POSTRM="[ \"\$1\" != remove ] || [ ! -d /etc/kernel/postrm.d ] || run-parts --report --exit-on-error --arg=$rel --arg=/boot/vmlinuz-$rel /etc/kernel/postrm.d" \
-		stub_deb "$dir" "linux-image-$rel" "$version" "" "boot/vmlinuz-$rel=kernel $rel"
+		stub_deb "$dir" "linux-image-$rel" "$version" "" "boot/vmlinuz-$rel=kernel $rel" \
+		"lib/firmware/$rel/device-tree/broadcom/bcm2711-rpi-4-b.dtb=dtb $rel" \
+		"lib/firmware/$rel/device-tree/overlays/vc4-kms-v3d.dtbo=overlay $rel"
 }
 
 stock_kernel_stubs() {
