@@ -256,7 +256,8 @@ with os.fdopen(fd, "w") as f:
     f.write("# The default user joins the %s group (real-time limits)%s.\n"
             "# Written by rt-image-kit from the image's own default_user.\n"
             % (group, ", and the build's login settings" if login else ""))
-    yaml.safe_dump(top, f, default_flow_style=False)
+    # One line per key, however long (an SSH key is one line in its file).
+    yaml.safe_dump(top, f, default_flow_style=False, width=1 << 20)
 
 cfg = util.read_conf_with_confd("/etc/cloud/cloud.cfg")
 got = cfg["system_info"]["default_user"]
