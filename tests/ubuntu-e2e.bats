@@ -348,7 +348,12 @@ build() {
 		tail -n 60 "$log" >&2
 		return 1
 	fi
-	lap "$r: make $*"
+	# The command line as the times file shows it: a secret's value left out.
+	local a shown=()
+	for a in "$@"; do
+		case $a in IMAGE_PASSWORD=*) shown+=("IMAGE_PASSWORD=...") ;; *) shown+=("$a") ;; esac
+	done
+	lap "$r: make ${shown[*]}"
 	# Each stage's time when it last ran.
 	awk '{ printf "    %-54s %5.1fs\n", $2, $3 }' "$F/build/$r/logs/times" >>"$TIMES" 2>/dev/null || true
 }
@@ -611,7 +616,7 @@ NOBLE_PASSWORD='s3cret pass, not in any log'
 	grep -qx 'ssh_pwauth: true' "$T/user-data"
 	! grep -q 'ubuntu' "$T/user-data" || return 1
 	# The password itself: in no log, no file of the build, not in the image.
-	! grep -rqF -- "$NOBLE_PASSWORD" "$F/noble-rt-jazzy.log" "$F/build/noble-rt-jazzy" || return 1
+	! grep -rqF -- "$NOBLE_PASSWORD" "$F/noble-rt-jazzy.log" "$F/build/noble-rt-jazzy" "$TIMES" || return 1
 	! grep -aqF -- "$NOBLE_PASSWORD" "$img" || return 1
 	boot_cat "$img" config.txt | grep -qx 'kernel=vmlinuz'
 	installed "$img" | grep -qx ros2-apt-source
