@@ -249,3 +249,37 @@ USER ubuntu" ]
 	[[ $stderr == *"noble-rt-jazzy: set UBUNTU_SERIES (24.04) or UBUNTU_VERSION (24.04.2).  Stop." ]]
 	[ ! -e "$T/never" ]
 }
+
+@test "phase1-target: APT_COMPONENTS added to the archive's release and pockets (deb822 and one-line, options and all), not to another repository" {
+	mkdir -p "$T/fw"
+	run --separate-stderr boot_ns "$T/fw" ubuntu/phase1-target.sh '
+		mount -t tmpfs rtik-test-apt /etc/apt; mkdir -p /etc/apt/sources.list.d
+		printf "Types: deb\nURIs: http://ports.ubuntu.com/ubuntu-ports/\nSuites: noble noble-updates\nComponents: main restricted\n\nTypes: deb\nURIs: http://ports.ubuntu.com/ubuntu-ports/\nSuites: noble-security\nComponents: main\n\nTypes: deb\nURIs: http://ppa.example/x\nSuites: noble\nComponents: main\n" >/etc/apt/sources.list.d/ubuntu.sources
+		export UBUNTU_CODENAME=noble APT_POCKETS="updates security" APT_COMPONENTS="main universe"
+		apt_pockets_ensure >/dev/null; apt_components_ensure; apt_components_ensure
+		cat /etc/apt/sources.list.d/ubuntu.sources'
+	[ "$status" -eq 0 ]
+	[ "${lines[0]}" = "in-boot-ns: apt sources: the components main universe in /etc/apt/sources.list.d/ubuntu.sources" ]
+	[ "$(printf '%s\n' "${lines[@]:1}")" = "Types: deb
+URIs: http://ports.ubuntu.com/ubuntu-ports/
+Suites: noble noble-updates
+Components: main restricted universe
+Types: deb
+URIs: http://ports.ubuntu.com/ubuntu-ports/
+Suites: noble-security
+Components: main universe
+Types: deb
+URIs: http://ppa.example/x
+Suites: noble
+Components: main" ]
+	run --separate-stderr boot_ns "$T/fw" ubuntu/phase1-target.sh '
+		mount -t tmpfs rtik-test-apt /etc/apt; mkdir -p /etc/apt/sources.list.d
+		printf "deb [arch=arm64 signed-by=/k.gpg] http://ports.ubuntu.com/ubuntu-ports jammy main\ndeb http://ppa.example/x jammy main\n" >/etc/apt/sources.list
+		export UBUNTU_CODENAME=jammy APT_POCKETS=updates APT_COMPONENTS="main universe"
+		apt_pockets_ensure >/dev/null; apt_components_ensure >/dev/null
+		cat /etc/apt/sources.list'
+	[ "$status" -eq 0 ]
+	[ "$output" = "deb [arch=arm64 signed-by=/k.gpg] http://ports.ubuntu.com/ubuntu-ports jammy main universe
+deb [arch=arm64 signed-by=/k.gpg] http://ports.ubuntu.com/ubuntu-ports jammy-updates main universe
+deb http://ppa.example/x jammy main" ]
+}

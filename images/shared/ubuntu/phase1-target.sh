@@ -311,9 +311,10 @@ apt_pockets_ensure() {
 					{ print }
 					END { exit !done }' "$f" >"$f.new" || { rm -f "$f.new"; continue; }
 			else
-				awk -v rel="$codename" -v add="$want" '
+				awk -v rel="$codename" -v add="$want" "$APT_LINE_AWK"'
 					{ print }
-					!done && $1 == "deb" && $3 == rel { $3 = add; print; done = 1 }
+					$1 == "deb" { fields() }
+					!done && $1 == "deb" && $(u + 1) == rel { $(u + 1) = add; print; done = 1 }
 					END { exit !done }' "$f" >"$f.new" || { rm -f "$f.new"; continue; }
 			fi
 			chmod --reference="$f" "$f.new"
@@ -332,6 +333,68 @@ apt_pockets_ensure() {
 	fi
 }
 
+# The release's fields in a one-line source, "deb [OPTIONS] URI SUITE
+# COMPONENT...": awk sets u to the URI's field number.
+# shellcheck disable=SC2016 # awk's
+APT_LINE_AWK='function fields() { u = 2; if ($2 ~ /^\[/) { while (u < NF && $u !~ /\]$/) u++; u++ } }'
+
+# APT_COMPONENTS (main universe; linux-raspi-realtime is in universe) in
+# the archive's sources: the first that names UBUNTU_CODENAME (as
+# apt_pockets_ensure adds to) and those that name its pockets; added to a
+# deb822 stanza's Components, to a one-line source's components. Other
+# repositories (a PPA for the same release) are left alone.
+apt_components_ensure() {
+	local codename=${UBUNTU_CODENAME:?} f changed=() seen=0
+	[ -n "${APT_COMPONENTS:-}" ] || return 0
+	for f in /etc/apt/sources.list.d/*.sources /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
+		[ -f "$f" ] || continue
+		local before=$seen
+		grep -Eq "^(Suites:|deb[[:space:]]).*[[:space:]]$codename([[:space:]]|\$)" "$f" && seen=1
+		if [[ $f == *.sources ]]; then
+			awk -v rel="$codename" -v want="$APT_COMPONENTS" -v seen="$before" '
+				function flush(   i, k, m, n, w, c, hit) {
+					hit = 0
+					for (i = 1; i <= nl; i++)
+						if (L[i] ~ /^Suites:/) {
+							n = split(L[i], w, /[ \t]+/)
+							for (k = 2; k <= n; k++)
+								if ((w[k] == rel && !seen++) || index(w[k], rel "-") == 1) hit = 1
+						}
+					for (i = 1; hit && i <= nl; i++)
+						if (L[i] ~ /^Components:/) {
+							m = split(want, c, " ")
+							for (k = 1; k <= m; k++)
+								if ((" " L[i] " ") !~ (" " c[k] " ")) { L[i] = L[i] " " c[k]; changed = 1 }
+						}
+					for (i = 1; i <= nl; i++) print L[i]
+					nl = 0
+				}
+				/^[ \t]*$/ { flush(); print; next }
+				{ L[++nl] = $0 }
+				END { flush(); exit !changed }' "$f" >"$f.new" || { rm -f "$f.new"; continue; }
+		else
+			awk -v rel="$codename" -v want="$APT_COMPONENTS" -v seen="$before" "$APT_LINE_AWK"'
+				$1 == "deb" { fields() }
+				$1 == "deb" && (($(u + 1) == rel && !seen++) || index($(u + 1), rel "-") == 1) {
+					m = split(want, c, " ")
+					for (k = 1; k <= m; k++) {
+						hit = 0
+						for (i = u + 2; i <= NF; i++) if ($i == c[k]) hit = 1
+						if (!hit) { $0 = $0 " " c[k]; changed = 1 }
+					}
+				}
+				{ print }
+				END { exit !changed }' "$f" >"$f.new" || { rm -f "$f.new"; continue; }
+		fi
+		chmod --reference="$f" "$f.new"
+		mv -f "$f.new" "$f"
+		changed+=("$f")
+	done
+	if [ ${#changed[@]} -gt 0 ]; then
+		say "apt sources: the components $APT_COMPONENTS in ${changed[*]}"
+	fi
+}
+
 main() {
 	export DEBIAN_FRONTEND=noninteractive LC_ALL=C.UTF-8
 	: "${SCRATCH_DIR:?}"
@@ -340,6 +403,7 @@ main() {
 	policy_rc_d_install
 
 	apt_pockets_ensure
+	apt_components_ensure
 	say "apt-get update"
 	apt-get update
 

@@ -81,6 +81,9 @@ RT_KERNEL_SHA256 ?=
 # own real-time kernel is in noble-updates): added where missing, in the
 # form the image keeps its sources in, and kept in the image.
 APT_POCKETS ?= updates security
+# ... and the components they must include (Ubuntu's real-time kernel is in
+# universe), added where missing.
+APT_COMPONENTS ?= main universe
 
 # ---- ROS 2 ----
 
@@ -127,7 +130,7 @@ SHRINK ?= yes
 # system-boot for an entry that says so, as for Ubuntu's own images.
 DIST_INIT_FORMAT ?= cloudinit
 
-IMAGE_ENV := UBUNTU_CODENAME APT_POCKETS RT_KERNEL_SOURCE RT_ARCHIVE_PACKAGE RT_KERNEL_URL RT_KERNEL_SHA256 \
+IMAGE_ENV := UBUNTU_CODENAME APT_POCKETS APT_COMPONENTS RT_KERNEL_SOURCE RT_ARCHIVE_PACKAGE RT_KERNEL_URL RT_KERNEL_SHA256 \
 	ROS_DISTRO ROS_APT_REPO ROS_APT_SOURCE_VERSION ROS_APT_SOURCE_URL ROS_APT_SOURCE_SHA256 \
 	ROS_SNAPSHOT_URL ROS_SNAPSHOT_KEY ROS_KEYSERVER \
 	REMOVE_PACKAGES EXTRA_PACKAGES $(RT_TUNING_ENV) DEFAULT_USER $(LOGIN_ENV) IMAGE_NAME RTIK_VERSION
