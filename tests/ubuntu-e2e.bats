@@ -151,7 +151,7 @@ print(p[0]["start"], p[0]["size"], p[1]["start"], p[1]["size"])')
 	truncate -s $(((ns2 + n2) * 512)) "$new"
 	printf 'label: dos\nstart=%s, size=%s, type=c, bootable\nstart=%s, size=%s, type=83\n' \
 		"$s1" $((mib * 2048)) "$ns2" "$n2" | sfdisk -q "$new"
-	mkfs.fat -F 32 -n SYSTEM-BOOT --offset "$s1" "$new" $((mib * 1024)) >/dev/null
+	mkfs.vfat -F 32 -n SYSTEM-BOOT --offset "$s1" "$new" $((mib * 1024)) >/dev/null
 	rm -rf "$files" && mkdir -p "$files"
 	MTOOLS_SKIP_CHECK=1 mcopy -s -i "$img@@$((s1 * 512))" "::*" "$files/"
 	MTOOLS_SKIP_CHECK=1 mcopy -s -i "$new@@$((s1 * 512))" "$files"/* ::
