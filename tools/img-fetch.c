@@ -42,7 +42,9 @@ static const char *arg_output;
 static char *arg_shown;
 static const char *arg_dir; /* -C */
 static char arg_sha256[SHA256_HEX_LEN + 1];
-static bool arg_pinned; /* --sha256 given */
+/* Where arg_sha256 came from: it decides what a mismatch names, and
+ * whether a download vouches for the hash (trust on first use: none). */
+static enum { HASH_NONE, HASH_PINNED, HASH_LIST, HASH_LOCK } hash_from;
 #define SUMS_LISTS_MAX 8
 /* The checksum lists (a list and its mirrors) and their signatures, in
  * order; arg_sha256sums and arg_sums_sig are the pair being tried. */
@@ -60,7 +62,6 @@ static const char *arg_pick;   /* --pick: the URLs are directories */
 static bool arg_update_lock;
 static char *arg_picked;       /* the file --pick chose */
 static const char *arg_pick_dir; /* the first URL, the directory of the lock's entry */
-static bool arg_from_lock;     /* the hash is the lock's */
 static char **arg_urls;
 static unsigned arg_n_urls;
 
@@ -387,6 +388,7 @@ static int sums_fetch_one(const char *name)
 			arg_picked = NULL;
 		} else {
 			memcpy(arg_sha256, hex, sizeof(hex));
+			hash_from = HASH_LIST;
 			log_debug("%s: '%s' matches '%s', sha256 %s", arg_sha256sums, arg_picked, arg_pick, hex);
 			r = 0;
 		}
@@ -397,6 +399,8 @@ static int sums_fetch_one(const char *name)
 		log_error("%s says sha256 %s for '%s', not the pinned %s", arg_sha256sums, hex, name, arg_sha256);
 	else {
 		memcpy(arg_sha256, hex, sizeof(hex));
+		if (hash_from != HASH_PINNED)
+			hash_from = HASH_LIST;
 		log_debug("%s: sha256 of '%s' is %s", arg_sha256sums, name, arg_sha256);
 		r = 0;
 	}
@@ -665,8 +669,10 @@ static int lock_lookup(void)
 	else if (r == 0 && arg_locked)
 		log_error("%s has no entry in '%s' and no pinned hash; refused (--locked): "
 			  "build once without LOCKED=1 to record it, and commit the file", arg_urls[0], arg_lock);
-	else if (r > 0)
+	else if (r > 0) {
+		hash_from = HASH_LOCK;
 		log_debug("%s: sha256 of %s is %s", arg_lock, arg_urls[0], arg_sha256);
+	}
 	else
 		log_debug("%s: no entry for %s; its hash will be recorded", arg_lock, arg_urls[0]);
 	return r < 0 || (r == 0 && arg_locked) ? -1 : r;
@@ -775,7 +781,7 @@ static int pick(void)
 		if (!(arg_picked = strdup(name)))
 			return log_errno(ENOMEM, "cannot pick"), -1;
 		memcpy(arg_sha256, hex, sizeof(hex));
-		arg_from_lock = true;
+		hash_from = HASH_LOCK;
 	} else if (sums_fetch(NULL) < 0)
 		return -1;
 	if (pick_urls(arg_picked) < 0)
@@ -851,9 +857,10 @@ static int fetch(void)
 		log_errno(errno, "cannot stat '%s'", pl.part_path);
 		goto out;
 	}
-	/* A hash about to be recorded vouches for what the server sends now:
-	 * not for a .part left by an earlier run, or by anyone else. */
-	if (recording && !arg_pick && st.st_size > 0) {
+	/* A hash about to be recorded that no list or pin gave vouches for
+	 * what the server sends now: not for a .part left by an earlier run,
+	 * or by anyone else. */
+	if (recording && hash_from == HASH_NONE && st.st_size > 0) {
 		log_info("'%s' is left from an earlier download; the hash to be recorded must come whole "
 			 "from the server: starting over",
 			 pl.part_path);
@@ -877,7 +884,7 @@ static int fetch(void)
 		goto out; /* the .part stays, to be resumed */
 
 	if (!hash_matches(&d.hash, got)) {
-		if (arg_lock && !arg_pinned && (!arg_pick || arg_from_lock))
+		if (hash_from == HASH_LOCK)
 			log_error("'%s' does not match its entry in '%s': expected sha256 %s, got %s; removed '%s'",
 				  arg_shown, arg_lock, arg_sha256, got, pl.part_path);
 		else
@@ -1003,7 +1010,7 @@ static int parse_argv(int argc, char **argv)
 				return -EINVAL;
 			}
 			memcpy(arg_sha256, optarg, SHA256_HEX_LEN + 1);
-			arg_pinned = true;
+			hash_from = HASH_PINNED;
 			break;
 		case ARG_SUMS:
 		case ARG_SUMS_SIG:
