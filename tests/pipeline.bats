@@ -677,7 +677,7 @@ $stderr"
 	[ "$status" -eq 0 ]
 	[ "$(stages)" = "${STAGES[*]:1}" ]
 	[ "$(cat "$T/build/.download-name")" = vendor-1.2.img.xz ]
-	grep -q "^[0-9a-f]*  vendor-1.2.img.xz\|vendor-1.2.img.xz" "$T/build/logs/01-fetch.log"
+	grep -qx 'the download: vendor-1.2.img.xz' "$T/build/logs/01-fetch.log"
 	# LOCKED=1 and no entry: refused before any download.
 	: >"$lock"
 	rm -rf "$T/cache"
@@ -685,6 +685,11 @@ $stderr"
 	[ "$status" -eq 2 ]
 	[[ $stderr == *"img-fetch: '$lock' has no entry for 'vendor-1.*.img.xz' under $HTTP_URL/files/series$n/; refused (--locked): build once without LOCKED=1 to record it, and commit the file"* ]]
 	[ -z "$(ls -A "$T/cache" 2>/dev/null)" ]
+	# A pinned hash is of one file, not of whatever the directory lists.
+	run --separate-stderr mk "${pick[@]}" IMAGE_SHA256="$SUM" fetch
+	[ "$status" -eq 2 ]
+	failure_check fetch "$T/build/logs/01-fetch.log" \
+		"image.mk: IMAGE_PICK and IMAGE_SHA256 contradict each other: a pinned hash is of one file"
 	# A recipe without IMAGE_PICK has no lock entry to update.
 	run --separate-stderr mk update-lock
 	[ "$status" -eq 2 ]
