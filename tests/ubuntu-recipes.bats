@@ -283,3 +283,13 @@ Components: main" ]
 deb [arch=arm64 signed-by=/k.gpg] http://ports.ubuntu.com/ubuntu-ports jammy-updates main universe
 deb http://ppa.example/x jammy main" ]
 }
+
+@test "phase1-target: login knobs on an image without cloud-init are one line, before any group or user is touched" {
+	mkdir -p "$T/fw"
+	run --separate-stderr boot_ns "$T/fw" ubuntu/phase1-target.sh "
+		CLOUD_CFG='$T/no-cloud.cfg' RT_GROUP=rtik-test-never DEFAULT_USER=robot IMAGE_USER=robot default_user_join"
+	[ "$status" -eq 1 ]
+	[ -z "$output" ]
+	[ "$stderr" = "in-boot-ns: IMAGE_USER, AUTHORIZED_KEYS, IMAGE_PASSWORD and IMAGE_HOSTNAME are applied by cloud-init, which this image does not have" ]
+	! getent group rtik-test-never >/dev/null || return 1
+}

@@ -175,11 +175,15 @@ stock_kernel_packages() {
 # password and ssh_pwauth would win over it, makes way for one that says
 # what the snippet says. user-data that Raspberry Pi Imager (or a person)
 # writes there later still wins.
+CLOUD_CFG=/etc/cloud/cloud.cfg
 CLOUD_SNIPPET=/etc/cloud/cloud.cfg.d/99-realtime-group.cfg
 
 login_knobs() { [ -n "${IMAGE_USER:-}${AUTHORIZED_KEYS_TEXT:-}${IMAGE_PASSWORD:-}${IMAGE_HOSTNAME:-}" ]; }
 
 default_user_join() {
+	if [ ! -f "$CLOUD_CFG" ] && login_knobs; then
+		die "IMAGE_USER, AUTHORIZED_KEYS, IMAGE_PASSWORD and IMAGE_HOSTNAME are applied by cloud-init, which this image does not have"
+	fi
 	if ! getent group "$RT_GROUP" >/dev/null; then
 		say "creating the group $RT_GROUP"
 		groupadd --system "$RT_GROUP"
@@ -188,21 +192,20 @@ default_user_join() {
 		say "adding $DEFAULT_USER to $RT_GROUP"
 		usermod -aG "$RT_GROUP" "$DEFAULT_USER"
 	fi
-	if [ ! -f /etc/cloud/cloud.cfg ]; then
-		! login_knobs || die "IMAGE_USER, AUTHORIZED_KEYS, IMAGE_PASSWORD and IMAGE_HOSTNAME are applied by cloud-init, which this image does not have"
+	if [ ! -f "$CLOUD_CFG" ]; then
 		getent passwd "$DEFAULT_USER" >/dev/null ||
 			die "$DEFAULT_USER does not exist and there is no cloud-init to create it: cannot make it join $RT_GROUP"
 		return
 	fi
 	rm -f "$CLOUD_SNIPPET"
-	python3 - "$RT_GROUP" "$DEFAULT_USER" "$CLOUD_SNIPPET" "${BOOT_DIR:-/boot/firmware}" <<'EOF'
+	python3 - "$RT_GROUP" "$DEFAULT_USER" "$CLOUD_SNIPPET" "${BOOT_DIR:-/boot/firmware}" "$CLOUD_CFG" <<'EOF'
 import os
 import subprocess
 import sys
 import yaml
 from cloudinit import util
 
-group, user, snippet, boot = sys.argv[1:5]
+group, user, snippet, boot, cloud_cfg = sys.argv[1:6]
 env = os.environ.get
 login_user = env("IMAGE_USER", "")
 keys = [k.strip() for k in env("AUTHORIZED_KEYS_TEXT", "").splitlines()
@@ -211,7 +214,7 @@ password = env("IMAGE_PASSWORD", "")
 hostname = env("IMAGE_HOSTNAME", "")
 login = bool(login_user or keys or password or hostname)
 
-cfg = util.read_conf_with_confd("/etc/cloud/cloud.cfg")
+cfg = util.read_conf_with_confd(cloud_cfg)
 du = dict(cfg.get("system_info", {}).get("default_user") or {})
 if login_user:
     du["name"] = login_user
@@ -259,7 +262,7 @@ with os.fdopen(fd, "w") as f:
     # One line per key, however long (an SSH key is one line in its file).
     yaml.safe_dump(top, f, default_flow_style=False, width=1 << 20)
 
-cfg = util.read_conf_with_confd("/etc/cloud/cloud.cfg")
+cfg = util.read_conf_with_confd(cloud_cfg)
 got = cfg["system_info"]["default_user"]
 if got.get("name") != (login_user or user) or group not in got.get("groups", []):
     sys.exit("phase1-target: cloud-init does not read %s as expected: %r" % (snippet, {
@@ -284,6 +287,11 @@ EOF
 }
 
 # ---- apt's pockets ----
+
+# The release's fields in a one-line source, "deb [OPTIONS] URI SUITE
+# COMPONENT...": awk sets u to the URI's field number.
+# shellcheck disable=SC2016 # awk's
+APT_LINE_AWK='function fields() { u = 2; if ($2 ~ /^\[/) { while (u < NF && $u !~ /\]$/) u++; u++ } }'
 
 # APT_POCKETS (updates security) of UBUNTU_CODENAME in the image's apt
 # sources: each one missing is added beside the release itself, in the
@@ -332,11 +340,6 @@ apt_pockets_ensure() {
 		say "apt sources: $(printf "$codename-%s " $APT_POCKETS)already there"
 	fi
 }
-
-# The release's fields in a one-line source, "deb [OPTIONS] URI SUITE
-# COMPONENT...": awk sets u to the URI's field number.
-# shellcheck disable=SC2016 # awk's
-APT_LINE_AWK='function fields() { u = 2; if ($2 ~ /^\[/) { while (u < NF && $u !~ /\]$/) u++; u++ } }'
 
 # APT_COMPONENTS (main universe; linux-raspi-realtime is in universe) in
 # the archive's sources: the first that names UBUNTU_CODENAME (as
