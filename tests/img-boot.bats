@@ -268,22 +268,71 @@ assert len(d["latency"]["cpus"]) == 2 and d["latency"]["max_latency_us"] == 1
 	assert_clean
 }
 
-@test "boot: a truncated initrd ends in 125 with one line, well within the timeout" {
-	local img initrd off start
-	img=$(trixie_image)
-	cp --sparse=always "$img" "$T/bad.img"
-	off=$(($(sfdisk -d "$T/bad.img" | sed -n 's/.*1 : start= *\([0-9]*\),.*/\1/p') * 512))
-	initrd=$(MTOOLS_SKIP_CHECK=1 mdir -b -i "$T/bad.img@@$off" :: 2>/dev/null | sed -n 's|^::/\(initrd.img-.*\)|\1|p' | head -n 1)
-	[ -n "$initrd" ]
-	MTOOLS_SKIP_CHECK=1 mcopy -i "$T/bad.img@@$off" "::$initrd" "$T/initrd"
-	truncate -s 1M "$T/initrd"
-	MTOOLS_SKIP_CHECK=1 mcopy -o -i "$T/bad.img@@$off" "$T/initrd" "::$initrd"
+# ab_layout IMG: a copy of the trixie image at IMG, its boot partition laid
+# out as Ubuntu's A/B boot (25.10 on): the kernel, the initramfs, the
+# device trees and cmdline.txt (marked rtik.slot=current) in current/ with
+# state "good", nothing of them at the top; config.txt with
+# os_prefix=current/ under [all] and os_prefix=new/ under [tryboot]; new/
+# with the same kernel, a truncated initramfs and rtik.slot=new, state
+# "unknown".
+ab_layout() {
+	local img=$1 off rel f d=$T/ab
+	cp --sparse=always "$(trixie_image)" "$img"
+	off=$(part_offset "$img" 1)
+	rel=$(boot_cat "$img" config.txt | sed -n 's/^kernel=vmlinuz-//p')
+	[ -n "$rel" ]
+	mkdir -p "$d/current" "$d/new"
+	export MTOOLS_SKIP_CHECK=1
+	for f in "vmlinuz-$rel" "initrd.img-$rel" bcm2711-rpi-4-b.dtb cmdline.txt; do
+		mcopy -i "$img@@$off" "::$f" "$d/current/$f"
+		mdel -i "$img@@$off" "::$f"
+	done
+	sed -i '1s/$/ rtik.slot=current/' "$d/current/cmdline.txt"
+	cp "$d/current/vmlinuz-$rel" "$d/new/"
+	sed 's/rtik.slot=current/rtik.slot=new/' "$d/current/cmdline.txt" >"$d/new/cmdline.txt"
+	head -c 1M "$d/current/initrd.img-$rel" >"$d/new/initrd.img-$rel"
+	echo good >"$d/current/state"
+	echo unknown >"$d/new/state"
+	printf '[all]\nos_prefix=current/\n\n[tryboot]\nos_prefix=new/\n\n[all]\narm_64bit=1\nenable_uart=1\nupstream_kernel=1\nkernel=vmlinuz-%s\ninitramfs initrd.img-%s followkernel\n' \
+		"$rel" "$rel" >"$d/config.txt"
+	mcopy -o -i "$img@@$off" "$d/config.txt" ::config.txt
+	mcopy -s -i "$img@@$off" "$d/current" "$d/new" ::
+	unset MTOOLS_SKIP_CHECK
+	rm -rf "$d"
+}
+
+@test "boot: Ubuntu's A/B layout: the kernel, initramfs and cmdline.txt under os_prefix (current/)" {
+	ab_layout "$T/ab.img"
+	run --separate-stderr img-boot --timeout 600 --log "$T/console" \
+		--run 'echo "SLOT $(tr " " "\n" </proc/cmdline | grep "^rtik.slot=")"' "$T/ab.img"
+	[ "$status" -eq 0 ]
+	grep -q '^SLOT rtik.slot=current' "$T/console"
+	assert_clean
+}
+
+@test "boot: --tryboot reads [tryboot]'s os_prefix (new/): its truncated initrd ends in 125 with one line, well within the timeout" {
+	local start
+	ab_layout "$T/ab.img"
 	start=$SECONDS
-	run --separate-stderr img-boot --timeout 300 "$T/bad.img"
+	run --separate-stderr img-boot --tryboot --timeout 300 --log "$T/console" "$T/ab.img"
 	[ "$status" -eq 125 ]
 	[ "${#stderr_lines[@]}" -eq 1 ]
-	[[ $stderr == "img-boot: $T/bad.img: the system did not boot: "* ]]
+	[[ $stderr == "img-boot: $T/ab.img: the system did not boot: "* ]]
 	[ $((SECONDS - start)) -lt 200 ]
+	grep -q 'Kernel command line: .*rtik.slot=new' "$T/console"
+	assert_clean
+}
+
+@test "--tryboot without a [tryboot] section: the files of [all], as the firmware does; a missing os_prefix directory: one line" {
+	mkimg "$T/img" vmlinuz-test
+	run --separate-stderr img-boot --tryboot "$T/img"
+	[ "$status" -eq 125 ]
+	[ "$stderr" = "img-boot: cannot boot '$T/img': its boot partition (1) has no initramfs 'initrd.img-test'" ]
+	printf '[all]\nos_prefix=current/\nkernel=vmlinuz-test\n' >"$T/config.txt"
+	MTOOLS_SKIP_CHECK=1 mcopy -o -i "$T/img@@1048576" "$T/config.txt" ::config.txt
+	run --separate-stderr img-boot "$T/img"
+	[ "$status" -eq 125 ]
+	[ "$stderr" = "img-boot: cannot boot '$T/img': its boot partition (1) has no cmdline.txt 'current/cmdline.txt'" ]
 	assert_clean
 }
 

@@ -4,7 +4,9 @@
  * command in the booted system.
  *
  * The kernel, the initrd and the kernel command line come from the image's
- * own boot partition (config.txt's kernel= and initramfs lines, cmdline.txt),
+ * own boot partition (config.txt's kernel= and initramfs lines, cmdline.txt,
+ * each under config.txt's os_prefix as the firmware reads them: Ubuntu's A/B
+ * boot keeps them in current/, and in new/ for the tryboot mode, --tryboot),
  * read with mtools: no loop device, no mount, no root. The disk is the image
  * itself in QEMU's snapshot mode: it is opened read-only and the writes of
  * the booted system go to a temporary overlay, in a directory of ours that is
@@ -72,11 +74,12 @@ static const char *arg_log;
 static const char *arg_append;
 static const char *arg_image;
 static bool arg_keep_writes;
+static bool arg_tryboot;
 
 /* What the boot partition says, and where its files were copied. */
 struct boot {
 	int nr; /* the boot partition's number */
-	char kernel[256], initrd[256], dtb[256]; /* names on the partition */
+	char kernel[512], initrd[512], dtb[512], cmdline_name[512]; /* paths on the partition */
 	char cmdline[CMDLINE_MAX];
 	char tmpdir[PATH_MAX];
 	char kernel_path[PATH_MAX + 16], initrd_path[PATH_MAX + 16], dtb_path[PATH_MAX + 16];
@@ -185,22 +188,27 @@ static int boot_read(int fd, struct boot *b)
 	r = boot_copy(&f, b, "config.txt", "config.txt", path, sizeof(path));
 	if (r < 0 || (r = file_read(path, text, sizeof(text))) < 0)
 		return r;
-	rpi_config_parse(text, &cfg);
-	snprintf(b->kernel, sizeof(b->kernel), "%s", cfg.kernel);
-	snprintf(b->initrd, sizeof(b->initrd), "%s", cfg.initrd);
-	r = boot_copy(&f, b, "cmdline.txt", "cmdline.txt", path, sizeof(path));
+	rpi_config_parse(text, arg_tryboot, &cfg);
+	/* os_prefix (Ubuntu's A/B boot: current/, new/ in tryboot mode) comes
+	 * before every name the firmware loads. */
+	snprintf(b->kernel, sizeof(b->kernel), "%s%s", cfg.os_prefix, cfg.kernel);
+	if (cfg.initrd[0])
+		snprintf(b->initrd, sizeof(b->initrd), "%s%s", cfg.os_prefix, cfg.initrd);
+	snprintf(b->cmdline_name, sizeof(b->cmdline_name), "%s%s", cfg.os_prefix, cfg.cmdline);
+	r = boot_copy(&f, b, "cmdline.txt", b->cmdline_name, path, sizeof(path));
 	if (r < 0 || (r = file_read(path, text, sizeof(text))) < 0)
 		return r;
 	text[strcspn(text, "\r\n")] = 0;
 	snprintf(b->cmdline, sizeof(b->cmdline), "%.*s", (int)sizeof(b->cmdline) - 1, text);
-	log_debug("boot partition %d: kernel %s, initramfs %s, cmdline.txt: %s", b->nr, b->kernel,
-		  b->initrd[0] ? b->initrd : "none", b->cmdline);
+	log_debug("boot partition %d%s: kernel %s, initramfs %s, %s: %s", b->nr,
+		  arg_tryboot ? " (tryboot)" : "", b->kernel, b->initrd[0] ? b->initrd : "none",
+		  b->cmdline_name, b->cmdline);
 
 	r = boot_copy(&f, b, "kernel", b->kernel, b->kernel_path, sizeof(b->kernel_path));
 	if (r == 0 && b->initrd[0])
 		r = boot_copy(&f, b, "initramfs", b->initrd, b->initrd_path, sizeof(b->initrd_path));
 	if (r == 0 && arg_machine == MACHINE_RASPI4B) {
-		snprintf(b->dtb, sizeof(b->dtb), "bcm2711-rpi-4-b.dtb");
+		snprintf(b->dtb, sizeof(b->dtb), "%sbcm2711-rpi-4-b.dtb", cfg.os_prefix);
 		r = boot_copy(&f, b, "device tree", b->dtb, b->dtb_path, sizeof(b->dtb_path));
 	}
 	return r;
@@ -603,6 +611,8 @@ static void help(void)
 	       "  -l, --log=FILE        write the serial console to FILE\n"
 	       "  -a, --append=ARGS     add ARGS to the kernel command line\n"
 	       "  -w, --keep-writes     let the booted system write to IMAGE itself\n"
+	       "  -T, --tryboot         boot as the firmware's tryboot mode does: with the\n"
+	       "                        [tryboot] sections of config.txt (Ubuntu's new/)\n"
 	       "  -q, --quiet           only errors and the summary\n"
 	       "  -v, --verbose         say more, and show the serial console on stderr\n"
 	       "  -h, --help            show this help\n"
@@ -639,6 +649,7 @@ static int parse_argv(int argc, char **argv)
 		{ "log", required_argument, NULL, 'l' },
 		{ "append", required_argument, NULL, 'a' },
 		{ "keep-writes", no_argument, NULL, 'w' },
+		{ "tryboot", no_argument, NULL, 'T' },
 		CLI_COMMON_OPTIONS,
 		{}
 	};
@@ -646,7 +657,7 @@ static int parse_argv(int argc, char **argv)
 	long cpus;
 	int c;
 
-	while ((c = getopt_long(argc, argv, "M:c:m:t:r:il:a:w" CLI_COMMON_SHORT, options, NULL)) >= 0) {
+	while ((c = getopt_long(argc, argv, "M:c:m:t:r:il:a:wT" CLI_COMMON_SHORT, options, NULL)) >= 0) {
 		switch (c) {
 		case 'M':
 			if (strcmp(optarg, "virt") == 0)
@@ -692,6 +703,9 @@ static int parse_argv(int argc, char **argv)
 			break;
 		case 'w':
 			arg_keep_writes = true;
+			break;
+		case 'T':
+			arg_tryboot = true;
 			break;
 		default:
 			if ((c = cli_option(c, help)) <= 0)

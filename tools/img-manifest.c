@@ -332,7 +332,7 @@ static int kernel_from_config(struct manifest *m)
 	}
 	if (r < 0)
 		return log_errno(r, "cannot read config.txt of '%s'", arg_image);
-	rpi_config_parse(text, &cfg);
+	rpi_config_parse(text, false, &cfg);
 	if (!cfg.kernel_set || !kernel_release(cfg.kernel, m->kernel)) {
 		log_debug("config.txt: %s%s, not vmlinuz-RELEASE", cfg.kernel_set ? "kernel=" : "no kernel=, ",
 			  cfg.kernel);

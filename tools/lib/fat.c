@@ -66,15 +66,20 @@ const char *fat_find(const struct fat *f, const char *name)
 }
 
 /* The mtools name of the file name (any case) in src, ready for a command;
- * -ENOENT if there is none. */
+ * -ENOENT if there is none. A name in a directory (current/vmlinuz) is
+ * looked up with mdir, which matches without regard to case too. */
 static int fat_source(const struct fat *f, const char *name, char src[static 4200])
 {
-	const char *real = fat_find(f, name);
+	const char *real = strchr(name, '/') ? name : fat_find(f, name);
+	char *argv[] = { "mdir", "-b", "-i", (char *)f->spec, src, NULL };
 
 	if (!real)
 		return -ENOENT;
-	snprintf(src, 4200, "::/%s", real);
+	if (snprintf(src, 4200, "::/%s", real) >= 4200)
+		return -ENAMETOOLONG;
 	mtools_env();
+	if (real == name && command_run(argv, COMMAND_SILENT) != 0)
+		return -ENOENT;
 	return 0;
 }
 

@@ -32,10 +32,11 @@ static inline void fat_closep(struct fat *f)
 /* The name in the root directory that matches name without regard to case
  * (FAT's rule), or NULL. */
 const char *fat_find(const struct fat *f, const char *name);
-/* Copies the file name of the root directory to dest (a new file).
+/* Copies the file name of the root directory, or a path such as
+ * current/vmlinuz, to dest (a new file).
  * -ENOENT if there is no such file, -EIO if mcopy fails. */
 int fat_copy(const struct fat *f, const char *name, const char *dest);
-/* Reads the file name of the root directory (mtype) into *out (free it),
+/* Reads the file name (as for fat_copy) with mtype into *out (free it),
  * NUL-terminated, at most max bytes. -ENOENT if there is no such file,
  * -EFBIG if it is larger, -EIO if mtype fails. */
 int fat_read(const struct fat *f, const char *name, char **out, size_t max);
