@@ -73,6 +73,8 @@
 #   DIST_DIR                   where `make dist` puts its files (OUTPUT's)
 #   DIST_INIT_FORMAT           the Imager entry's init_format (cloudinit,
 #                              systemd...): how Imager may customise the image
+#   DIST_DEVICES               the Imager entry's devices, comma-separated
+#                              (default: pi4-64bit)
 #   V                          1: every stage's full output on the terminal
 #                              too; by default a line per stage, warnings,
 #                              and on failure the end of the stage's log
@@ -128,6 +130,7 @@ SHRINK_HEADROOM ?= 128M
 DIST_FORMAT ?= xz
 DIST_DIR ?= $(dir $(OUTPUT))
 DIST_INIT_FORMAT ?=
+DIST_DEVICES ?=
 IMAGE_MIRRORS ?=
 IMAGE_PICK ?=
 IMAGE_SHA256 ?=
@@ -181,7 +184,7 @@ export IMAGE_NAME IMAGE_URL IMAGE_MIRRORS IMAGE_PICK IMAGE_SHA256 IMAGE_SHA256SU
 	IMAGE_ENV OUTPUT BUILD_DIR CACHE_DIR RECIPE_DIR SHARED_DIR DOWNLOAD WORK STATE ROOT SCRATCH \
 	IMG_FETCH IMG_EXTRACT IMG_GROW IMG_LOOP IMG_MOUNT IMG_UMOUNT IMG_OVERLAY IMG_NSPAWN_RUN \
 	IMG_NEW IMG_BINFMT IMG_BOOT IMG_PACK IMG_SHRINK IMG_MANIFEST RTIK_VERSION \
-	BOOT_TEST_DURATION BOOT_TEST_ARGS SHRINK SHRINK_HEADROOM DIST_FORMAT DIST_DIR DIST_INIT_FORMAT \
+	BOOT_TEST_DURATION BOOT_TEST_ARGS SHRINK SHRINK_HEADROOM DIST_FORMAT DIST_DIR DIST_INIT_FORMAT DIST_DEVICES \
 	SOURCES_LOCK LOCKED V NATIVE_TOOLS
 ifneq ($(strip $(QEMU_CPU)),)
 export QEMU_CPU
@@ -307,7 +310,7 @@ $(call rtik_track,phase2-target,PHASE2_TARGET IMAGE_ENV IMAGE_SECRETS $(rtik_env
 $(rtik_secrets_write)
 $(call rtik_track,finish,OUTPUT)
 $(call rtik_track,boot-test,BOOT_TEST_DURATION BOOT_TEST_ARGS)
-$(call rtik_track,dist,SHRINK SHRINK_HEADROOM DIST_FORMAT DIST_DIR DIST_INIT_FORMAT)
+$(call rtik_track,dist,SHRINK SHRINK_HEADROOM DIST_FORMAT DIST_DIR DIST_INIT_FORMAT DIST_DEVICES)
 $(rtik_track_commit)
 endif
 

@@ -54,7 +54,7 @@ line() {
 	shellcheck "$RT_CHECK"
 	run "$RT_CHECK" --help
 	[ "$status" -eq 0 ]
-	[[ $output == "Usage: rt-check [--duration SEC] [--max-latency USEC] [--json]"* ]]
+	[[ $output == "Usage: rt-check [--duration SEC] [--max-latency USEC] [--only LIST] [--json]"* ]]
 	run "$RT_CHECK" --version
 	[ "$status" -eq 0 ]
 	[[ $output == "rt-check "* ]]
@@ -138,6 +138,74 @@ line() {
 	echo 600000 >"$p/scaling_min_freq"
 	run "$RT_CHECK" --duration 0
 	[ "$(line cpufreq)" = "cpufreq: FAIL (policy0: governor ondemand; policy0: 600000-1500000 kHz, want 1500000;)" ]
+}
+
+@test "board: a Pi 4 or a Pi 5 from the device tree, each pinned to its own frequency unless one is set for all; another machine skipped" {
+	local p=$S/sys/devices/system/cpu/cpufreq/policy0
+	mkdir -p "$p" "$S/proc/device-tree"
+	echo performance >"$p/scaling_governor"
+	printf 'PINNED_CPU_FREQUENCY=\nPINNED_CPU_FREQUENCY_PI4=1500000\nPINNED_CPU_FREQUENCY_PI5=2400000\n' >>"$T/rt-image.conf"
+	sed -i '/^PINNED_CPU_FREQUENCY=1500000$/d' "$T/rt-image.conf"
+	echo 2400000 | tee "$p/scaling_min_freq" >"$p/scaling_max_freq"
+	printf 'Raspberry Pi 5 Model B Rev 1.0\0' >"$S/proc/device-tree/model"
+	run "$RT_CHECK" --duration 0 --only board,cpufreq
+	[ "$output" = "board: ok (Raspberry Pi 5 Model B Rev 1.0 (pi5))
+cpufreq: ok (performance, pinned to 2400000 kHz)" ]
+	printf 'Raspberry Pi 4 Model B Rev 1.4\0' >"$S/proc/device-tree/model"
+	run "$RT_CHECK" --duration 0 --only board,cpufreq
+	[ "$(line board)" = "board: ok (Raspberry Pi 4 Model B Rev 1.4 (pi4))" ]
+	[ "$(line cpufreq)" = "cpufreq: FAIL (policy0: 2400000-2400000 kHz, want 1500000;)" ]
+	echo PINNED_CPU_FREQUENCY=2400000 >>"$T/rt-image.conf"
+	run "$RT_CHECK" --duration 0 --only cpufreq
+	[ "$output" = "cpufreq: ok (performance, pinned to 2400000 kHz)" ]
+	printf 'linux,dummy-virt\0' >"$S/proc/device-tree/model"
+	run "$RT_CHECK" --duration 0 --only board
+	[ "$output" = "board: skip (not a Raspberry Pi 4 or 5: linux,dummy-virt)" ]
+	rm "$S/proc/device-tree/model"
+	run "$RT_CHECK" --duration 0 --only board
+	[ "$output" = "board: skip (no $S/proc/device-tree/model)" ]
+}
+
+@test "boot: Ubuntu's A/B state from the boot partition; no os_prefix skipped; current/ not good fails" {
+	local b=$S/boot/firmware
+	mkdir -p "$b/current"
+	printf '[all]\nkernel=vmlinuz\n' >"$b/config.txt"
+	run "$RT_CHECK" --duration 0 --only boot
+	[ "$status" -eq 0 ]
+	[ "$output" = "boot: skip (no A/B boot: $b/config.txt names no os_prefix)" ]
+	printf '[all]\nos_prefix=current/\n[tryboot]\nos_prefix=new/\n[all]\nkernel=vmlinuz\n' >"$b/config.txt"
+	echo good >"$b/current/state"
+	run "$RT_CHECK" --duration 0 --only boot
+	[ "$status" -eq 0 ]
+	[ "$output" = "boot: ok (A/B: current/ good, no new/)" ]
+	mkdir "$b/new"
+	echo unknown >"$b/new/state"
+	run "$RT_CHECK" --duration 0 --only boot
+	[ "$output" = "boot: ok (A/B: current/ good, new/ unknown (tried at the next boot))" ]
+	echo bad >"$b/new/state"
+	run "$RT_CHECK" --duration 0 --only boot
+	[ "$status" -eq 0 ]
+	[ "$output" = "boot: ok (A/B: current/ good, new/ bad (an update that did not boot; current/ booted instead))" ]
+	echo trying >"$b/current/state"
+	run "$RT_CHECK" --duration 0 --only boot
+	[ "$status" -eq 1 ]
+	[ "$output" = "boot: FAIL (A/B: current/ trying, new/ bad (an update that did not boot; current/ booted instead): current/state is not good)" ]
+}
+
+@test "--only: the named checks alone, in the usual order; an unknown name exits 2 with one line" {
+	run "$RT_CHECK" --duration 0 --only rt-throttling,image
+	[ "$status" -eq 0 ]
+	[ "$output" = "image: ok (trixie-rt-pi4, rt-image-kit 0.2.0)
+rt-throttling: ok (sched_rt_runtime_us = -1)" ]
+	run --separate-stderr "$RT_CHECK" --only kernel,speed
+	[ "$status" -eq 2 ]
+	[[ ${stderr_lines[0]} == "rt-check: --only: unknown check 'speed' (one of: image board boot kernel "* ]]
+	run --separate-stderr "$RT_CHECK" --only ,
+	[ "$status" -eq 2 ]
+	[ "${stderr_lines[0]}" = "rt-check: --only wants check names, not ','" ]
+	run --separate-stderr "$RT_CHECK" --only
+	[ "$status" -eq 2 ]
+	[ "${stderr_lines[0]}" = "rt-check: --only needs a value" ]
 }
 
 @test "isolated CPUs: skipped when not set; isolated, nohz_full and IRQ affinity checked when set" {

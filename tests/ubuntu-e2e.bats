@@ -52,11 +52,16 @@ lap() {
 	_lap=$now
 }
 
+# Ubuntu 26.04's raspi real-time kernel in the stand-in archive (a made-up
+# version: the stand-in copies the package names, not their versions).
+RESOLUTE_RT_REL=7.0.0-2006-raspi-realtime
+RESOLUTE_RT_VERSION=7.0.0-2006.6
+
 # The ROS repositories' suite.
 SUITE=trixie
 # Ubuntu's archive: each release with its pockets and components, as
 # ports.ubuntu.com has them.
-UBUNTU_RELEASES=(focal jammy noble)
+UBUNTU_RELEASES=(focal jammy noble resolute)
 UBUNTU_POCKETS=("" -updates -backports -security)
 UBUNTU_COMPONENTS="main restricted universe multiverse"
 
@@ -129,7 +134,7 @@ ubuntu_sources() {
 # ssh_pwauth true up to 22.04, false since 24.04), into DIR.
 ubuntu_seed() {
 	local r=$1 dir=$2 pwauth=true
-	[ "$r" != noble ] || pwauth=false
+	[ "$r" = focal ] || [ "$r" = jammy ] || pwauth=false
 	mkdir -p "$dir"
 	printf '#cloud-config\n# Stand-in of the user-data of Ubuntu %s'"'"'s raspi image.\nchpasswd:\n  expire: true\n  users:\n  - name: ubuntu\n    password: ubuntu\n    type: text\nssh_pwauth: %s\n' \
 		"$r" "$pwauth" >"$dir/user-data"
@@ -159,6 +164,32 @@ print(p[0]["start"], p[0]["size"], p[1]["start"], p[1]["size"])')
 	rm -rf "$files"
 }
 
+# IMG laid out as Ubuntu 25.10 and later (A/B boot): on system-boot, the
+# boot assets (vmlinuz, initrd.img, cmdline.txt with panic=10, the device
+# trees, overlays/) in current/ with state "good", the config.txt of
+# config-ab.txt, nothing of U-Boot's chain; in the root, flash-kernel's
+# A/B hook (it writes new/) and piboot-validate.
+ab_boot() {
+	local img=$1 off d=$F/ab f
+	off=$(part_offset "$img" 1)
+	rm -rf "$d" && mkdir -p "$d/current"
+	export MTOOLS_SKIP_CHECK=1
+	mcopy -s -i "$img@@$off" ::vmlinuz ::initrd.img ::cmdline.txt ::bcm2711-rpi-4-b.dtb ::overlays "$d/current/"
+	sed -i '1s/$/ panic=10/' "$d/current/cmdline.txt"
+	echo good >"$d/current/state"
+	for f in vmlinuz initrd.img cmdline.txt bcm2711-rpi-4-b.dtb boot.scr uboot_rpi_3.bin uboot_rpi_4.bin syscfg.txt usercfg.txt; do
+		mdel -i "$img@@$off" "::$f"
+	done
+	mdeltree -i "$img@@$off" ::overlays
+	mcopy -s -i "$img@@$off" "$d/current" ::
+	mcopy -o -i "$img@@$off" "$STANDIN/config-ab.txt" ::config.txt
+	unset MTOOLS_SKIP_CHECK
+	printf '%s\n' 'cd /etc/kernel/postinst.d' 'rm zz-flash-kernel' "write $STANDIN/hooks/zz-flash-kernel-ab zz-flash-kernel" \
+		'mkdir /etc/flash-kernel' 'cd /etc/flash-kernel' "write $STANDIN/piboot-validate piboot-validate" |
+		debugfs -w -f - "$img?offset=$(part_offset "$img" 2)" >/dev/null
+	rm -rf "$d"
+}
+
 # The vendor images as served, one per release, each copying what its
 # release's image has (tests/recipes/ubuntu-standin/README.md): the boot
 # partition (256M with U-Boot's chain for focal; 512M, config.txt loading
@@ -182,15 +213,17 @@ serve_vendor() {
 		if [ "$r" = focal ]; then mv "$base" "$img"; else cp --sparse=always "$big" "$img"; fi
 		ubuntu_sources "$r" >"$F/$r.sources"
 		chmod 0644 "$F/$r.sources"
-		if [ "$r" = noble ]; then
-			printf '%s\n' 'cd /etc/apt/sources.list.d' "write $F/$r.sources ubuntu.sources"
-		else
-			printf '%s\n' 'cd /etc/apt' "write $F/$r.sources sources.list"
-		fi | debugfs -w -f - "$img?offset=$(part_offset "$img" 2)" >/dev/null
+		case $r in
+		focal | jammy) printf '%s\n' 'cd /etc/apt' "write $F/$r.sources sources.list" ;;
+		*) printf '%s\n' 'cd /etc/apt/sources.list.d' "write $F/$r.sources ubuntu.sources" ;;
+		esac | debugfs -w -f - "$img?offset=$(part_offset "$img" 2)" >/dev/null
 		ubuntu_seed "$r" "$seed/$r"
 		MTOOLS_SKIP_CHECK=1 mcopy -o -i "$img@@$(part_offset "$img" 1)" "$seed/$r"/* ::
-		[ "$r" = focal ] ||
-			MTOOLS_SKIP_CHECK=1 mcopy -o -i "$img@@$(part_offset "$img" 1)" "$STANDIN/config-vmlinuz.txt" ::config.txt
+		case $r in
+		focal) ;;
+		resolute) ab_boot "$img" ;;
+		*) MTOOLS_SKIP_CHECK=1 mcopy -o -i "$img@@$(part_offset "$img" 1)" "$STANDIN/config-vmlinuz.txt" ::config.txt ;;
+		esac
 		# Two at a time.
 		[ ${#pids[@]} -lt 2 ] || { wait "${pids[0]}" || return 1; pids=("${pids[@]:1}"); }
 		{ xz -T1 -1 -c "$img" >"$WWW/vendor/ubuntu-standin-$r.img.xz" && rm -f "$img"; } &
@@ -200,7 +233,7 @@ serve_vendor() {
 	rm -f "$big"
 	(cd "$WWW/vendor" && sha256sum -b ./*.img.xz | sed 's| \*\./| *|') >"$WWW/vendor/SHA256SUMS"
 	gpg --batch --yes --detach-sign -o "$WWW/vendor/SHA256SUMS.gpg" "$WWW/vendor/SHA256SUMS"
-	for r in jammy:22.04.5 noble:24.04.3; do
+	for r in jammy:22.04.5 noble:24.04.3 resolute:26.04.1; do
 		d=$WWW/releases/${r#*:}
 		d=${d%.*}/release
 		name=ubuntu-${r#*:}-preinstalled-server-arm64+raspi.img.xz
@@ -247,19 +280,22 @@ setup_file() {
 	for p in rt-tests cpufrequtils libraspberrypi-bin cpuset stress stress-ng; do
 		stub_deb "$WWW/ubuntu/pool" "$p" 1.0-0ubuntu1 "" "usr/share/doc/$p/stand-in=$p"
 	done
-	# Ubuntu's raspi real-time kernel, in noble-updates' universe only.
+	# Ubuntu's raspi real-time kernel, in noble-updates' universe and
+	# resolute's.
 	archive_rt_kernel_stubs "$WWW/ubuntu/pool-noble-updates"
+	archive_rt_kernel_stubs "$WWW/ubuntu/pool-resolute" "$RESOLUTE_RT_REL" "$RESOLUTE_RT_VERSION"
 	local r pk args
 	for r in "${UBUNTU_RELEASES[@]}"; do
 		for pk in "${UBUNTU_POCKETS[@]}"; do
 			args=()
 			[ -n "$pk" ] || args+=(main=pool)
 			[ "$r$pk" != noble-updates ] || args+=(universe=pool-noble-updates)
+			[ "$r$pk" != resolute ] || args+=(universe=pool-resolute)
 			REPO_COMPONENTS=$UBUNTU_COMPONENTS make_repo "$WWW/ubuntu" "$r$pk" "${args[@]}"
 		done
 	done
 	# The ROS repository (and the final snapshot of an end-of-life one).
-	for p in galactic humble jazzy; do
+	for p in galactic humble jazzy lyrical; do
 		stub_deb "$WWW/ros2/pool" "ros-$p-ros-base" 0.9.3-1 "" "opt/ros/$p/setup.bash=# ROS 2 $p"
 	done
 	# As ROS publishes it: a suite per Ubuntu release (the snapshot source
@@ -283,7 +319,7 @@ setup_file() {
 teardown_file() {
 	local r
 	[ -n "${F-}" ] || return 0
-	for r in focal-rt-ros2 jammy-rt-humble noble-rt-jazzy; do
+	for r in focal-rt-ros2 jammy-rt-humble noble-rt-jazzy resolute-rt-lyrical; do
 		[ ! -d "$F/build/$r" ] || make -s -C "$TOP/images/$r" BUILD_DIR="$F/build/$r" clean-mounts >/dev/null 2>&1 || true
 	done
 	block_cleanup "$F"
@@ -318,7 +354,7 @@ mk() {
 	case $r in
 	focal-rt-ros2) tag=5.4.195-rt74-raspi-arm64-lttng ;;
 	jammy-rt-humble) tag=5.15.98-rt62-raspi-arm64-lttng ;;
-	noble-rt-jazzy) tag=6.8.4-r11 ;;
+	noble-rt-jazzy | resolute-rt-lyrical) tag=6.8.4-r11 ;;
 	esac
 	[ -f "$F/$r.sources.lock" ] || cp "$TOP/images/$r/sources.lock" "$F/$r.sources.lock"
 	# focal pins its point release; jammy and noble take their series'
@@ -329,6 +365,7 @@ mk() {
 	case $r in
 	jammy-rt-humble) image=(IMAGE_URL="$HTTP_URL/files/releases/22.04/release/" IMAGE_MIRRORS="$HTTP_URL/files/old-releases/22.04*/") ;;
 	noble-rt-jazzy) image=(IMAGE_URL="$HTTP_URL/files/releases/24.04/release/" IMAGE_MIRRORS="$HTTP_URL/files/old-releases/24.04*/") ;;
+	resolute-rt-lyrical) image=(IMAGE_URL="$HTTP_URL/files/releases/26.04/release/" IMAGE_MIRRORS="$HTTP_URL/files/old-releases/26.04*/") ;;
 	esac
 	make -C "$TOP/images/$r" BUILD_DIR="$F/build/$r" CACHE_DIR="${MK_CACHE:-$F/cache}" IMAGE_SIZE=1G \
 		"${image[@]}" IMAGE_KEYRING="$KEYRING" \
@@ -368,7 +405,9 @@ installed() {
 # What every recipe's image must be: RECIPE IMG REL (the RT kernel's
 # release) DISTRO (ROS) [USER (the image's, default ubuntu)].
 check_image() {
-	local r=$1 img=$2 rel=$3 distro=$4 user=${5:-ubuntu} pkgs p f lists release=${1%%-*}
+	local r=$1 img=$2 rel=$3 distro=$4 user=${5:-ubuntu} pkgs p f lists release=${1%%-*} bp='' baks=.bak
+	# Ubuntu's A/B boot (26.04): the boot assets in current/, no .bak.
+	[ "$release" != resolute ] || bp=current/ baks=
 	[ -f "$img" ]
 	e2fsck -fn "$img?offset=$(part_offset "$img" 2)" >/dev/null
 	boot_fsck "$img" >/dev/null
@@ -385,15 +424,15 @@ check_image() {
 	[ "$(root_cat "$img" "/boot/initrd.img-$rel")" = "stand-in initramfs for $rel" ]
 	[ "$(root_stat "$img" /boot/vmlinuz | grep -o 'Fast link dest: .*')" = "Fast link dest: \"vmlinuz-$rel\"" ]
 	! root_ls "$img" /boot | grep -q "$STOCK_KERNEL_REL" || return 1
-	for f in vmlinuz vmlinuz.bak; do
+	for f in "${bp}vmlinuz" ${baks:+vmlinuz.bak}; do
 		[ "$(boot_cat "$img" "$f")" = "kernel $rel" ]
 	done
-	for f in initrd.img initrd.img.bak; do
+	for f in "${bp}initrd.img" ${baks:+initrd.img.bak}; do
 		[ "$(boot_cat "$img" "$f")" = "stand-in initramfs for $rel" ]
 	done
 	# That kernel's device tree and overlays, not the stock kernel's.
-	[ "$(boot_cat "$img" bcm2711-rpi-4-b.dtb)" = "dtb $rel" ]
-	[ "$(boot_cat "$img" overlays/vc4-kms-v3d.dtbo)" = "overlay $rel" ]
+	[ "$(boot_cat "$img" "${bp}bcm2711-rpi-4-b.dtb")" = "dtb $rel" ]
+	[ "$(boot_cat "$img" "${bp}overlays/vc4-kms-v3d.dtbo")" = "overlay $rel" ]
 
 	# Purged, their files gone.
 	for p in $VENDOR_STUBS_LIST; do
@@ -408,9 +447,9 @@ check_image() {
 	done
 	# The image's own apt sources, in its release's form, as they came
 	# (they name every pocket already: the build adds none).
-	if [ "$release" = noble ]; then
+	if [ "$release" = noble ] || [ "$release" = resolute ]; then
 		! root_stat "$img" /etc/apt/sources.list | grep -q Inode || return 1
-		[ "$(root_cat "$img" /etc/apt/sources.list.d/ubuntu.sources)" = "$(ubuntu_sources noble)" ]
+		[ "$(root_cat "$img" /etc/apt/sources.list.d/ubuntu.sources)" = "$(ubuntu_sources "$release")" ]
 	else
 		[ "$(root_cat "$img" /etc/apt/sources.list)" = "$(ubuntu_sources "$release")" ]
 	fi
@@ -420,12 +459,22 @@ check_image() {
 	run root_cat "$img" /etc/rt-image.conf
 	grep -qx "RT_IMAGE_NAME=$r" <<<"$output"
 	grep -Eqx 'RT_IMAGE_KIT_VERSION=[0-9].*' <<<"$output"
-	grep -qx 'PINNED_CPU_FREQUENCY=1500000' <<<"$output"
+	# One pinned frequency for a Pi 4 image; on the images for both, each
+	# model's own, chosen at boot.
+	if [ "$release" = focal ] || [ "$release" = jammy ]; then
+		grep -qx 'PINNED_CPU_FREQUENCY=1500000' <<<"$output"
+		root_cat "$img" /etc/default/cpu-frequency | grep -qx PINNED_CPU_FREQUENCY=1500000
+	else
+		grep -qx 'PINNED_CPU_FREQUENCY=' <<<"$output"
+		root_cat "$img" /etc/default/cpu-frequency | grep -qx PINNED_CPU_FREQUENCY=
+		root_cat "$img" /etc/default/cpu-frequency | grep -qx PINNED_CPU_FREQUENCY_PI5=2400000
+	fi
+	grep -qx 'PINNED_CPU_FREQUENCY_PI4=1500000' <<<"$output"
+	grep -qx 'PINNED_CPU_FREQUENCY_PI5=2400000' <<<"$output"
 	grep -qx "RT_USER=$user" <<<"$output"
 	grep -qx 'RT_GROUP=realtime' <<<"$output"
 	root_cat "$img" /etc/security/limits.d/99-realtime.conf | grep -Eq '^@realtime[[:space:]]+-[[:space:]]+rtprio[[:space:]]+98$'
 	root_cat "$img" /etc/security/limits.d/99-realtime.conf | grep -Eq '^@realtime[[:space:]]+-[[:space:]]+memlock[[:space:]]+unlimited$'
-	root_cat "$img" /etc/default/cpu-frequency | grep -qx PINNED_CPU_FREQUENCY=1500000
 	root_cat "$img" /etc/sysctl.d/60-rt-compaction.conf | grep -qx 'vm.compact_unevictable_allowed = 0'
 	# The stand-in has the user ubuntu already; another is made by
 	# cloud-init at the first boot, in the group (the snippet says so).
@@ -452,12 +501,16 @@ check_image() {
 	! root_ls "$img" /usr/bin | grep -q qemu- || return 1
 	! root_stat "$img" /usr/sbin/policy-rc.d | grep -q Inode || return 1
 
-	# The lock copy has the RT kernel zip's hash; the committed one is
-	# untouched.
+	# The lock copy has the RT kernel zip's hash (none fetched for the
+	# archive's kernel); the committed one is untouched.
 	local zip_url sum
-	zip_url=$(grep -o "$HTTP_URL/files/rt/[^ ]*" "$F/$r.log" | head -n 1)
-	sum=$(sha256sum "$WWW${zip_url#"$HTTP_URL"/files}" | cut -d' ' -f1)
-	grep -qx "$sum  $zip_url" "$F/$r.sources.lock"
+	if [ "$release" != resolute ]; then
+		zip_url=$(grep -o "$HTTP_URL/files/rt/[^ ]*" "$F/$r.log" | head -n 1)
+		sum=$(sha256sum "$WWW${zip_url#"$HTTP_URL"/files}" | cut -d' ' -f1)
+		grep -qx "$sum  $zip_url" "$F/$r.sources.lock"
+	else
+		! grep -q "/files/rt/" "$F/$r.sources.lock" || return 1
+	fi
 	git -C "$TOP" diff --quiet -- "images/$r/sources.lock"
 }
 
@@ -489,13 +542,16 @@ VENDOR_STUBS_LIST="${VENDOR_STUBS[*]}"
 	root_stat "$VENDOR" /etc/kernel/postinst.d/zz-flash-kernel | grep -q 'Mode:  0755'
 	[ -z "$(root_names "$VENDOR" /etc/apt/sources.list.d)" ]
 	gpgv --keyring "$KEYRING" "$WWW/vendor/SHA256SUMS.gpg" "$WWW/vendor/SHA256SUMS"
-	[ "$(wc -l <"$WWW/vendor/SHA256SUMS")" -eq 3 ]
+	[ "$(wc -l <"$WWW/vendor/SHA256SUMS")" -eq 4 ]
 }
 
 @test "the stand-ins as served, one per release: boot partition size, boot chain, apt sources' form, cloud-init's ssh_pwauth" {
 	local r img size chain pwauth
-	for r in focal:256:uboot_rpi_4.bin:true jammy:512:vmlinuz:true noble:512:vmlinuz:false; do
+	local bp
+	for r in focal:256:uboot_rpi_4.bin:true jammy:512:vmlinuz:true noble:512:vmlinuz:false resolute:512:vmlinuz:false; do
 		IFS=: read -r r size chain pwauth <<<"$r"
+		bp=
+		[ "$r" != resolute ] || bp=current/
 		img=$T/$r.img
 		xz -dc "$WWW/vendor/ubuntu-standin-$r.img.xz" >"$img"
 		[ "$(sfdisk --json "$img" | python3 -c 'import json,sys; print(json.load(sys.stdin)["partitiontable"]["partitions"][0]["size"] * 512 >> 20)')" = "$size" ]
@@ -503,11 +559,23 @@ VENDOR_STUBS_LIST="${VENDOR_STUBS[*]}"
 		[ "$(blkid -p -O "$(part_offset "$img" 1)" -s LABEL -o value "$img")" = SYSTEM-BOOT ]
 		e2fsck -fn "$img?offset=$(part_offset "$img" 2)" >/dev/null
 		boot_cat "$img" config.txt | grep -qx "kernel=$chain"
-		[ "$(boot_cat "$img" vmlinuz)" = "kernel $STOCK_KERNEL_REL" ]
+		[ "$(boot_cat "$img" "${bp}vmlinuz")" = "kernel $STOCK_KERNEL_REL" ]
 		boot_cat "$img" user-data | grep -qx "ssh_pwauth: $pwauth"
+		if [ "$r" = resolute ]; then
+			# A/B: the assets in current/ (good), config.txt's os_prefix,
+			# panic=10, nothing at the top; flash-kernel's hook writes new/.
+			boot_cat "$img" config.txt | grep -qx 'os_prefix=current/'
+			[ "$(boot_cat "$img" current/state)" = good ]
+			boot_cat "$img" current/cmdline.txt | grep -q ' panic=10$'
+			[ "$(boot_cat "$img" current/bcm2711-rpi-4-b.dtb)" = "dtb $STOCK_KERNEL_REL" ]
+			! boot_ls "$img" | grep -Eqix '(vmlinuz|initrd\.img|cmdline\.txt|boot\.scr)' || return 1
+			root_cat "$img" /etc/kernel/postinst.d/zz-flash-kernel | grep -q 'fw/new/state'
+			root_stat "$img" /etc/flash-kernel/piboot-validate | grep -q 'Mode:  0755'
+			installed "$img" | grep -qx sudo-rs
+		fi
 		[ "$(boot_cat "$img" meta-data)" = "instance-id: $r-standin" ]
-		if [ "$r" = noble ]; then
-			[ "$(root_cat "$img" /etc/apt/sources.list.d/ubuntu.sources)" = "$(ubuntu_sources noble)" ]
+		if [ "$r" = noble ] || [ "$r" = resolute ]; then
+			[ "$(root_cat "$img" /etc/apt/sources.list.d/ubuntu.sources)" = "$(ubuntu_sources "$r")" ]
 			! root_stat "$img" /etc/apt/sources.list | grep -q Inode || return 1
 		else
 			[ "$(root_cat "$img" /etc/apt/sources.list)" = "$(ubuntu_sources "$r")" ]
@@ -651,6 +719,60 @@ print(\"LABEL\", cfg[\"datasource\"][\"NoCloud\"][\"fs_label\"])"
 	diff <(boot_cat "$T/card.img" user-data) "$T/imager/user-data"
 }
 
+# fw_read IMG MODEL: what the firmware of MODEL (pi4, pi5) reads in IMG's
+# config.txt when it boots normally: "OS_PREFIX KERNEL INITRAMFS CMDLINE"
+# ([all] and [MODEL] apply, [tryboot] and other models' sections do not).
+fw_read() {
+	boot_cat "$1" config.txt | tr -d '\r' | awk -v m="[$2]" '
+		/^\[/ { if ($0 == "[all]") { mo = mm = 1 } else if ($0 == "[tryboot]" || $0 == "[none]") mm = 0; else mo = ($0 == m); next }
+		!mo || !mm { next }
+		sub(/^os_prefix=/, "") { p = $0 }
+		sub(/^kernel=/, "") { k = $0 }
+		sub(/^cmdline=/, "") { c = $0 }
+		$1 == "initramfs" { i = $2 }
+		BEGIN { mo = mm = 1; k = "kernel8.img"; c = "cmdline.txt" }
+		END { print p, k, i, c }'
+}
+
+@test "resolute-rt-lyrical builds against the stand-ins: 26.04's current point release, Ubuntu's RT kernel from the archive, the A/B boot, PIBOOT_VALIDATE_RT=yes" {
+	build resolute-rt-lyrical PIBOOT_VALIDATE_RT=yes
+	local log=$F/resolute-rt-lyrical.log
+	grep -qx "[0-9a-f]\{64\}  $HTTP_URL/files/releases/26.04/release/ubuntu-26.04.1-preinstalled-server-arm64+raspi.img.xz" \
+		"$F/resolute-rt-lyrical.sources.lock"
+	grep -qx "phase1-host: RT_KERNEL_SOURCE=archive: the kernel comes from the image's apt sources" "$log"
+	grep -qx "phase1-target: installing linux-image-raspi-realtime (Ubuntu's real-time kernel) from the archive" "$log"
+	grep -q "^phase1-target: promoting .*/new (the RT kernel $RESOLUTE_RT_REL, as flash-kernel wrote it) to .*/current, as piboot-try-validate would\$" "$log"
+	for m in pi4:bcm2711-rpi-4-b.dtb pi5:bcm2712-rpi-5-b.dtb; do
+		grep -qx "phase2-target: ${m%%:*}: the firmware boots vmlinuz -> current/vmlinuz = /boot/vmlinuz-$RESOLUTE_RT_REL (RT kernel $RESOLUTE_RT_REL), current/${m#*:}" "$log"
+	done
+	grep -qx "phase1-target: /etc/flash-kernel/piboot-validate: rt-check's kernel check added (PIBOOT_VALIDATE_RT=yes)" "$log"
+}
+
+@test "resolute-rt-lyrical, offline: the RT kernel in current/ as the Pi 4's and the Pi 5's firmware read config.txt, nothing pending, Lyrical, sudo-rs kept, the validate check" {
+	local img=$F/build/resolute-rt-lyrical/resolute-rt-lyrical.img rel=$RESOLUTE_RT_REL m prefix kernel initrd cmdline
+	[ -f "$img" ] || skip "not built"
+	check_image resolute-rt-lyrical "$img" "$rel" lyrical
+	installed "$img" | grep -qx linux-image-raspi-realtime
+	installed "$img" | grep -qx sudo-rs
+	for m in pi4:"dtb $rel":bcm2711-rpi-4-b.dtb pi5:"dtb pi5 $rel":bcm2712-rpi-5-b.dtb; do
+		read -r prefix kernel initrd cmdline < <(fw_read "$img" "${m%%:*}")
+		[ "$prefix" = current/ ]
+		[ "$(boot_cat "$img" "$prefix$kernel")" = "kernel $rel" ]
+		[ "$(boot_cat "$img" "$prefix$initrd")" = "stand-in initramfs for $rel" ]
+		boot_cat "$img" "$prefix$cmdline" | grep -q 'root=LABEL=writable .*panic=10'
+		[ "$(boot_cat "$img" "$prefix${m##*:}")" = "$(cut -d: -f2 <<<"$m")" ]
+	done
+	# The CM5's device tree too; the stock kernel's nowhere; current/ good,
+	# no new/ to try at the first boot, no old/.
+	[ "$(boot_cat "$img" current/bcm2712-rpi-cm5-cm5io.dtb)" = "dtb cm5 $rel" ]
+	[ "$(boot_cat "$img" current/state)" = good ]
+	! boot_ls "$img" | grep -Eqx 'new|old|vmlinuz|initrd\.img' || return 1
+	! MTOOLS_SKIP_CHECK=1 mtype -i "$img@@$(part_offset "$img" 1)" ::current/* 2>/dev/null | grep -aq "$STOCK_KERNEL_REL" || return 1
+	# Each model pinned to its own frequency; the validate check.
+	root_cat "$img" /etc/flash-kernel/piboot-validate | grep -qx '/usr/local/sbin/rt-check --duration 0 --only kernel >&2 || exit 1'
+	root_cat "$img" /etc/rt-image.conf | grep -qx 'RT_IMAGE_NAME=resolute-rt-lyrical'
+}
+
 # --- the lock file, again ------------------------------------------------------
 
 @test "LOCKED=1: the fetching stages of jammy-rt-humble again, from an empty download cache, verified against the lock" {
@@ -720,7 +842,7 @@ img-fetch: recorded sha256 $sum of $url in '$T/new.lock'; commit new.lock" ]
 
 @test "nothing of the builds is left attached or mounted" {
 	local r
-	for r in focal-rt-ros2 jammy-rt-humble noble-rt-jazzy; do
+	for r in focal-rt-ros2 jammy-rt-humble noble-rt-jazzy resolute-rt-lyrical; do
 		[ ! -d "$F/build/$r" ] || mk "$r" clean-mounts >/dev/null
 	done
 	assert_nothing_left "$F"

@@ -45,7 +45,7 @@ setup() {
 
 @test "the three recipes are Makefiles of variables over the shared phase scripts" {
 	local r v
-	for r in focal-rt-ros2 jammy-rt-humble noble-rt-jazzy; do
+	for r in focal-rt-ros2 jammy-rt-humble noble-rt-jazzy resolute-rt-lyrical; do
 		[ ! -e "$TOP/images/$r/setup" ]
 		[ -f "$TOP/images/$r/sources.lock" ]
 		run env -u SOURCES_LOCK -u RT_KERNEL_URL make -s -C "$TOP/images/$r" -pn BUILD_DIR="$T/$r" OUTPUT="$T/$r.img" all
@@ -124,6 +124,8 @@ in_boot_ns() {
 	printf 'stub boot.scr: load ${devtype} ${devnum}:1 ${kernel_addr_r} vmlinuz; load initrd.img\n' >"$b/boot.scr"
 	echo stock >"$b/vmlinuz" && echo stock-initrd >"$b/initrd.img"
 	echo older >"$b/vmlinuz.bak" && echo older-initrd >"$b/initrd.img.bak"
+	echo 'console=tty1 root=LABEL=writable rootwait' >"$b/cmdline.txt"
+	echo dtb >"$b/bcm2711-rpi-4-b.dtb"
 	boot_ns "$b" "common.sh rt-tuning.sh ubuntu/boot.sh" '
 		echo "rt kernel" >/boot/vmlinuz-5.15.98-rt62-raspi
 		echo "rt initrd" >/boot/initrd.img-5.15.98-rt62-raspi
@@ -136,7 +138,7 @@ in_boot_ns() {
 	[ "$(cat "$T/firmware/vmlinuz")" = "rt kernel" ]
 	[ "$(cat "$T/firmware/vmlinuz.bak")" = "rt kernel" ]
 	[ "$(cat "$T/firmware/initrd.img.bak")" = "rt initrd" ]
-	[ "${lines[-1]}" = "in-boot-ns: the firmware boots uboot_rpi_4.bin -> vmlinuz = /boot/vmlinuz-5.15.98-rt62-raspi (RT kernel 5.15.98-rt62-raspi)" ]
+	[ "${lines[-1]}" = "in-boot-ns: pi4: the firmware boots uboot_rpi_4.bin -> vmlinuz = /boot/vmlinuz-5.15.98-rt62-raspi (RT kernel 5.15.98-rt62-raspi), bcm2711-rpi-4-b.dtb" ]
 	# A stale .bak is caught by the check.
 	run --separate-stderr in_boot_ns 'kernel_to_firmware 5.15.98-rt62-raspi; echo older >"$BOOT_DIR/vmlinuz.bak"; kernel_check_boot 5.15.98-rt62-raspi'
 	[ "$status" -eq 1 ]
@@ -149,7 +151,7 @@ in_boot_ns() {
 		echo "rt initrd, rebuilt by a trigger" >/boot/initrd.img-5.15.98-rt62-raspi
 		kernel_check_boot 5.15.98-rt62-raspi'
 	[ "$status" -eq 1 ]
-	[ "$stderr" = "in-boot-ns: $T/firmware/initrd.img is not /boot/initrd.img-5.15.98-rt62-raspi: the RT kernel would not boot" ]
+	[ "$stderr" = "in-boot-ns: pi4: $T/firmware/initrd.img is not /boot/initrd.img-5.15.98-rt62-raspi: the RT kernel would not boot" ]
 	run --separate-stderr in_boot_ns '
 		kernel_to_firmware 5.15.98-rt62-raspi
 		echo "rt initrd, rebuilt by a trigger" >/boot/initrd.img-5.15.98-rt62-raspi
@@ -166,7 +168,70 @@ in_boot_ns() {
 @test "boot.sh: config.txt booting something else is refused" {
 	run --separate-stderr in_boot_ns 'kernel_to_firmware 5.15.98-rt62-raspi; printf "[all]\nkernel=kernel8.img\n" >"$BOOT_DIR/config.txt"; kernel_check_boot 5.15.98-rt62-raspi'
 	[ "$status" -eq 1 ]
-	[ "$stderr" = "in-boot-ns: config.txt boots 'kernel8.img', not vmlinuz: this recipe cannot tell which kernel will boot" ]
+	[ "$stderr" = "in-boot-ns: pi4: config.txt boots 'kernel8.img', not vmlinuz: this recipe cannot tell which kernel will boot" ]
+}
+
+# in_ab_ns CODE: as in_boot_ns, with the boot partition of Ubuntu 25.10 and
+# later (A/B boot, tests/recipes/ubuntu-standin/config-ab.txt): the stock
+# kernel's assets in current/ (good) and old/, the RT kernel's in new/
+# (state unknown, device trees of the Pi 4, the Pi 5 and the CM5), as
+# flash-kernel writes them.
+in_ab_ns() {
+	require_root
+	local b=$T/firmware rel=5.15.98-rt62-raspi d
+	mkdir -p "$b/current/overlays" "$b/old/overlays" "$b/new/overlays"
+	cp "$TOP/tests/recipes/ubuntu-standin/config-ab.txt" "$b/config.txt"
+	for d in current old; do
+		echo stock >"$b/$d/vmlinuz" && echo stock-initrd >"$b/$d/initrd.img"
+		echo 'console=tty1 root=LABEL=writable rootwait panic=10' >"$b/$d/cmdline.txt"
+		echo stock-dtb >"$b/$d/bcm2711-rpi-4-b.dtb" && echo stock-overlay >"$b/$d/overlays/stock-only.dtbo"
+		echo good >"$b/$d/state"
+	done
+	echo "rt kernel" >"$b/new/vmlinuz" && echo "rt initrd" >"$b/new/initrd.img"
+	cp "$b/current/cmdline.txt" "$b/new/cmdline.txt"
+	echo "dtb $rel" >"$b/new/bcm2711-rpi-4-b.dtb" && echo "dtb pi5 $rel" >"$b/new/bcm2712-rpi-5-b.dtb"
+	echo "dtb cm5 $rel" >"$b/new/bcm2712-rpi-cm5-cm5io.dtb" && echo overlay >"$b/new/overlays/vc4-kms-v3d.dtbo"
+	echo unknown >"$b/new/state"
+	BOOT_MODELS="pi4 pi5" boot_ns "$b" "common.sh rt-tuning.sh ubuntu/boot.sh" '
+		echo "rt kernel" >/boot/vmlinuz-5.15.98-rt62-raspi
+		echo "rt initrd" >/boot/initrd.img-5.15.98-rt62-raspi
+		'"$1"
+}
+
+@test "boot.sh, A/B boot: flash-kernel's new/ promoted to current/ (good), the stock kernel's files, new/ and old/ gone; checked as the Pi 4 and the Pi 5 read config.txt" {
+	local b=$T/firmware
+	run --separate-stderr in_ab_ns 'kernel_to_firmware 5.15.98-rt62-raspi && kernel_check_boot 5.15.98-rt62-raspi'
+	printf '%s\n' "$output" "$stderr" >&2
+	[ "$status" -eq 0 ]
+	[ "$(cat "$b/current/vmlinuz")" = "rt kernel" ]
+	[ "$(cat "$b/current/bcm2712-rpi-5-b.dtb")" = "dtb pi5 5.15.98-rt62-raspi" ]
+	[ "$(cat "$b/current/state")" = good ]
+	[ ! -e "$b/current/overlays/stock-only.dtbo" ] && [ -f "$b/current/overlays/vc4-kms-v3d.dtbo" ]
+	[ ! -e "$b/new" ] && [ ! -e "$b/old" ]
+	[ ! -e "$b/vmlinuz" ] && [ ! -e "$b/vmlinuz.bak" ]
+	[ "${lines[-2]}" = "in-boot-ns: pi4: the firmware boots vmlinuz -> current/vmlinuz = /boot/vmlinuz-5.15.98-rt62-raspi (RT kernel 5.15.98-rt62-raspi), current/bcm2711-rpi-4-b.dtb" ]
+	[ "${lines[-1]}" = "in-boot-ns: pi5: the firmware boots vmlinuz -> current/vmlinuz = /boot/vmlinuz-5.15.98-rt62-raspi (RT kernel 5.15.98-rt62-raspi), current/bcm2712-rpi-5-b.dtb" ]
+	# Again without a flash-kernel run since: current/ stands.
+	run --separate-stderr in_ab_ns 'kernel_to_firmware 5.15.98-rt62-raspi && rm -rf "$BOOT_DIR/new" && kernel_to_firmware 5.15.98-rt62-raspi && kernel_check_boot 5.15.98-rt62-raspi'
+	[ "$status" -eq 0 ]
+}
+
+@test "boot.sh, A/B boot: another kernel in new/, a pending new/, no Pi 5 device tree, a current/ not good: one line each" {
+	run --separate-stderr in_ab_ns 'echo "other kernel" >"$BOOT_DIR/new/vmlinuz"; kernel_to_firmware 5.15.98-rt62-raspi'
+	[ "$status" -eq 1 ]
+	[ "$stderr" = "in-boot-ns: $T/firmware/new holds no vmlinuz of 5.15.98-rt62-raspi: flash-kernel last wrote another kernel's assets there" ]
+	run --separate-stderr in_ab_ns 'kernel_to_firmware 5.15.98-rt62-raspi; mkdir "$BOOT_DIR/new"; echo unknown >"$BOOT_DIR/new/state"; kernel_check_boot 5.15.98-rt62-raspi'
+	[ "$status" -eq 1 ]
+	[ "$stderr" = "in-boot-ns: $T/firmware/new is there (state 'unknown'): the first boot would try it" ]
+	run --separate-stderr in_ab_ns 'rm "$BOOT_DIR/new/bcm2712-rpi-5-b.dtb"; kernel_to_firmware 5.15.98-rt62-raspi; kernel_check_boot 5.15.98-rt62-raspi'
+	[ "$status" -eq 1 ]
+	[ "${stderr_lines[-1]}" = "in-boot-ns: pi5: no current/bcm2712-rpi-5-b.dtb on the boot partition: the RT kernel 5.15.98-rt62-raspi has no device tree for the pi5" ]
+	run --separate-stderr in_ab_ns 'kernel_to_firmware 5.15.98-rt62-raspi; echo trying >"$BOOT_DIR/current/state"; kernel_check_boot 5.15.98-rt62-raspi'
+	[ "$status" -eq 1 ]
+	[ "$stderr" = "in-boot-ns: $T/firmware/current/state does not say good: the firmware's fallback would not be the RT kernel" ]
+	run --separate-stderr in_ab_ns 'kernel_to_firmware 5.15.98-rt62-raspi; BOOT_MODELS=pi6 kernel_check_boot 5.15.98-rt62-raspi'
+	[ "$status" -eq 1 ]
+	[ "$stderr" = "in-boot-ns: BOOT_MODELS: unknown model 'pi6' (pi4, pi5)" ]
 }
 
 @test "phase1-target: APT_POCKETS added beside the release, in the file's own form (deb822 stanza, sources.list line), once; no source of the release is one line" {

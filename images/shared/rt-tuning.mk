@@ -5,8 +5,12 @@
 # RT_TUNING_ENV names them all, for the recipe's IMAGE_ENV.
 
 # kHz; cpu-frequency.service pins every core to this with the performance
-# governor. Empty: the performance governor at the maximum frequency.
+# governor. Empty: each model's own, chosen at boot from the device tree
+# (PINNED_CPU_FREQUENCY_PI4, _PI5: their default maximum; empty: the
+# maximum).
 PINNED_CPU_FREQUENCY ?= 1500000
+PINNED_CPU_FREQUENCY_PI4 ?= 1500000
+PINNED_CPU_FREQUENCY_PI5 ?= 2400000
 # CPUs (2-3, 1,3) kept free of load balancing, ticks, RCU callbacks and
 # interrupts (isolcpus, nohz_full, rcu_nocbs, irqaffinity). Empty: none.
 ISOLATED_CPUS ?=
@@ -22,5 +26,5 @@ RT_MEMLOCK ?= unlimited
 # memory (a latency source); empty: the kernel's default.
 COMPACT_UNEVICTABLE ?= 0
 
-RT_TUNING_ENV := PINNED_CPU_FREQUENCY ISOLATED_CPUS ARM_FREQ OVER_VOLTAGE RT_GROUP RT_RTPRIO RT_MEMLOCK \
+RT_TUNING_ENV := PINNED_CPU_FREQUENCY PINNED_CPU_FREQUENCY_PI4 PINNED_CPU_FREQUENCY_PI5 ISOLATED_CPUS ARM_FREQ OVER_VOLTAGE RT_GROUP RT_RTPRIO RT_MEMLOCK \
 	COMPACT_UNEVICTABLE

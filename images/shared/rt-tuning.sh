@@ -1,7 +1,7 @@
 # shellcheck shell=bash
 # The real-time tuning that every recipe applies, in one place: sourced by
 # target scripts (inside the image, as root) after common.sh. The knobs come
-# from the recipe (IMAGE_ENV): PINNED_CPU_FREQUENCY, ISOLATED_CPUS,
+# from the recipe (IMAGE_ENV): PINNED_CPU_FREQUENCY (and _PI4, _PI5), ISOLATED_CPUS,
 # ARM_FREQ, OVER_VOLTAGE, RT_GROUP, RT_RTPRIO, RT_MEMLOCK, and
 # COMPACT_UNEVICTABLE (0 when unset: see compaction_apply).
 #
@@ -15,7 +15,7 @@
 # it did. BOOT_DIR (default /boot/firmware) is for tests.
 
 BOOT_DIR=${BOOT_DIR:-/boot/firmware}
-# The Raspberry Pi 4 has four cores, 0-3.
+# The Raspberry Pi 4 and the Pi 5 have four cores, 0-3.
 NR_CPUS=4
 RT_IMAGE_CONF=/etc/rt-image.conf
 
@@ -23,8 +23,10 @@ RT_IMAGE_CONF=/etc/rt-image.conf
 
 # The knobs every recipe shares; fails with one line on a bad value.
 rt_knobs_check() {
-	[[ ${PINNED_CPU_FREQUENCY:-} =~ ^([0-9]+)?$ ]] ||
-		die "PINNED_CPU_FREQUENCY '$PINNED_CPU_FREQUENCY' is not a number of kHz"
+	local v
+	for v in PINNED_CPU_FREQUENCY PINNED_CPU_FREQUENCY_PI4 PINNED_CPU_FREQUENCY_PI5; do
+		[[ ${!v:-} =~ ^([0-9]+)?$ ]] || die "$v '${!v}' is not a number of kHz"
+	done
 	[[ ${ARM_FREQ:-} =~ ^([0-9]+)?$ ]] || die "ARM_FREQ '$ARM_FREQ' is not a number of MHz"
 	[[ ${OVER_VOLTAGE:-} =~ ^(-?[0-9]+)?$ ]] || die "OVER_VOLTAGE '$OVER_VOLTAGE' is not a number"
 	if ! [[ ${RT_RTPRIO:-} =~ ^[0-9]+$ ]] || [ "$RT_RTPRIO" -lt 1 ] || [ "$RT_RTPRIO" -gt 99 ]; then
@@ -51,7 +53,7 @@ cpulist_expand() {
 	for part in "${parts[@]}"; do
 		lo=${part%-*} hi=${part#*-}
 		[ "$lo" -le "$hi" ] || die "ISOLATED_CPUS: '$part' is a backwards range"
-		[ "$hi" -lt "$NR_CPUS" ] || die "ISOLATED_CPUS: CPU $hi does not exist (the Pi 4 has CPUs 0-$((NR_CPUS - 1)))"
+		[ "$hi" -lt "$NR_CPUS" ] || die "ISOLATED_CPUS: CPU $hi does not exist (the Pi 4 and the Pi 5 have CPUs 0-$((NR_CPUS - 1)))"
 		for ((c = lo; c <= hi; c++)); do
 			out+=("$c")
 		done
@@ -70,13 +72,17 @@ cpulist_complement() {
 	echo "${out[*]}"
 }
 
-# What the Pi's firmware reads, in order, for a Pi 4: config.txt and the
-# files it includes, sections [all] and [pi4] only. Prints the settings as
-# KEY=VALUE ("initramfs FILE ..." as initramfs=FILE, "include FILE" as
-# include=FILE), the last one of a key being the one that counts.
+# What the Pi's firmware reads, in order, for the model BOOTCFG_MODEL (pi4,
+# the default, or pi5) booting normally (not in tryboot mode): config.txt
+# and the files it includes, outside any section or under [all] and
+# [MODEL]. A model filter replaces the one before, [tryboot] and [none] add
+# to it (and match nothing here), [all] resets both; any other filter is
+# taken not to match. Prints the settings as KEY=VALUE ("initramfs FILE
+# ..." as initramfs=FILE, "include FILE" as include=FILE), the last one of
+# a key being the one that counts.
 bootcfg_settings() {
 	[ -f "$BOOT_DIR/config.txt" ] || die "$BOOT_DIR/config.txt is missing"
-	awk -v dir="$BOOT_DIR" '
+	awk -v dir="$BOOT_DIR" -v model="[${BOOTCFG_MODEL:-pi4}]" '
 		function walk(file, depth,    line, key, rest) {
 			if (depth > 4)
 				return
@@ -87,10 +93,15 @@ bootcfg_settings() {
 				if (line == "" || line ~ /^#/)
 					continue
 				if (line ~ /^\[.*\]$/) {
-					active = (line == "[all]" || line == "[pi4]")
+					if (line == "[all]")
+						model_ok = mode_ok = 1
+					else if (line == "[tryboot]" || line == "[none]")
+						mode_ok = 0
+					else
+						model_ok = (line == model)
 					continue
 				}
-				if (!active)
+				if (!model_ok || !mode_ok)
 					continue
 				if (line ~ /^(include|initramfs)[ \t]/) {
 					key = line; sub(/[ \t].*/, "", key)
@@ -105,7 +116,7 @@ bootcfg_settings() {
 			}
 			close(file)
 		}
-		BEGIN { active = 1; walk(dir "/config.txt", 0) }'
+		BEGIN { model_ok = mode_ok = 1; walk(dir "/config.txt", 0) }'
 }
 
 # The last value of KEY in the boot configuration (or DEFAULT).
@@ -157,7 +168,8 @@ cmdline_apply() {
 		say "$file: ${out[*]:-(nothing)}"
 		return
 	fi
-	file=$BOOT_DIR/$(bootcfg_get cmdline cmdline.txt)
+	# Under os_prefix, as the firmware reads it (Ubuntu's A/B boot: current/).
+	file=$BOOT_DIR/$(bootcfg_get os_prefix)$(bootcfg_get cmdline cmdline.txt)
 	[ -f "$file" ] || die "$file (the kernel command line) is missing"
 	mapfile -t out < <(cmdline_words "$file")
 	rest=$(tail -n +2 "$file")
@@ -257,11 +269,18 @@ cpu_frequency_apply() {
 	local f=/etc/default/cpu-frequency
 	cat >"$f" <<EOF
 # Read by cpu-frequency.service: the frequency (kHz) every core is pinned
-# to with the performance governor. Empty: the maximum.
+# to with the performance governor. Empty: the model's own below (from
+# /proc/device-tree/model), and where that is empty, the maximum.
 PINNED_CPU_FREQUENCY=${PINNED_CPU_FREQUENCY:-}
+PINNED_CPU_FREQUENCY_PI4=${PINNED_CPU_FREQUENCY_PI4:-}
+PINNED_CPU_FREQUENCY_PI5=${PINNED_CPU_FREQUENCY_PI5:-}
 EOF
 	chmod 0644 "$f"
-	say "$f: PINNED_CPU_FREQUENCY=${PINNED_CPU_FREQUENCY:-(maximum)}"
+	if [ -n "${PINNED_CPU_FREQUENCY:-}" ]; then
+		say "$f: PINNED_CPU_FREQUENCY=$PINNED_CPU_FREQUENCY"
+	else
+		say "$f: per model: Pi 4 ${PINNED_CPU_FREQUENCY_PI4:-(maximum)}, Pi 5 ${PINNED_CPU_FREQUENCY_PI5:-(maximum)}"
+	fi
 	# Ubuntu's ondemand service switches to the ondemand governor a minute
 	# after boot; masked, it cannot be started by anything.
 	if [ "$(readlink /etc/systemd/system/ondemand.service 2>/dev/null)" = /dev/null ]; then
@@ -298,6 +317,8 @@ rt_image_conf_write() {
 RT_IMAGE_NAME=${IMAGE_NAME:-}
 RT_IMAGE_KIT_VERSION=${RTIK_VERSION:-}
 PINNED_CPU_FREQUENCY=${PINNED_CPU_FREQUENCY:-}
+PINNED_CPU_FREQUENCY_PI4=${PINNED_CPU_FREQUENCY_PI4:-}
+PINNED_CPU_FREQUENCY_PI5=${PINNED_CPU_FREQUENCY_PI5:-}
 ISOLATED_CPUS=${ISOLATED_CPUS:-}
 ARM_FREQ=${ARM_FREQ:-}
 OVER_VOLTAGE=${OVER_VOLTAGE:-}

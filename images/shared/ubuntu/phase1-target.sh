@@ -398,6 +398,43 @@ apt_components_ensure() {
 	fi
 }
 
+# ---- A/B boot ----
+
+# Ubuntu's A/B boot (25.10 and later) promotes a tried kernel update from
+# new/ to current/ when /etc/flash-kernel/piboot-validate exits 0.
+# PIBOOT_VALIDATE_RT=yes adds rt-check's kernel check to it, so that an
+# update to a kernel that is not PREEMPT_RT is rolled back (its block is
+# ours: replaced on every run, removed with no). Off by default: a failing
+# check keeps the old assets, which may lack a security fix.
+PIBOOT_VALIDATE=/etc/flash-kernel/piboot-validate
+PIBOOT_BEGIN="# BEGIN rt-image-kit: PIBOOT_VALIDATE_RT (rt-check's kernel check)"
+PIBOOT_END="# END rt-image-kit: PIBOOT_VALIDATE_RT"
+
+piboot_validate_apply() {
+	local want=${PIBOOT_VALIDATE_RT:-no} f=$PIBOOT_VALIDATE
+	case $want in
+	yes | no) ;;
+	*) die "PIBOOT_VALIDATE_RT '$want' is neither yes nor no" ;;
+	esac
+	if [ ! -f "$f" ]; then
+		[ "$want" = no ] || die "PIBOOT_VALIDATE_RT=yes, but this image has no $f (Ubuntu's A/B boot, 25.10 and later)"
+		return 0
+	fi
+	awk -v b="$PIBOOT_BEGIN" -v e="$PIBOOT_END" '$0 == b { skip = 1 } !skip { print } $0 == e { skip = 0 }' \
+		"$f" >"$f.rtik-new"
+	if [ "$want" = yes ]; then
+		printf '%s\n' "$PIBOOT_BEGIN" '/usr/local/sbin/rt-check --duration 0 --only kernel >&2 || exit 1' \
+			"$PIBOOT_END" >>"$f.rtik-new"
+	fi
+	chmod --reference="$f" "$f.rtik-new"
+	mv -f "$f.rtik-new" "$f"
+	if [ "$want" = yes ]; then
+		say "$f: rt-check's kernel check added (PIBOOT_VALIDATE_RT=yes)"
+	else
+		say "$f: Ubuntu's own checks only (PIBOOT_VALIDATE_RT=no)"
+	fi
+}
+
 main() {
 	export DEBIAN_FRONTEND=noninteractive LC_ALL=C.UTF-8
 	: "${SCRATCH_DIR:?}"
@@ -430,6 +467,7 @@ main() {
 	kernel_check_boot "$rel"
 
 	rt_tuning_apply "$DEFAULT_USER"
+	piboot_validate_apply
 	default_user_join
 	say "done"
 }

@@ -122,6 +122,22 @@ include $(RTIK_UBUNTU_DIR)../login.mk
 # The image's user, in RT_GROUP: cloud-init's default user.
 DEFAULT_USER ?= $(or $(IMAGE_USER),ubuntu)
 
+# ---- the boards ----
+
+# The models the image must boot on (pi4, pi5): each one's view of
+# config.txt, its kernel, initramfs and device tree are checked after
+# every phase, and the Raspberry Pi Imager entry lists them.
+BOOT_MODELS ?= pi4
+DIST_DEVICES ?= $(subst $(rtik_ubuntu_space),$(rtik_ubuntu_comma),$(strip $(BOOT_MODELS:%=%-64bit)))
+rtik_ubuntu_comma := ,
+rtik_ubuntu_empty :=
+rtik_ubuntu_space := $(rtik_ubuntu_empty) $(rtik_ubuntu_empty)
+# Ubuntu's A/B boot (25.10 and later): yes adds rt-check's kernel check to
+# /etc/flash-kernel/piboot-validate, so that a kernel update that is not
+# PREEMPT_RT is rolled back. Off: a failing check keeps the old assets,
+# which may lack a security fix.
+PIBOOT_VALIDATE_RT ?= no
+
 # `make dist`: the root filesystem shrunk to its content plus headroom (it
 # grows back to fill the card at first boot), then .img.xz, .bmap, sums, a
 # Raspberry Pi Imager entry and a manifest.
@@ -133,7 +149,7 @@ DIST_INIT_FORMAT ?= cloudinit
 IMAGE_ENV := UBUNTU_CODENAME APT_POCKETS APT_COMPONENTS RT_KERNEL_SOURCE RT_ARCHIVE_PACKAGE RT_KERNEL_URL RT_KERNEL_SHA256 \
 	ROS_DISTRO ROS_APT_REPO ROS_APT_SOURCE_VERSION ROS_APT_SOURCE_URL ROS_APT_SOURCE_SHA256 \
 	ROS_SNAPSHOT_URL ROS_SNAPSHOT_KEY ROS_KEYSERVER \
-	REMOVE_PACKAGES EXTRA_PACKAGES $(RT_TUNING_ENV) DEFAULT_USER $(LOGIN_ENV) IMAGE_NAME RTIK_VERSION
+	REMOVE_PACKAGES EXTRA_PACKAGES BOOT_MODELS PIBOOT_VALIDATE_RT $(RT_TUNING_ENV) DEFAULT_USER $(LOGIN_ENV) IMAGE_NAME RTIK_VERSION
 # Reaches phase 1 like IMAGE_ENV, but no manifest, log or build file.
 IMAGE_SECRETS := $(LOGIN_SECRETS)
 

@@ -10,8 +10,10 @@
 #   stock_kernel_stubs DIR        Ubuntu 20.04's raspi kernel and its meta
 #                                 packages (linux-raspi, linux-image-raspi)
 #   vendor_stubs DIR              the packages REMOVE_PACKAGES purges
-#   archive_rt_kernel_stubs DIR   Ubuntu's raspi real-time kernel of
-#                                 noble-updates (ARCHIVE_RT_REL)
+#   archive_rt_kernel_stubs DIR [REL VERSION]
+#                                 Ubuntu's raspi real-time kernel of
+#                                 noble-updates (ARCHIVE_RT_REL), or another
+#   sudo_rs_stub DIR              sudo-rs, the sudo of Ubuntu 26.04
 #
 # Every file and the package itself carry the time STUB_EPOCH, so the same
 # call makes the same bytes.
@@ -56,18 +58,21 @@ stub_deb() {
 	rm -rf "$root"
 }
 
-# A kernel image package: /boot/vmlinuz-REL, the Pi 4's device tree and an
-# overlay under /lib/firmware/REL/device-tree (as Ubuntu's raspi kernels
-# ship them), and the hooks of /etc/kernel/postinst.d (the initramfs,
-# flash-kernel) run with the release and the image's path after it is
-# configured, those of postrm.d after it is removed.
+# A kernel image package: /boot/vmlinuz-REL, the Pi 4's device tree (with
+# PI5=yes the Pi 5's and the CM5's too) and an overlay under
+# /lib/firmware/REL/device-tree (as Ubuntu's raspi kernels ship them), and
+# the hooks of /etc/kernel/postinst.d (the initramfs, flash-kernel) run
+# with the release and the image's path after it is configured, those of
+# postrm.d after it is removed.
 kernel_stub() {
-	local dir=$1 rel=$2 version=$3
+	local dir=$1 rel=$2 version=$3 dt=lib/firmware/$2/device-tree pi5=()
+	[ "${PI5:-no}" != yes ] ||
+		pi5=("$dt/broadcom/bcm2712-rpi-5-b.dtb=dtb pi5 $rel" "$dt/broadcom/bcm2712-rpi-cm5-cm5io.dtb=dtb cm5 $rel")
 	STUB_POSTINST="[ \"\$1\" != configure ] || run-parts --report --exit-on-error --arg=$rel --arg=/boot/vmlinuz-$rel /etc/kernel/postinst.d" \
 	STUB_POSTRM="[ \"\$1\" != remove ] || [ ! -d /etc/kernel/postrm.d ] || run-parts --report --exit-on-error --arg=$rel --arg=/boot/vmlinuz-$rel /etc/kernel/postrm.d" \
 		stub_deb "$dir" "linux-image-$rel" "$version" "" "boot/vmlinuz-$rel=kernel $rel" \
-		"lib/firmware/$rel/device-tree/broadcom/bcm2711-rpi-4-b.dtb=dtb $rel" \
-		"lib/firmware/$rel/device-tree/overlays/vc4-kms-v3d.dtbo=overlay $rel"
+		"$dt/broadcom/bcm2711-rpi-4-b.dtb=dtb $rel" "${pi5[@]}" \
+		"$dt/overlays/vc4-kms-v3d.dtbo=overlay $rel"
 }
 
 stock_kernel_stubs() {
@@ -90,18 +95,23 @@ vendor_stubs() {
 	done
 }
 
-# Ubuntu's own raspi real-time kernel as noble-updates (universe) has it:
-# the meta packages linux-raspi-realtime and linux-image-raspi-realtime,
-# the image (its hooks run as a kernel's do) and its modules.
+# Ubuntu's own raspi real-time kernel as noble-updates (universe) has it,
+# or with REL and VERSION another release's: the meta packages
+# linux-raspi-realtime and linux-image-raspi-realtime, the image (its hooks
+# run as a kernel's do; the Pi 5's device trees too, as Ubuntu's raspi
+# kernels have them since 24.04) and its modules.
 ARCHIVE_RT_REL=6.8.0-2031-raspi-realtime
 ARCHIVE_RT_VERSION=6.8.0-2031.32
 
 archive_rt_kernel_stubs() {
-	local dir=$1
-	kernel_stub "$dir" "$ARCHIVE_RT_REL" "$ARCHIVE_RT_VERSION"
-	stub_deb "$dir" "linux-modules-$ARCHIVE_RT_REL" "$ARCHIVE_RT_VERSION" "" \
-		"lib/modules/$ARCHIVE_RT_REL/modules.dep="
-	stub_deb "$dir" linux-image-raspi-realtime "$ARCHIVE_RT_VERSION" \
-		"linux-image-$ARCHIVE_RT_REL, linux-modules-$ARCHIVE_RT_REL"
-	stub_deb "$dir" linux-raspi-realtime "$ARCHIVE_RT_VERSION" linux-image-raspi-realtime
+	local dir=$1 rel=${2:-$ARCHIVE_RT_REL} version=${3:-$ARCHIVE_RT_VERSION}
+	PI5=yes kernel_stub "$dir" "$rel" "$version"
+	stub_deb "$dir" "linux-modules-$rel" "$version" "" "lib/modules/$rel/modules.dep="
+	stub_deb "$dir" linux-image-raspi-realtime "$version" "linux-image-$rel, linux-modules-$rel"
+	stub_deb "$dir" linux-raspi-realtime "$version" linux-image-raspi-realtime
+}
+
+# sudo-rs, the sudo of Ubuntu 26.04 (it replaces sudo), which has no -E.
+sudo_rs_stub() {
+	stub_deb "$1" sudo-rs 0.2.8-1ubuntu1 "" "usr/share/doc/sudo-rs/stand-in=sudo-rs"
 }
