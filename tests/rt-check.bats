@@ -291,3 +291,29 @@ assert c["units"]["result"] == "skip", c["units"]
 	run img-nspawn-run -q --root "$T/root" -- /usr/local/sbin/rt-check --duration 0
 	[[ $(line kernel) == "kernel: FAIL (not PREEMPT_RT: "* ]]
 }
+
+@test "rt-cpu-frequency: PINNED_CPU_FREQUENCY on any model, else the model's own from the device tree, else the maximum; a bad value is one line" {
+	local cpu=$TOP/overlays/rt-tuning/usr/local/sbin/rt-cpu-frequency p=$T/cpufreq/policy0
+	mkdir -p "$p"
+	echo 0-3 >"$p/affected_cpus"
+	echo 600000 >"$p/cpuinfo_min_freq"
+	echo 2400000 >"$p/cpuinfo_max_freq"
+	: >"$p/scaling_governor" && : >"$p/scaling_min_freq" && : >"$p/scaling_max_freq"
+	printf 'Raspberry Pi 5 Model B Rev 1.0\0' >"$T/model"
+	export CPUFREQ_DIR=$T/cpufreq CPUFREQ_MODEL=$T/model PINNED_CPU_FREQUENCY_PI4=1500000 PINNED_CPU_FREQUENCY_PI5=2400000
+	run env PINNED_CPU_FREQUENCY= "$cpu"
+	[ "$status" -eq 0 ]
+	[ "$output" = "rt-cpu-frequency: policy0 (CPUs 0-3): performance, 2400000-2400000 kHz" ]
+	printf 'Raspberry Pi 4 Model B Rev 1.4\0' >"$T/model"
+	run env PINNED_CPU_FREQUENCY= "$cpu"
+	[ "$output" = "rt-cpu-frequency: policy0 (CPUs 0-3): performance, 1500000-1500000 kHz" ]
+	run env PINNED_CPU_FREQUENCY=1200000 "$cpu"
+	[ "$output" = "rt-cpu-frequency: policy0 (CPUs 0-3): performance, 1200000-1200000 kHz" ]
+	printf 'linux,dummy-virt\0' >"$T/model"
+	run env PINNED_CPU_FREQUENCY= "$cpu"
+	[ "$output" = "rt-cpu-frequency: policy0 (CPUs 0-3): performance, 600000-2400000 kHz" ]
+	printf 'Raspberry Pi 5 Model B Rev 1.0\0' >"$T/model"
+	run --separate-stderr env PINNED_CPU_FREQUENCY= PINNED_CPU_FREQUENCY_PI5=fast "$cpu"
+	[ "$status" -eq 1 ]
+	[ "$stderr" = "rt-cpu-frequency: the pinned frequency 'fast' is not a number of kHz" ]
+}

@@ -180,7 +180,7 @@ YML
 	# A new recipe that the matrix forgot, and an entry with no recipe.
 	mkdir -p "$T/tree/images/new-one" "$T/tree/images/shared"
 	cp -r "$TOP/images/trixie-rt-pi4" "$TOP/images/focal-rt-ros2" "$TOP/images/jammy-rt-humble" \
-		"$TOP/images/noble-rt-jazzy" "$T/tree/images/"
+		"$TOP/images/noble-rt-jazzy" "$TOP/images/resolute-rt-lyrical" "$T/tree/images/"
 	touch "$T/tree/images/new-one/Makefile"
 	rm -r "$T/tree/images/focal-rt-ros2"
 	run matrix_vs_recipes "$WF/images.yml" "$T/tree"
