@@ -226,6 +226,10 @@ $T/out/fixture.img.bmap
 $T/out/fixture.sha256
 $T/out/fixture.rpi-imager.json" ]
 	grep -q ' fixture.img.xz$' "$T/out/fixture.sha256"
+	# The Imager entry's devices: img-pack's default, or DIST_DEVICES.
+	python3 -c 'import json, sys; assert json.load(open(sys.argv[1]))["os_list"][0]["devices"] == ["pi4-64bit"]' "$T/out/fixture.rpi-imager.json"
+	mk dist DIST_DEVICES=pi4-64bit,pi5-64bit >/dev/null
+	python3 -c 'import json, sys; assert json.load(open(sys.argv[1]))["os_list"][0]["devices"] == ["pi4-64bit", "pi5-64bit"]' "$T/out/fixture.rpi-imager.json"
 	# Elsewhere, uncompressed: fine.
 	mk dist DIST_FORMAT=none DIST_DIR="$T/flash" >/dev/null
 	[ -f "$T/flash/fixture.img" ] && [ ! -e "$T/out/fixture.img.xz" ]

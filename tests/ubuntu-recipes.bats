@@ -282,11 +282,12 @@ ubuntu_vars() {
 	shift
 	out=$(make -s -n -C "$TOP/images/$r" BUILD_DIR="$T/never" "$@" --eval 'rtik-print: ; @printf "%s\n" \
 		"URL $(IMAGE_URL)" "PICK $(IMAGE_PICK)" "MIRRORS $(strip $(IMAGE_MIRRORS))" "SUMS $(strip $(IMAGE_SHA256SUMS))" \
-		"SIG $(strip $(IMAGE_SHA256SUMS_SIG))" "INIT $(DIST_INIT_FORMAT)" "SECRETS $(IMAGE_SECRETS)" "USER $(DEFAULT_USER)"' rtik-print) || return
+		"SIG $(strip $(IMAGE_SHA256SUMS_SIG))" "INIT $(DIST_INIT_FORMAT)" "SECRETS $(IMAGE_SECRETS)" "USER $(DEFAULT_USER)" \
+		"BOARDS $(BOOT_MODELS) DEVICES $(DIST_DEVICES) PINNED [$(PINNED_CPU_FREQUENCY)] $(RT_KERNEL_SOURCE)"' rtik-print) || return
 	sh -c "$out"
 }
 
-@test "jammy and noble follow their series' directory on cdimage; UBUNTU_VERSION pins a point release; neither is one line; the Imager entry says cloudinit" {
+@test "jammy, noble and resolute follow their series' directory on cdimage; UBUNTU_VERSION pins a point release; neither is one line; the Imager entry says cloudinit and names the boards" {
 	local c=https://cdimage.ubuntu.com/releases o=https://old-releases.ubuntu.com/releases
 	run ubuntu_vars noble-rt-jazzy
 	[ "$status" -eq 0 ]
@@ -297,7 +298,17 @@ SUMS $c/24.04/release/SHA256SUMS
 SIG $c/24.04/release/SHA256SUMS.gpg
 INIT cloudinit
 SECRETS IMAGE_PASSWORD
-USER ubuntu" ]
+USER ubuntu
+BOARDS pi4 pi5 DEVICES pi4-64bit,pi5-64bit PINNED [] auto" ]
+	# The boards: the zip's kernel is the Pi 4's; resolute's is for both.
+	run ubuntu_vars noble-rt-jazzy RT_KERNEL_SOURCE=release
+	[ "${lines[8]}" = "BOARDS pi4 DEVICES pi4-64bit PINNED [1500000] release" ]
+	run ubuntu_vars jammy-rt-humble
+	[ "${lines[8]}" = "BOARDS pi4 DEVICES pi4-64bit PINNED [1500000] release" ]
+	run ubuntu_vars resolute-rt-lyrical
+	[ "${lines[0]}" = "URL $c/26.04/release/" ]
+	[ "${lines[1]}" = "PICK ubuntu-26.04*-preinstalled-server-arm64+raspi.img.xz" ]
+	[ "${lines[8]}" = "BOARDS pi4 pi5 DEVICES pi4-64bit,pi5-64bit PINNED [] archive" ]
 	run ubuntu_vars jammy-rt-humble IMAGE_USER=robot
 	[ "${lines[0]}" = "URL $c/22.04/release/" ]
 	[ "${lines[7]}" = "USER robot" ]
