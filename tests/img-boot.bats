@@ -301,12 +301,15 @@ ab_layout() {
 	rm -rf "$d"
 }
 
-@test "boot: Ubuntu's A/B layout: the kernel, initramfs and cmdline.txt under os_prefix (current/)" {
+@test "boot: Ubuntu's A/B layout: the kernel, initramfs and cmdline.txt under os_prefix (current/); rt-check reports the A/B state" {
 	ab_layout "$T/ab.img"
 	run --separate-stderr img-boot --timeout 600 --log "$T/console" \
-		--run 'echo "SLOT $(tr " " "\n" </proc/cmdline | grep "^rtik.slot=")"' "$T/ab.img"
+		--run 'echo "SLOT $(tr " " "\n" </proc/cmdline | grep "^rtik.slot=")"; rt-check --duration 0 --only board,boot' "$T/ab.img"
 	[ "$status" -eq 0 ]
 	grep -q '^SLOT rtik.slot=current' "$T/console"
+	# rt-check reads the A/B state from the booted system's boot partition.
+	grep -q '^boot: ok (A/B: current/ good, new/ unknown (tried at the next boot))' "$T/console"
+	grep -q '^board: skip (not a Raspberry Pi 4 or 5: linux,dummy-virt)' "$T/console"
 	assert_clean
 }
 

@@ -610,7 +610,9 @@ VENDOR_STUBS_LIST="${VENDOR_STUBS[*]}"
 	keys=$(root_cat "$img" /usr/share/keyrings/ros2-snapshots-archive-keyring.gpg | gpg --batch --with-colons --show-keys)
 	[ "$(awk -F: '$1 == "fpr" { print $10; exit }' <<<"$keys")" = "$KEY_FPR" ]
 	# ARM_FREQ where Ubuntu 20.04 keeps the user's settings; no isolation.
-	boot_cat "$img" usercfg.txt | grep -qx 'arm_freq=1800'
+	[ "$(boot_cat "$img" usercfg.txt | tr -d '\r' | sed -n '/^# BEGIN rt-image-kit: overclock/,/^# END/p' | sed -n '2,4p')" = "[pi4]
+arm_freq=1800
+[all]" ]
 	! boot_cat "$img" config.txt | grep -q arm_freq || return 1
 	! boot_cat "$img" cmdline.txt | grep -q isolcpus || return 1
 	boot_cat "$img" cmdline.txt | grep -q 'root=LABEL=writable'
@@ -735,7 +737,7 @@ fw_read() {
 }
 
 @test "resolute-rt-lyrical builds against the stand-ins: 26.04's current point release, Ubuntu's RT kernel from the archive, the A/B boot, PIBOOT_VALIDATE_RT=yes" {
-	build resolute-rt-lyrical PIBOOT_VALIDATE_RT=yes
+	build resolute-rt-lyrical PIBOOT_VALIDATE_RT=yes ARM_FREQ_PI5=2600 IMAGE_USER=pilot IMAGE_HOSTNAME=rt-resolute
 	local log=$F/resolute-rt-lyrical.log
 	grep -qx "[0-9a-f]\{64\}  $HTTP_URL/files/releases/26.04/release/ubuntu-26.04.1-preinstalled-server-arm64+raspi.img.xz" \
 		"$F/resolute-rt-lyrical.sources.lock"
@@ -751,7 +753,7 @@ fw_read() {
 @test "resolute-rt-lyrical, offline: the RT kernel in current/ as the Pi 4's and the Pi 5's firmware read config.txt, nothing pending, Lyrical, sudo-rs kept, the validate check" {
 	local img=$F/build/resolute-rt-lyrical/resolute-rt-lyrical.img rel=$RESOLUTE_RT_REL m prefix kernel initrd cmdline
 	[ -f "$img" ] || skip "not built"
-	check_image resolute-rt-lyrical "$img" "$rel" lyrical
+	check_image resolute-rt-lyrical "$img" "$rel" lyrical pilot
 	installed "$img" | grep -qx linux-image-raspi-realtime
 	installed "$img" | grep -qx sudo-rs
 	for m in pi4:"dtb $rel":bcm2711-rpi-4-b.dtb pi5:"dtb pi5 $rel":bcm2712-rpi-5-b.dtb; do
@@ -768,7 +770,17 @@ fw_read() {
 	[ "$(boot_cat "$img" current/state)" = good ]
 	! boot_ls "$img" | grep -Eqx 'new|old|vmlinuz|initrd\.img' || return 1
 	! MTOOLS_SKIP_CHECK=1 mtype -i "$img@@$(part_offset "$img" 1)" ::current/* 2>/dev/null | grep -aq "$STOCK_KERNEL_REL" || return 1
-	# Each model pinned to its own frequency; the validate check.
+	# The Pi 5's overclock in its own section, nothing for the Pi 4's.
+	[ "$(boot_cat "$img" config.txt | tr -d '\r' | sed -n '/^# BEGIN rt-image-kit: overclock/,/^# END rt-image-kit: overclock/p')" = \
+		"# BEGIN rt-image-kit: overclock (ARM_FREQ, OVER_VOLTAGE)
+[pi5]
+arm_freq=2600
+[all]
+# END rt-image-kit: overclock" ]
+	root_cat "$img" /etc/rt-image.conf | grep -qx 'ARM_FREQ_PI5=2600'
+	# The login: the user and the host name in cloud-init's settings.
+	root_cat "$img" /etc/cloud/cloud.cfg.d/99-realtime-group.cfg | grep -qx 'hostname: rt-resolute'
+	# The validate check.
 	root_cat "$img" /etc/flash-kernel/piboot-validate | grep -qx '/usr/local/sbin/rt-check --duration 0 --only kernel >&2 || exit 1'
 	root_cat "$img" /etc/rt-image.conf | grep -qx 'RT_IMAGE_NAME=resolute-rt-lyrical'
 }

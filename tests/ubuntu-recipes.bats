@@ -369,3 +369,30 @@ deb http://ppa.example/x jammy main" ]
 	[ "$stderr" = "in-boot-ns: IMAGE_USER, AUTHORIZED_KEYS, IMAGE_PASSWORD and IMAGE_HOSTNAME are applied by cloud-init, which this image does not have" ]
 	! getent group rtik-test-never >/dev/null || return 1
 }
+
+@test "phase1-target: PIBOOT_VALIDATE_RT adds rt-check's kernel check to piboot-validate once, no takes it out; a bad value, or yes without A/B boot, is one line" {
+	local pv=$T/piboot-validate
+	mkdir -p "$T/fw"
+	printf '#!/bin/sh\nset -e\ntrue\n' >"$pv"
+	chmod 0755 "$pv"
+	cp "$pv" "$T/orig"
+	run --separate-stderr boot_ns "$T/fw" ubuntu/phase1-target.sh "
+		PIBOOT_VALIDATE='$pv' PIBOOT_VALIDATE_RT=yes piboot_validate_apply
+		PIBOOT_VALIDATE='$pv' PIBOOT_VALIDATE_RT=yes piboot_validate_apply"
+	[ "$status" -eq 0 ]
+	[ "${lines[-1]}" = "in-boot-ns: $pv: rt-check's kernel check added (PIBOOT_VALIDATE_RT=yes)" ]
+	[ "$(grep -c '^/usr/local/sbin/rt-check --duration 0 --only kernel >&2 || exit 1$' "$pv")" -eq 1 ]
+	[ "$(stat -c %a "$pv")" = 755 ]
+	run --separate-stderr boot_ns "$T/fw" ubuntu/phase1-target.sh "PIBOOT_VALIDATE='$pv' PIBOOT_VALIDATE_RT=no piboot_validate_apply"
+	[ "$status" -eq 0 ]
+	cmp "$pv" "$T/orig"
+	run --separate-stderr boot_ns "$T/fw" ubuntu/phase1-target.sh "PIBOOT_VALIDATE='$pv' PIBOOT_VALIDATE_RT=maybe piboot_validate_apply"
+	[ "$status" -eq 1 ]
+	[ "$stderr" = "in-boot-ns: PIBOOT_VALIDATE_RT 'maybe' is neither yes nor no" ]
+	run --separate-stderr boot_ns "$T/fw" ubuntu/phase1-target.sh "PIBOOT_VALIDATE='$T/none' PIBOOT_VALIDATE_RT=yes piboot_validate_apply"
+	[ "$status" -eq 1 ]
+	[ "$stderr" = "in-boot-ns: PIBOOT_VALIDATE_RT=yes, but this image has no $T/none (Ubuntu's A/B boot, 25.10 and later)" ]
+	run --separate-stderr boot_ns "$T/fw" ubuntu/phase1-target.sh "PIBOOT_VALIDATE='$T/none' PIBOOT_VALIDATE_RT=no piboot_validate_apply"
+	[ "$status" -eq 0 ]
+	[ ! -e "$T/none" ]
+}

@@ -14,9 +14,13 @@ PINNED_CPU_FREQUENCY_PI5 ?= 2400000
 # CPUs (2-3, 1,3) kept free of load balancing, ticks, RCU callbacks and
 # interrupts (isolcpus, nohz_full, rcu_nocbs, irqaffinity). Empty: none.
 ISOLATED_CPUS ?=
-# Overclock (config.txt arm_freq in MHz, over_voltage in steps of 0.025 V).
+# Overclock, under config.txt's [pi4]: arm_freq in MHz, over_voltage in
+# steps of 0.025 V; and under [pi5] (its default is 2400 MHz): arm_freq in
+# MHz, over_voltage_delta in microvolts.
 ARM_FREQ ?=
 OVER_VOLTAGE ?=
+ARM_FREQ_PI5 ?=
+OVER_VOLTAGE_DELTA_PI5 ?=
 # The group allowed real-time priorities up to RT_RTPRIO and to lock
 # RT_MEMLOCK KiB of memory.
 RT_GROUP ?= realtime
@@ -26,5 +30,5 @@ RT_MEMLOCK ?= unlimited
 # memory (a latency source); empty: the kernel's default.
 COMPACT_UNEVICTABLE ?= 0
 
-RT_TUNING_ENV := PINNED_CPU_FREQUENCY PINNED_CPU_FREQUENCY_PI4 PINNED_CPU_FREQUENCY_PI5 ISOLATED_CPUS ARM_FREQ OVER_VOLTAGE RT_GROUP RT_RTPRIO RT_MEMLOCK \
-	COMPACT_UNEVICTABLE
+RT_TUNING_ENV := PINNED_CPU_FREQUENCY PINNED_CPU_FREQUENCY_PI4 PINNED_CPU_FREQUENCY_PI5 ISOLATED_CPUS \
+	ARM_FREQ OVER_VOLTAGE ARM_FREQ_PI5 OVER_VOLTAGE_DELTA_PI5 RT_GROUP RT_RTPRIO RT_MEMLOCK COMPACT_UNEVICTABLE

@@ -2,7 +2,8 @@
 # The real-time tuning that every recipe applies, in one place: sourced by
 # target scripts (inside the image, as root) after common.sh. The knobs come
 # from the recipe (IMAGE_ENV): PINNED_CPU_FREQUENCY (and _PI4, _PI5), ISOLATED_CPUS,
-# ARM_FREQ, OVER_VOLTAGE, RT_GROUP, RT_RTPRIO, RT_MEMLOCK, and
+# ARM_FREQ, OVER_VOLTAGE (the Pi 4's), ARM_FREQ_PI5, OVER_VOLTAGE_DELTA_PI5,
+# RT_GROUP, RT_RTPRIO, RT_MEMLOCK, and
 # COMPACT_UNEVICTABLE (0 when unset: see compaction_apply).
 #
 #   rt_knobs_check        one line and exit 1 on a bad value
@@ -29,6 +30,9 @@ rt_knobs_check() {
 	done
 	[[ ${ARM_FREQ:-} =~ ^([0-9]+)?$ ]] || die "ARM_FREQ '$ARM_FREQ' is not a number of MHz"
 	[[ ${OVER_VOLTAGE:-} =~ ^(-?[0-9]+)?$ ]] || die "OVER_VOLTAGE '$OVER_VOLTAGE' is not a number"
+	[[ ${ARM_FREQ_PI5:-} =~ ^([0-9]+)?$ ]] || die "ARM_FREQ_PI5 '$ARM_FREQ_PI5' is not a number of MHz"
+	[[ ${OVER_VOLTAGE_DELTA_PI5:-} =~ ^(-?[0-9]+)?$ ]] ||
+		die "OVER_VOLTAGE_DELTA_PI5 '$OVER_VOLTAGE_DELTA_PI5' is not a number of microvolts"
 	if ! [[ ${RT_RTPRIO:-} =~ ^[0-9]+$ ]] || [ "$RT_RTPRIO" -lt 1 ] || [ "$RT_RTPRIO" -gt 99 ]; then
 		die "RT_RTPRIO '${RT_RTPRIO:-}' is not a priority from 1 to 99"
 	fi
@@ -182,6 +186,8 @@ cmdline_apply() {
 }
 
 OC_BEGIN="# BEGIN rt-image-kit: overclock (ARM_FREQ, OVER_VOLTAGE)"
+# (The line stays as it was before the Pi 5's knobs, so that a rebuild
+# finds the block of an older build.)
 OC_END="# END rt-image-kit: overclock"
 
 # Overclocking goes where the image keeps user changes: Debian's
@@ -202,22 +208,31 @@ overclock_apply() {
 			"$f" >"$f.rtik-new"
 		mv -f "$f.rtik-new" "$f"
 	done
-	if [ -z "${ARM_FREQ:-}" ] && [ -z "${OVER_VOLTAGE:-}" ]; then
-		say "no overclock (ARM_FREQ and OVER_VOLTAGE are empty)"
+	if [ -z "${ARM_FREQ:-}${OVER_VOLTAGE:-}${ARM_FREQ_PI5:-}${OVER_VOLTAGE_DELTA_PI5:-}" ]; then
+		say "no overclock (ARM_FREQ, OVER_VOLTAGE, ARM_FREQ_PI5 and OVER_VOLTAGE_DELTA_PI5 are empty)"
 		return
 	fi
 	# A new file and a rename, never an append: FAT through FUSE refuses
-	# appends.
+	# appends. Each model its own section (the Pi 5's default is 2400 MHz,
+	# and it takes over_voltage_delta in microvolts), [all] after them.
 	{
 		[ ! -f "$target" ] || cat "$target"
 		echo "$OC_BEGIN"
+		if [ -n "${ARM_FREQ:-}${OVER_VOLTAGE:-}" ]; then
+			echo "[pi4]"
+			[ -z "${ARM_FREQ:-}" ] || echo "arm_freq=$ARM_FREQ"
+			[ -z "${OVER_VOLTAGE:-}" ] || echo "over_voltage=$OVER_VOLTAGE"
+		fi
+		if [ -n "${ARM_FREQ_PI5:-}${OVER_VOLTAGE_DELTA_PI5:-}" ]; then
+			echo "[pi5]"
+			[ -z "${ARM_FREQ_PI5:-}" ] || echo "arm_freq=$ARM_FREQ_PI5"
+			[ -z "${OVER_VOLTAGE_DELTA_PI5:-}" ] || echo "over_voltage_delta=$OVER_VOLTAGE_DELTA_PI5"
+		fi
 		echo "[all]"
-		[ -z "${ARM_FREQ:-}" ] || echo "arm_freq=$ARM_FREQ"
-		[ -z "${OVER_VOLTAGE:-}" ] || echo "over_voltage=$OVER_VOLTAGE"
 		echo "$OC_END"
 	} >"$target.rtik-new"
 	mv -f "$target.rtik-new" "$target"
-	say "$target: arm_freq=${ARM_FREQ:-(default)} over_voltage=${OVER_VOLTAGE:-(default)}"
+	say "$target: Pi 4 arm_freq=${ARM_FREQ:-(default)} over_voltage=${OVER_VOLTAGE:-(default)}; Pi 5 arm_freq=${ARM_FREQ_PI5:-(default)} over_voltage_delta=${OVER_VOLTAGE_DELTA_PI5:-(default)}"
 	if [ -n "${ARM_FREQ:-}" ] && [ -n "${PINNED_CPU_FREQUENCY:-}" ] &&
 		[ "$PINNED_CPU_FREQUENCY" -ne "$((ARM_FREQ * 1000))" ]; then
 		say "note: the cores stay pinned at PINNED_CPU_FREQUENCY=$PINNED_CPU_FREQUENCY kHz, not arm_freq=$ARM_FREQ MHz"
@@ -322,6 +337,8 @@ PINNED_CPU_FREQUENCY_PI5=${PINNED_CPU_FREQUENCY_PI5:-}
 ISOLATED_CPUS=${ISOLATED_CPUS:-}
 ARM_FREQ=${ARM_FREQ:-}
 OVER_VOLTAGE=${OVER_VOLTAGE:-}
+ARM_FREQ_PI5=${ARM_FREQ_PI5:-}
+OVER_VOLTAGE_DELTA_PI5=${OVER_VOLTAGE_DELTA_PI5:-}
 RT_GROUP=$RT_GROUP
 RT_RTPRIO=$RT_RTPRIO
 RT_MEMLOCK=$RT_MEMLOCK
