@@ -27,15 +27,44 @@ setup() {
 		ISOLATED_CPUS=
 		RT_GROUP=realtime
 	EOF
-	# cyclictest as the real one ends with -q: one line per thread.
+	# cyclictest as the real one runs with -h and --histfile: its live
+	# lines (one per thread) on stdout, the histogram (a line per
+	# microsecond, a column per CPU) and its summary in the file. With
+	# CYC_SLEEP it runs that long, or until SIGTERM, as the real one does.
 	cat >"$T/bin/cyclictest" <<-'EOF'
-		#!/bin/sh
+		#!/bin/bash
 		echo "$*" >"${0%/*}/args"
+		for a; do case $a in --histfile=*) h=${a#*=} ;; esac; done
+		done=
+		trap 'done=1' TERM
 		echo "# /dev/cpu_dma_latency set to 0us"
-		echo "T: 0 ( 1234) P:90 I:1000 C:   1000 Min:      3 Act:    5 Avg:    4 Max:      21"
-		echo "T: 1 ( 1235) P:90 I:1000 C:   1000 Min:      4 Act:    5 Avg:    6 Max:      35"
+		echo "T: 0 ( 1234) P:80 I:200 C:   1000 Min:      3 Act:    5 Avg:    4 Max:      21"
+		echo "T: 1 ( 1235) P:80 I:200 C:   1000 Min:      4 Act:    5 Avg:    6 Max:      35"
+		for ((i = 0; i < ${CYC_SLEEP:-0} * 10 && !done; i++)); do sleep 0.1; done
+		{
+			echo "# Histogram"
+			for us in $(seq 0 40); do
+				case $us in 3) a=500 b=0 ;; 4) a=400 b=300 ;; 5) a=99 b=600 ;; 6) a=0 b=99 ;; 21) a=1 b=0 ;; 35) a=0 b=1 ;; *) a=0 b=0 ;; esac
+				printf '%06d %06d\t%06d\n' "$us" "$a" "$b"
+			done
+			echo "# Total: 000001000 000001000"
+			echo "# Min Latencies: 00003 00004"
+			echo "# Avg Latencies: 00004 00006"
+			echo "# Max Latencies: ${CYC_MAX:-00021 00035}"
+			echo "# Histogram Overflows: ${CYC_OVERFLOWS:-00000 00000}"
+			echo "# Histogram Overflow at cycle number:"
+		} >"$h"
 	EOF
 	chmod +x "$T/bin/cyclictest"
+	# stress-ng: notes its arguments and its PID, then works until killed.
+	cat >"$T/bin/stress-ng" <<-'EOF'
+		#!/bin/sh
+		echo "$*" >"${0%/*}/stress-args"
+		echo $$ >"${0%/*}/stress-pid"
+		exec sleep 300
+	EOF
+	chmod +x "$T/bin/stress-ng"
+	export RT_LATENCY_REPORT=$TOP/overlays/rt-tuning/usr/local/lib/rt-check/rt-latency-report
 	export RT_CHECK_CONF=$T/rt-image.conf RT_CHECK_SYS=$S
 }
 
@@ -54,13 +83,13 @@ line() {
 	shellcheck "$RT_CHECK"
 	run "$RT_CHECK" --help
 	[ "$status" -eq 0 ]
-	[[ $output == "Usage: rt-check [--duration SEC] [--max-latency USEC] [--only LIST] [--json]"* ]]
+	[[ $output == "Usage: rt-check [--duration TIME] [--interval USEC] [--priority N] [--load[=LIST]]"* ]]
 	run "$RT_CHECK" --version
 	[ "$status" -eq 0 ]
 	[[ $output == "rt-check "* ]]
 	run --separate-stderr "$RT_CHECK" --duration soon
 	[ "$status" -eq 2 ]
-	[ "${stderr_lines[0]}" = "rt-check: --duration wants a number of seconds, not 'soon'" ]
+	[ "${stderr_lines[0]}" = "rt-check: --duration wants seconds or a time such as 30m or 2h, not 'soon'" ]
 	run --separate-stderr "$RT_CHECK" --max-latency
 	[ "$status" -eq 2 ]
 	[ "${stderr_lines[0]}" = "rt-check: --max-latency needs a value" ]
@@ -235,7 +264,7 @@ rt-throttling: ok (sched_rt_runtime_us = -1)" ]
 
 @test "latency: cyclictest's summary per CPU; --max-latency 1 fails on the latency line; --json" {
 	PATH=$T/bin:$PATH run "$RT_CHECK" --duration 3
-	[ "$(cat "$T/bin/args")" = "-m -S -p 90 --policy=fifo -i 1000 -D 3 -q" ]
+	[[ $(cat "$T/bin/args") == "-m -S -p 80 --policy=fifo -i 200 -D 3 -h 10000 --histfile="* ]]
 	[ "$(line latency)" = "latency: ok (max 35 us: min/avg/max us over 3 s; CPU 0 3/4/21; CPU 1 4/6/35)" ]
 	PATH=$T/bin:$PATH run "$RT_CHECK" --duration 3 --max-latency 30
 	[ "$status" -eq 1 ]
@@ -316,4 +345,145 @@ assert c["units"]["result"] == "skip", c["units"]
 	run --separate-stderr env PINNED_CPU_FREQUENCY= PINNED_CPU_FREQUENCY_PI5=fast "$cpu"
 	[ "$status" -eq 1 ]
 	[ "$stderr" = "rt-cpu-frequency: the pinned frequency 'fast' is not a number of kHz" ]
+}
+
+# ---- the latency report (--report, --load) ----
+
+# report_check DIR: latency.json against the fake cyclictest's histogram,
+# the SVG well-formed (xmllint) with a bar per bucket that has samples, of
+# the JSON's count, the maximum marked; report.html holds both.
+report_check() {
+	xmllint --noout "$1/latency.svg"
+	xmllint --html --noout "$1/report.html"
+	python3 - "$1" <<'PY'
+import json, os, sys
+import xml.etree.ElementTree as ET
+d = sys.argv[1]
+j = json.load(open(os.path.join(d, "latency.json")))
+want = {0: {3: 500, 4: 400, 5: 99, 21: 1}, 1: {4: 300, 5: 600, 6: 99, 35: 1}}
+for c in j["cpus"]:
+    assert dict(c["histogram"]) == want[c["cpu"]], c
+    assert c["samples"] == sum(want[c["cpu"]].values()), c
+assert [(c["min_us"], c["avg_us"], c["max_us"]) for c in j["cpus"]] == [(3, 4, 21), (4, 6, 35)]
+assert j["max_us"] == 35
+s = j["settings"]
+assert (s["interval_us"], s["priority"], s["memory_locked"], s["histogram_max_us"]) == (200, 80, True, 10000), s
+assert j["image"]["RT_IMAGE_NAME"] == "trixie-rt-pi4"
+assert j["kernel"] == os.popen("uname -a").read().strip()
+assert j["emulated"] is True and "emulated" in j["title"], j["title"]
+assert [f["max_us"] for f in j["published"]["figures"]] == [148, 60, 58, 82, 34]
+ns = {"s": "http://www.w3.org/2000/svg"}
+svg = ET.parse(os.path.join(d, "latency.svg")).getroot()
+got = {}
+for g in svg.findall("s:g", ns):
+    cpu = int(g.get("data-cpu"))
+    got[cpu] = {int(r.get("data-us")): int(r.get("data-count")) for r in g.findall("s:rect[@class='bar']", ns)}
+    assert all(float(r.get("height")) > 0 for r in g.findall("s:rect[@class='bar']", ns))
+    assert int(g.find("s:line[@class='max']", ns).get("data-us")) == j["cpus"][cpu]["max_us"]
+assert got == want, got
+html = open(os.path.join(d, "report.html")).read()
+assert "<svg" in html and j["title"] in html.replace("&amp;", "&"), html[:300]
+assert "ros-realtime" in html and "this run" in html
+PY
+}
+
+@test "--report: latency.json from the histogram, the SVG's bars and maximum match it, report.html holds both with the published figures" {
+	mkdir -p "$S/proc/device-tree"
+	printf 'linux,dummy-virt\0' >"$S/proc/device-tree/model"
+	PATH=$T/bin:$PATH run --separate-stderr "$RT_CHECK" --duration 2 --only latency --report "$T/report"
+	[ "$status" -eq 0 ]
+	[ "$output" = "latency: ok (max 35 us: min/avg/max us over 2 s; CPU 0 3/4/21; CPU 1 4/6/35)" ]
+	[[ $stderr == *"rt-check: report: $T/report/report.html"* ]]
+	report_check "$T/report"
+	[ "$(ls -A "$T/report" | sort | tr '\n' ' ')" = "latency.json latency.svg report.html " ]
+	python3 -c 'import json, sys; j = json.load(open(sys.argv[1])); assert j["cut_short"] is False and j["load"] is None and j["settings"]["duration_s"] == 2' "$T/report/latency.json"
+}
+
+@test "the maximum is the histogram's: a bucket, or cyclictest's own when samples went past the histogram; --max-latency fails on it" {
+	CYC_MAX="00099 00099" PATH=$T/bin:$PATH run --separate-stderr "$RT_CHECK" --duration 1 --only latency --max-latency 30
+	[ "$status" -eq 1 ]
+	[ "$output" = "latency: FAIL (max 35 us > 30 us on CPU 1: min/avg/max us over 1 s; CPU 0 3/4/21; CPU 1 4/6/35)" ]
+	CYC_MAX="00021 12345" CYC_OVERFLOWS="00000 00002" PATH=$T/bin:$PATH run --separate-stderr "$RT_CHECK" --duration 1 --only latency
+	[ "$output" = "latency: ok (max 12345 us: min/avg/max us over 1 s; CPU 0 3/4/21; CPU 1 4/6/12345)" ]
+}
+
+@test "--load: stress-ng beside cyclictest, its command in the report, gone when rt-check ends" {
+	PATH=$T/bin:$PATH run --separate-stderr "$RT_CHECK" --duration 2 --only latency --load=cpu,vm,io --interval 500 --priority 70 --report "$T/r"
+	[ "$status" -eq 0 ]
+	[ "$(cat "$T/bin/stress-args")" = "--cpu 0 --cpu-method all --vm 0 --vm-bytes 50% --iomix 1 --temp-path /var/tmp --timeout 62s --quiet" ]
+	[[ $(cat "$T/bin/args") == "-m -S -p 70 --policy=fifo -i 500 -D 2 -h 10000 --histfile="* ]]
+	[[ $stderr == *"rt-check: load: stress-ng --cpu 0 "* ]]
+	[ "$output" = "latency: ok (max 35 us: min/avg/max us over 2 s under load (cpu,vm,io); CPU 0 3/4/21; CPU 1 4/6/35)" ]
+	! kill -0 "$(cat "$T/bin/stress-pid")" 2>/dev/null || return 1
+	python3 -c '
+import json, sys
+j = json.load(open(sys.argv[1]))
+assert j["load"]["command"].startswith("stress-ng --cpu 0 --cpu-method all --vm 0"), j["load"]
+assert j["settings"]["interval_us"] == 500 and j["settings"]["priority"] == 70' "$T/r/latency.json"
+	# --load alone: a CPU stressor per core.
+	PATH=$T/bin:$PATH run "$RT_CHECK" --duration 1 --only latency --load
+	[ "$(cat "$T/bin/stress-args")" = "--cpu 0 --cpu-method all --timeout 61s --quiet" ]
+	! kill -0 "$(cat "$T/bin/stress-pid")" 2>/dev/null || return 1
+}
+
+@test "Ctrl-C: cyclictest stopped, the report of what was measured written and marked cut short, stress-ng gone; a failure stops the load too" {
+	local pid
+	mkdir -p "$S/proc/device-tree"
+	printf 'linux,dummy-virt\0' >"$S/proc/device-tree/model"
+	# As from a terminal: SIGINT not ignored (a shell ignores it in the
+	# commands it starts in the background).
+	CYC_SLEEP=60 PATH=$T/bin:$PATH RT_CHECK_PROGRESS=1 env --default-signal=INT "$RT_CHECK" --duration 1m --only latency \
+		--load --report "$T/cut" >"$T/out" 2>"$T/err" &
+	pid=$!
+	for _ in $(seq 100); do [ -s "$T/bin/args" ] && [ -s "$T/bin/stress-pid" ] && break; sleep 0.1; done
+	sleep 2.5
+	kill -INT "$pid"
+	local st=0
+	wait "$pid" || st=$?
+	[ "$st" -eq 1 ]
+	[[ $(cat "$T/out") == "latency: FAIL (cut short: max 35 us: min/avg/max us over "*" of 60 s under load (cpu); CPU 0 3/4/21; CPU 1 4/6/35; cut short by a signal)" ]]
+	# The progress: elapsed, left, the running maximum, once a second here.
+	grep -Eq '^rt-check: 00:00:0[1-9] elapsed, 00:00:5[0-9] left, max 35 us$' "$T/err"
+	report_check "$T/cut"
+	python3 -c 'import json, sys; j = json.load(open(sys.argv[1])); assert j["cut_short"] is True and "cut short" in j["title"]' "$T/cut/latency.json"
+	! kill -0 "$(cat "$T/bin/stress-pid")" 2>/dev/null || return 1
+	! pgrep -f "$T/bin/cyclictest" >/dev/null || return 1
+	# cyclictest failing under load: the load goes with it.
+	printf '#!/bin/sh\nsleep 1\necho "unable to change scheduling policy!" >&2\nexit 1\n' >"$T/bin/cyclictest"
+	PATH=$T/bin:$PATH run --separate-stderr "$RT_CHECK" --duration 5 --only latency --load
+	[ "$status" -eq 1 ]
+	[ "$output" = "latency: FAIL (cyclictest failed: unable to change scheduling policy!)" ]
+	! kill -0 "$(cat "$T/bin/stress-pid")" 2>/dev/null || return 1
+}
+
+@test "latency options: --duration 2h, 30m, 1h30m; every bad value is one line and exit 2" {
+	PATH=$T/bin:$PATH run "$RT_CHECK" --duration 1h30m --only latency
+	[[ $(cat "$T/bin/args") == *" -D 5400 "* ]]
+	PATH=$T/bin:$PATH run "$RT_CHECK" --duration=30m --only latency
+	[[ $(cat "$T/bin/args") == *" -D 1800 "* ]]
+	PATH=$T/bin:$PATH run "$RT_CHECK" -d 2h --only latency
+	[[ $(cat "$T/bin/args") == *" -D 7200 "* ]]
+	local bad
+	while IFS='|' read -r bad msg; do
+		# shellcheck disable=SC2086 # the options' words
+		run --separate-stderr "$RT_CHECK" $bad
+		[ "$status" -eq 2 ] || { echo "$bad: $status" >&2; return 1; }
+		[ "${stderr_lines[0]}" = "rt-check: $msg" ] || { echo "$bad: ${stderr_lines[0]}" >&2; return 1; }
+		[ "${#stderr_lines[@]}" -eq 2 ]
+	done <<-EOF
+		--duration 2d|--duration wants seconds or a time such as 30m or 2h, not '2d'
+		--duration h|--duration wants seconds or a time such as 30m or 2h, not 'h'
+		--interval 10|--interval wants microseconds from 50 to 1000000, not '10'
+		--interval fast|--interval wants microseconds from 50 to 1000000, not 'fast'
+		--priority 0|--priority wants a SCHED_FIFO priority from 1 to 99, not '0'
+		--priority 100|--priority wants a SCHED_FIFO priority from 1 to 99, not '100'
+		--load=gpu|--load wants stressors among cpu, vm and io (comma-separated), not 'gpu'
+		--load=cpu,|--load wants stressors among cpu, vm and io (comma-separated), not 'cpu,'
+		--report|--report needs a directory
+		--report=|--report needs a directory
+		--report $BATS_TEST_FILENAME|--report wants a directory: '$BATS_TEST_FILENAME' is a file
+		--load --duration 0|--report and --load need a latency test, not --duration 0
+		--interval|--interval needs a value
+		--priority|--priority needs a value
+	EOF
 }
