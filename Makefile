@@ -117,7 +117,7 @@ install: all
 	install -m 0755 $(TOOLS:%=$(O)/bin/%) $(DESTDIR)$(BINDIR)/
 	install -m 0644 $(MANS) $(DESTDIR)$(MANDIR)/man1/
 	install -m 0644 mk/*.mk $(DESTDIR)$(DATADIR)/mk/
-	install -m 0755 mk/rtik-stage mk/bootstrap-hooks mk/native-tools $(DESTDIR)$(DATADIR)/mk/
+	install -m 0755 mk/rtik-stage mk/bootstrap-hooks mk/native-tools mk/rtik-latency-report $(DESTDIR)$(DATADIR)/mk/
 	install -m 0755 scripts/deps $(DESTDIR)$(DATADIR)/mk/rtik-deps
 
 # The whole suite in a new Debian 12 root from mmdebstrap's minbase, as a

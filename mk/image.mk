@@ -399,6 +399,18 @@ update-lock:
 	@RTIK_UPDATE_LOCK=1 $(STAGE) $(rtik_num_fetch) fetch
 	@touch $(call rtik_q,$(S)fetch)
 
+# `make latency-report HOST=[USER@]DEVICE`: rt-check's latency test under
+# load on a device booted from the image (LATENCY_DURATION, default 2h, as
+# the published figures; LATENCY_LOAD, default cpu), its report brought
+# back into BUILD_DIR/latency-DEVICE.
+LATENCY_DURATION ?= 2h
+LATENCY_LOAD ?= cpu
+latency-report:
+	$(if $(HOST),,$(error image.mk: say which device: make latency-report HOST=rt@rt-pi4.local))
+	$(call rtik_q,$(RTIK_MK_DIR)/rtik-latency-report) --duration $(call rtik_q,$(LATENCY_DURATION)) \
+		--load $(call rtik_q,$(LATENCY_LOAD)) --out $(call rtik_q,$(BUILD_DIR)/latency-$(lastword $(subst @, ,$(HOST)))) \
+		$(call rtik_q,$(HOST))
+
 # An interactive shell in the image, mounted as needed.
 shell:
 	@test -e $(call rtik_q,$(S)$(lastword $(RTIK_START))) || $(MAKE) --no-print-directory $(call rtik_q,$(S)$(lastword $(RTIK_START)))
@@ -415,4 +427,4 @@ clean: clean-mounts
 distclean: clean
 	rm -rf $(call rtik_q,$(CACHE_DIR))
 
-.PHONY: all $(RTIK_STAGES) phase1 phase2 update-lock shell clean-mounts clean distclean rtik-force
+.PHONY: all $(RTIK_STAGES) phase1 phase2 update-lock latency-report shell clean-mounts clean distclean rtik-force

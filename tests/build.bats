@@ -59,7 +59,7 @@ MK
 @test "shipped shell passes shellcheck" {
 	command -v shellcheck >/dev/null || skip "no shellcheck"
 	local files
-	mapfile -t files < <(cd "$TOP" && { ls mk/rtik-stage mk/bootstrap-hooks scripts/* bench/* tests/fixtures/mkfixture tests/*.bash; \
+	mapfile -t files < <(cd "$TOP" && { ls mk/rtik-stage mk/bootstrap-hooks mk/rtik-latency-report scripts/* bench/* tests/fixtures/mkfixture tests/*.bash; \
 		find images overlays -type f \( -name '*.sh' -o -perm -u+x \) 2>/dev/null; } | sort -u)
 	cd "$TOP"
 	shellcheck -x "${files[@]}"

@@ -198,8 +198,8 @@ programs=(
 	apt-ftparchive apt-get awk bats bmaptool bzip2 cc cpio curl debugfs dpkg-deb dumpe2fs e2fsck fsck.fat
 	fsck.vfat fuse2fs fusefat getcap git gpg gpgconf gpgv gzip lighttpd losetup lz4 make mcopy mdel mdeltree mdir minfo mke2fs
 	mkfs.ext4 mkfs.vfat mmdebstrap mount mtype node openssl parallel patchelf pgrep pkg-config ps python3
-	qemu-system-aarch64 resize2fs rsync scdoc setcap setfacl sfdisk shellcheck ssh-keygen sysctl systemctl systemd-nspawn
-	umount unzip xz zip zstd
+	qemu-system-aarch64 resize2fs rsync scdoc scp setcap setfacl sfdisk shellcheck ssh ssh-keygen sysctl systemctl
+	systemd-nspawn umount unzip xmllint xz zip zstd
 )
 # Words in those sources that happen to be the names of programs on some
 # machine, but are not run on the host (update-ca-certificates: check-fresh
@@ -207,7 +207,7 @@ programs=(
 # image's, in a command img-boot runs there).
 not_programs=(
 	adduser apt apt-cache as column chpasswd dirmngr fakeroot fdisk file free gcc init kill less man mtools opt passwd pc
-	journalctl policy-rc.d poweroff qemu-system-arm reboot size ssh strings strip systemd systemd-analyze systemd-run
+	journalctl policy-rc.d poweroff qemu-system-arm reboot size strings strip systemd systemd-analyze systemd-run
 	time top update-ca-certificates uptime view w write
 )
 

@@ -10,6 +10,7 @@
 bats_require_minimum_version 1.5.0
 load test_helper
 load trixie_helper
+load report_helper
 
 setup_file() {
 	# The shared image (built now if this is the suite's first use of it)
@@ -113,6 +114,21 @@ mkimg() {
 	[ "$stderr" = "img-boot: --interactive cannot be combined with --run" ]
 	run --separate-stderr img-boot --bogus x.img
 	[ "$status" -eq 2 ]
+	local bad
+	for bad in run/report:out /run/report /run/report: :out; do
+		run --separate-stderr img-boot --copy-out "$bad" x.img
+		[ "$status" -eq 2 ]
+		[ "$stderr" = "img-boot: --copy-out wants GUEST_PATH:HOST_DIR with an absolute GUEST_PATH, not '$bad'" ]
+	done
+	run --separate-stderr img-boot --copy-out /a:b --copy-out /c:d x.img
+	[ "$status" -eq 2 ]
+	[ "$stderr" = "img-boot: --copy-out may be given once" ]
+	run --separate-stderr img-boot --interactive --copy-out /a:b x.img
+	[ "$status" -eq 2 ]
+	[ "$stderr" = "img-boot: --interactive cannot be combined with --copy-out" ]
+	run --separate-stderr img-boot --machine raspi4b --copy-out /a:b x.img
+	[ "$status" -eq 2 ]
+	[ "$stderr" = "img-boot: --copy-out needs the virt machine (raspi4b has no second disk)" ]
 	assert_clean
 }
 
@@ -205,13 +221,14 @@ mkimg() {
 @test "boot: rt-check in the emulator, a failing unit named, --max-latency 1 fails, the status comes back" {
 	local img
 	img=$(trixie_image)
-	run --separate-stderr img-boot --cpus 2 --timeout 600 --log "$T/console" \
-		--run 'systemd-run --unit=rtik-broken false; sleep 2; echo "RTJSON $(rt-check --duration 2 --max-latency 1 --json)"; rt-check --duration 1; s=$?
+	run --separate-stderr img-boot --cpus 2 --timeout 600 --log "$T/console" --copy-out "/run/rt-report:$T/report" \
+		--run 'rt-check --only latency --duration 3 --load --report /run/rt-report >/dev/null 2>&1
+			systemd-run --unit=rtik-broken false; sleep 2; echo "RTJSON $(rt-check --duration 2 --max-latency 1 --json)"; rt-check --duration 1; s=$?
 			for i in $(seq 90); do [ -e /etc/cloud/cloud-init.disabled ] && break; sleep 1; done
 			echo "CLOUDOFF $(test -e /etc/cloud/cloud-init.disabled && echo yes) $(id -un rt)"; exit $s' "$img"
 	# rt-check's status: it failed.
 	[ "$status" -eq 1 ]
-	[[ $stderr == *"the command exited with status 1 after "*" s, userspace after "*" s, the command started after "*" s" ]]
+	[[ $stderr == *"the command exited with status 1 after "*" s, userspace after "*" s, the command started after "*" s"$'\n'* ]]
 	grep -q '^kernel: ok (PREEMPT_RT' "$T/console"
 	grep -q '^rt-throttling: ok' "$T/console"
 	grep -q '^cpufreq: skip (' "$T/console"
@@ -232,6 +249,11 @@ assert c["units"]["result"] == "fail" and "rtik-broken.service" in c["units"]["d
 assert c["latency"]["result"] == "fail", c["latency"]
 assert len(d["latency"]["cpus"]) == 2 and d["latency"]["max_latency_us"] == 1
 '
+	# The latency report under load, brought back (--copy-out): an
+	# emulator's numbers, as its title says; stress-ng named in it.
+	[[ $stderr == *"img-boot: $img: copied the guest's '/run/rt-report' into '$T/report'"* ]]
+	report_valid "$T/report" true
+	python3 -c 'import json, sys; j = json.load(open(sys.argv[1])); assert j["load"]["command"].startswith("stress-ng --cpu 0"), j["load"]; assert len(j["cpus"]) == 2' "$T/report/latency.json"
 	assert_clean
 	[ "$(sha256sum <"$img" | cut -d' ' -f1)" = "$(cat "$BATS_FILE_TMPDIR/sha256")" ]
 }
@@ -301,11 +323,16 @@ ab_layout() {
 	rm -rf "$d"
 }
 
-@test "boot: Ubuntu's A/B layout: the kernel, initramfs and cmdline.txt under os_prefix (current/); rt-check reports the A/B state" {
+@test "boot: Ubuntu's A/B layout: the kernel, initramfs and cmdline.txt under os_prefix (current/); rt-check reports the A/B state; --copy-out of a path the guest lacks" {
 	ab_layout "$T/ab.img"
 	run --separate-stderr img-boot --timeout 600 --log "$T/console" \
+		--copy-out "/nonexistent:$T/never" \
 		--run 'echo "SLOT $(tr " " "\n" </proc/cmdline | grep "^rtik.slot=")"; rt-check --duration 0 --only board,boot' "$T/ab.img"
-	[ "$status" -eq 0 ]
+	# The command passed; what --copy-out names is not in the guest: one
+	# line, 125, nothing made here.
+	[ "$status" -eq 125 ]
+	[ "${stderr_lines[-1]}" = "img-boot: $T/ab.img: --copy-out: '/nonexistent' does not exist in the guest" ]
+	[ ! -e "$T/never" ]
 	grep -q '^SLOT rtik.slot=current' "$T/console"
 	# rt-check reads the A/B state from the booted system's boot partition.
 	grep -q '^boot: ok (A/B: current/ good, new/ unknown (tried at the next boot))' "$T/console"

@@ -10,6 +10,7 @@
 bats_require_minimum_version 1.5.0
 load test_helper
 load trixie_helper
+load report_helper
 
 RT_CHECK=$TOP/overlays/rt-tuning/usr/local/sbin/rt-check
 
@@ -27,43 +28,7 @@ setup() {
 		ISOLATED_CPUS=
 		RT_GROUP=realtime
 	EOF
-	# cyclictest as the real one runs with -h and --histfile: its live
-	# lines (one per thread) on stdout, the histogram (a line per
-	# microsecond, a column per CPU) and its summary in the file. With
-	# CYC_SLEEP it runs that long, or until SIGTERM, as the real one does.
-	cat >"$T/bin/cyclictest" <<-'EOF'
-		#!/bin/bash
-		echo "$*" >"${0%/*}/args"
-		for a; do case $a in --histfile=*) h=${a#*=} ;; esac; done
-		done=
-		trap 'done=1' TERM
-		echo "# /dev/cpu_dma_latency set to 0us"
-		echo "T: 0 ( 1234) P:80 I:200 C:   1000 Min:      3 Act:    5 Avg:    4 Max:      21"
-		echo "T: 1 ( 1235) P:80 I:200 C:   1000 Min:      4 Act:    5 Avg:    6 Max:      35"
-		for ((i = 0; i < ${CYC_SLEEP:-0} * 10 && !done; i++)); do sleep 0.1; done
-		{
-			echo "# Histogram"
-			for us in $(seq 0 40); do
-				case $us in 3) a=500 b=0 ;; 4) a=400 b=300 ;; 5) a=99 b=600 ;; 6) a=0 b=99 ;; 21) a=1 b=0 ;; 35) a=0 b=1 ;; *) a=0 b=0 ;; esac
-				printf '%06d %06d\t%06d\n' "$us" "$a" "$b"
-			done
-			echo "# Total: 000001000 000001000"
-			echo "# Min Latencies: 00003 00004"
-			echo "# Avg Latencies: 00004 00006"
-			echo "# Max Latencies: ${CYC_MAX:-00021 00035}"
-			echo "# Histogram Overflows: ${CYC_OVERFLOWS:-00000 00000}"
-			echo "# Histogram Overflow at cycle number:"
-		} >"$h"
-	EOF
-	chmod +x "$T/bin/cyclictest"
-	# stress-ng: notes its arguments and its PID, then works until killed.
-	cat >"$T/bin/stress-ng" <<-'EOF'
-		#!/bin/sh
-		echo "$*" >"${0%/*}/stress-args"
-		echo $$ >"${0%/*}/stress-pid"
-		exec sleep 300
-	EOF
-	chmod +x "$T/bin/stress-ng"
+	fake_latency_tools "$T/bin"
 	export RT_LATENCY_REPORT=$TOP/overlays/rt-tuning/usr/local/lib/rt-check/rt-latency-report
 	export RT_CHECK_CONF=$T/rt-image.conf RT_CHECK_SYS=$S
 }
@@ -353,8 +318,7 @@ assert c["units"]["result"] == "skip", c["units"]
 # the SVG well-formed (xmllint) with a bar per bucket that has samples, of
 # the JSON's count, the maximum marked; report.html holds both.
 report_check() {
-	xmllint --noout "$1/latency.svg"
-	xmllint --html --noout "$1/report.html"
+	report_valid "$1" true
 	python3 - "$1" <<'PY'
 import json, os, sys
 import xml.etree.ElementTree as ET
@@ -486,4 +450,72 @@ assert j["settings"]["interval_us"] == 500 and j["settings"]["priority"] == 70' 
 		--interval|--interval needs a value
 		--priority|--priority needs a value
 	EOF
+}
+
+# ---- the report of a device, over SSH (make latency-report) ----
+
+# ssh, scp and sudo as on a workstation that reaches the device: the
+# remote command runs here (rt-check of the overlay, the fake cyclictest
+# and stress-ng); SSH_FAIL=1 makes ssh fail as on an unreachable host.
+fake_ssh() {
+	cat >"$T/bin/ssh" <<-'EOF'
+		#!/bin/bash
+		[ -z "${SSH_FAIL:-}" ] || { echo "ssh: connect to host gone port 22: Connection timed out" >&2; exit 255; }
+		while [ $# -gt 0 ]; do case $1 in -t) shift ;; -o) shift 2 ;; *) break ;; esac; done
+		echo "$1" >>"${0%/*}/ssh-hosts"
+		shift
+		exec bash -c "$*"
+	EOF
+	cat >"$T/bin/scp" <<-'EOF'
+		#!/bin/bash
+		while [ $# -gt 0 ]; do case $1 in -q) shift ;; -o) shift 2 ;; *) break ;; esac; done
+		args=("$@")
+		dest=${args[-1]}
+		for a in "${args[@]:0:${#args[@]}-1}"; do cp "${a#*:}" "$dest" || exit 1; done
+	EOF
+	printf '#!/bin/sh\nexec "$@"\n' >"$T/bin/sudo"
+	ln -sf "$RT_CHECK" "$T/bin/rt-check"
+	chmod +x "$T/bin/ssh" "$T/bin/scp" "$T/bin/sudo"
+}
+
+@test "make latency-report HOST=...: rt-check under load on the device over SSH, its report in the build directory; errors are one line" {
+	fake_ssh
+	local recipe=$TOP/tests/recipes/fixture b=$T/build
+	PATH=$T/bin:$PATH run --separate-stderr make -s -C "$recipe" BUILD_DIR="$b" latency-report HOST=rt@rt-pi4.local LATENCY_DURATION=3
+	echo "$output $stderr" >&2
+	[ "$status" -eq 0 ]
+	[ "$(cat "$T/bin/ssh-hosts")" = "rt@rt-pi4.local
+rt@rt-pi4.local" ]
+	[ "$output" = "latency: ok (max 35 us: min/avg/max us over 3 s under load (cpu); CPU 0 3/4/21; CPU 1 4/6/35)
+rtik-latency-report: $b/latency-rt-pi4.local/report.html" ]
+	report_valid "$b/latency-rt-pi4.local"
+	[[ $(cat "$T/bin/stress-args") == "--cpu 0 --cpu-method all "* ]]
+	[ -z "$(ls -d /tmp/rt-latency-report.* 2>/dev/null)" ]
+	# Without HOST, an unreachable one, a bad argument: one line each.
+	run --separate-stderr make -s -C "$recipe" BUILD_DIR="$b" latency-report
+	[ "$status" -ne 0 ]
+	[[ $stderr == *"image.mk: say which device: make latency-report HOST=rt@rt-pi4.local.  Stop." ]]
+	SSH_FAIL=1 PATH=$T/bin:$PATH run --separate-stderr "$TOP/mk/rtik-latency-report" --out "$T/x" rt@gone
+	[ "$status" -eq 255 ]
+	[ "${stderr_lines[-1]}" = "rtik-latency-report: ssh to rt@gone failed" ]
+	[ ! -e "$T/x" ] && [ ! -e "$T/x.new" ]
+	run --separate-stderr "$TOP/mk/rtik-latency-report" --duration 2d rt@pi
+	[ "$status" -eq 2 ]
+	[ "${stderr_lines[0]}" = "rtik-latency-report: --duration wants seconds or a time such as 30m or 2h, not '2d'" ]
+	run --separate-stderr "$TOP/mk/rtik-latency-report" 'rt@pi; reboot'
+	[ "$status" -eq 2 ]
+	[ "${stderr_lines[0]}" = "rtik-latency-report: 'rt@pi; reboot' is not [USER@]HOST" ]
+	# --load, --out and --ssh-option as given.
+	PATH=$T/bin:$PATH run --separate-stderr "$TOP/mk/rtik-latency-report" --duration 1 --load cpu,vm \
+		--ssh-option ConnectTimeout=5 --out "$T/y" rt@pi
+	[ "$status" -eq 0 ]
+	[[ $(cat "$T/bin/stress-args") == "--cpu 0 --cpu-method all --vm 0 "* ]]
+	report_valid "$T/y"
+	# cyclictest fails on the device: rt-check's status, no report, nothing here.
+	printf '#!/bin/sh\necho "unable to change scheduling policy!" >&2\nexit 1\n' >"$T/bin/cyclictest"
+	PATH=$T/bin:$PATH run --separate-stderr "$TOP/mk/rtik-latency-report" --duration 1 --out "$T/z" rt@pi
+	[ "$status" -eq 1 ]
+	[ "${stderr_lines[-1]}" = "rtik-latency-report: no report to bring back from rt@pi:/tmp/rt-latency-report.${stderr_lines[-1]##*rt-latency-report.}" ]
+	[[ ${stderr_lines[-1]} == *" (rt-check status 1)" ]]
+	[ ! -e "$T/z" ] && [ ! -e "$T/z.new" ]
 }

@@ -10,6 +10,7 @@
 bats_require_minimum_version 1.5.0
 load test_helper
 load trixie_helper
+load report_helper
 
 setup_file() {
 	trixie_setup_file
@@ -194,7 +195,9 @@ PY
 	grep -q '^units: ok (no failed unit' <<<"$output"
 	grep -q '^latency: ok (max [0-9]* us' <<<"$output"
 	grep -q '^cpufreq: skip (' <<<"$output"
-	grep -qx 'trixie-rt-pi4: boot test passed: rt-check found nothing wrong' <<<"$output"
+	grep -qx "trixie-rt-pi4: boot test passed: rt-check found nothing wrong; its report: $B/latency-qemu/report.html" <<<"$output"
+	# rt-check's report, brought back from the guest: an emulator's numbers.
+	report_valid "$B/latency-qemu" true
 	[ "$(sha256sum <"$IMG")" = "$before" ]
 	# The console is kept beside the stage's log.
 	grep -q 'PREEMPT_RT' "$B"/logs/*-boot-test.console

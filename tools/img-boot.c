@@ -57,6 +57,8 @@ enum {
 #define QEMU "qemu-system-aarch64"
 /* COMMAND_LINE_SIZE on arm64 */
 #define CMDLINE_MAX 2048
+/* --copy-out's disk: sparse, as large as what a guest may copy out. */
+#define COPY_DISK_SIZE (1LL << 30)
 /* Without --run: the boot itself is the test. */
 #define DEFAULT_CHECK                                                                       \
 	"failed=$(systemctl list-units --failed --no-legend --plain | cut -d' ' -f1); "      \
@@ -75,6 +77,8 @@ static const char *arg_append;
 static const char *arg_image;
 static bool arg_keep_writes;
 static bool arg_tryboot;
+static const char *arg_copy_out; /* GUEST_PATH:HOST_DIR */
+static char copy_guest[PATH_MAX], copy_host[PATH_MAX];
 
 /* What the boot partition says, and where its files were copied. */
 struct boot {
@@ -83,6 +87,7 @@ struct boot {
 	char cmdline[CMDLINE_MAX];
 	char tmpdir[PATH_MAX];
 	char kernel_path[PATH_MAX + 16], initrd_path[PATH_MAX + 16], dtb_path[PATH_MAX + 16];
+	char copy_path[PATH_MAX + 16]; /* --copy-out's disk */
 };
 
 /* What the console showed. */
@@ -92,6 +97,7 @@ struct watch {
 	double booted, started; /* the wrapper's markers; -1 until seen */
 	int status;           /* the command's, -1 until seen */
 	char failure[256];    /* a line that means the boot failed */
+	char copy[16];        /* --copy-out: "ok", "missing", "failed"; "" until seen */
 };
 
 /* ---- the boot partition ---- */
@@ -260,7 +266,7 @@ static bool word_dropped(const char *w)
  * --append. */
 static int cmdline_build(const struct boot *b, const struct watch *w, char *out)
 {
-	char words[CMDLINE_MAX], wrapper[1024], enc[2048], run[2400], *save = NULL;
+	char words[CMDLINE_MAX], wrapper[1536], enc[2100], run[2400], *save = NULL;
 	char *cmd_enc;
 	int r = 0;
 
@@ -283,6 +289,14 @@ static int cmdline_build(const struct boot *b, const struct watch *w, char *out)
 		r = cmdline_add(out, "", "panic=-1");
 	if (r == 0 && !arg_interactive) {
 		const char *cmd = arg_run ? arg_run : DEFAULT_CHECK;
+		/* --copy-out: the guest's file or directory, as a tar archive,
+		 * onto the disk whose serial says so. */
+		const char *copy = !arg_copy_out ? "" :
+			"p=$(tr ' ' '\\n' </proc/cmdline | sed -n 's/^img-boot\\.copy=//p' | base64 -d)\n"
+			"for b in /sys/block/vd*; do [ \"$(cat $b/serial)\" != rtik-copy-out ] || d=/dev/${b##*/}; done\n"
+			"if [ ! -e \"$p\" ]; then echo \"${m}copy missing\"\n"
+			"elif if [ -d \"$p\" ]; then tar -C \"$p\" -cf \"$d\" .; else tar -C \"${p%/*}/\" -cf \"$d\" \"${p##*/}\"; fi\n"
+			"then echo \"${m}copy ok\"; else echo \"${m}copy failed\"; fi\n";
 		int n = snprintf(wrapper, sizeof(wrapper),
 				 "exec </dev/null >/dev/console 2>&1\n"
 				 "m='%s'\n"
@@ -291,8 +305,10 @@ static int cmdline_build(const struct boot *b, const struct watch *w, char *out)
 				 "c=$(tr ' ' '\\n' </proc/cmdline | sed -n 's/^img-boot\\.run=//p' | base64 -d)\n"
 				 "echo \"${m}start\"\n"
 				 "/bin/sh -c \"$c\"\n"
-				 "echo \"${m}exit $?\"\n",
-				 w->marker);
+				 "s=$?\n"
+				 "%s"
+				 "echo \"${m}exit $s\"\n",
+				 w->marker, copy);
 		if (n < 0 || (size_t)n >= sizeof(wrapper))
 			return -E2BIG;
 		base64_encode(wrapper, (size_t)n, enc);
@@ -315,6 +331,11 @@ static int cmdline_build(const struct boot *b, const struct watch *w, char *out)
 			base64_encode(cmd, strlen(cmd), cmd_enc);
 			r = cmdline_add(out, "img-boot.run=", cmd_enc);
 			free(cmd_enc);
+		}
+		if (r == 0 && arg_copy_out) {
+			char copy_enc[PATH_MAX / 3 * 4 + 8];
+			base64_encode(copy_guest, strlen(copy_guest), copy_enc);
+			r = cmdline_add(out, "img-boot.copy=", copy_enc);
 		}
 	}
 	if (r == 0 && arg_append)
@@ -378,6 +399,12 @@ static int qemu_argv(const struct boot *b, const char *cmdline, char *argv[stati
 		if (vm_drive_arg(bufs[2], sizeof(bufs[2]), arg_image, drive_opts("virtio")) < 0)
 			return -ENAMETOOLONG;
 		argv[n++] = "-drive", argv[n++] = bufs[2];
+		if (arg_copy_out) {
+			if (vm_drive_arg(bufs[3], sizeof(bufs[3]), b->copy_path,
+					 "format=raw,if=virtio,cache=unsafe,serial=rtik-copy-out") < 0)
+				return -ENAMETOOLONG;
+			argv[n++] = "-drive", argv[n++] = bufs[3];
+		}
 		argv[n++] = "-netdev", argv[n++] = "user,id=net0";
 		argv[n++] = "-device", argv[n++] = "virtio-net-pci,netdev=net0,romfile=";
 		argv[n++] = "-device", argv[n++] = "virtio-rng-pci";
@@ -427,6 +454,8 @@ static int console_watch(const char *line, double t, void *userdata)
 			w->started = t;
 		else if (strncmp(m, "exit ", 5) == 0 && w->status < 0)
 			w->status = atoi(m + 5) & 255;
+		else if (strncmp(m, "copy ", 5) == 0 && !w->copy[0])
+			snprintf(w->copy, sizeof(w->copy), "%s", m + 5);
 		return 0;
 	}
 	if (w->userspace < 0 && (strstr(line, "as init process") || strstr(line, "Welcome to ")))
@@ -497,6 +526,30 @@ static int outcome(const struct vm *vm, const struct watch *w)
 	return EXIT_NOBOOT;
 }
 
+/* --copy-out: what the guest put on its disk, unpacked into the host's
+ * directory (made if need be), owned by whoever runs img-boot. */
+static int copy_out(const struct boot *b, const struct watch *w)
+{
+	char *mk[] = { "mkdir", "-p", "--", copy_host, NULL };
+	char *tar[] = { "tar", "-xf", (char *)b->copy_path, "--no-same-owner", "-C", copy_host, NULL };
+
+	if (strcmp(w->copy, "missing") == 0) {
+		log_error("%s: --copy-out: '%s' does not exist in the guest", arg_image, copy_guest);
+		return -ENOENT;
+	}
+	if (strcmp(w->copy, "ok") != 0) {
+		log_error("%s: --copy-out: the guest could not copy '%s' out%s", arg_image, copy_guest,
+			  w->copy[0] ? " (tar failed)" : " (it said nothing of it)");
+		return -EIO;
+	}
+	if (command_run(mk, 0) != 0 || command_run(tar, 0) != 0) {
+		log_error("%s: --copy-out: cannot unpack '%s' into '%s'", arg_image, copy_guest, copy_host);
+		return -EIO;
+	}
+	log_notice("%s: copied the guest's '%s' into '%s'", arg_image, copy_guest, copy_host);
+	return 0;
+}
+
 static int run(void)
 {
 	_cleanup_(boot_cleanup) struct boot b = { 0 };
@@ -559,6 +612,15 @@ static int run(void)
 			return EXIT_NOBOOT;
 		}
 	}
+	if (arg_copy_out) {
+		_cleanup_(closep) int cfd = -1;
+		snprintf(b.copy_path, sizeof(b.copy_path), "%s/copy-out.img", b.tmpdir);
+		cfd = open(b.copy_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+		if (cfd < 0 || ftruncate(cfd, COPY_DISK_SIZE) < 0) {
+			log_errno(errno, "cannot make '%s'", b.copy_path);
+			return EXIT_NOBOOT;
+		}
+	}
 	if (qemu_argv(&b, cmdline, argv, bufs) < 0) {
 		log_error("cannot boot '%s': its name is too long for QEMU's -drive", arg_image);
 		return EXIT_NOBOOT;
@@ -592,7 +654,10 @@ static int run(void)
 		log_errno(r, "cannot start %s", QEMU);
 		return EXIT_NOBOOT;
 	}
-	return outcome(&vm, &w);
+	r = outcome(&vm, &w);
+	if (arg_copy_out && w.status >= 0 && copy_out(&b, &w) < 0)
+		return EXIT_NOBOOT;
+	return r;
 }
 
 static void help(void)
@@ -613,6 +678,9 @@ static void help(void)
 	       "  -w, --keep-writes     let the booted system write to IMAGE itself\n"
 	       "  -T, --tryboot         boot as the firmware's tryboot mode does: with the\n"
 	       "                        [tryboot] sections of config.txt (Ubuntu's new/)\n"
+	       "  -o, --copy-out=GUEST_PATH:HOST_DIR\n"
+	       "                        after the command, bring the guest's file or\n"
+	       "                        directory GUEST_PATH back into HOST_DIR\n"
 	       "  -q, --quiet           only errors and the summary\n"
 	       "  -v, --verbose         say more, and show the serial console on stderr\n"
 	       "  -h, --help            show this help\n"
@@ -650,6 +718,7 @@ static int parse_argv(int argc, char **argv)
 		{ "append", required_argument, NULL, 'a' },
 		{ "keep-writes", no_argument, NULL, 'w' },
 		{ "tryboot", no_argument, NULL, 'T' },
+		{ "copy-out", required_argument, NULL, 'o' },
 		CLI_COMMON_OPTIONS,
 		{}
 	};
@@ -657,7 +726,7 @@ static int parse_argv(int argc, char **argv)
 	long cpus;
 	int c;
 
-	while ((c = getopt_long(argc, argv, "M:c:m:t:r:il:a:wT" CLI_COMMON_SHORT, options, NULL)) >= 0) {
+	while ((c = getopt_long(argc, argv, "M:c:m:t:r:il:a:wTo:" CLI_COMMON_SHORT, options, NULL)) >= 0) {
 		switch (c) {
 		case 'M':
 			if (strcmp(optarg, "virt") == 0)
@@ -707,13 +776,35 @@ static int parse_argv(int argc, char **argv)
 		case 'T':
 			arg_tryboot = true;
 			break;
+		case 'o': {
+			const char *colon = strchr(optarg, ':');
+			if (arg_copy_out) {
+				log_error("--copy-out may be given once");
+				return -EINVAL;
+			}
+			if (optarg[0] != '/' || !colon || !colon[1] || (size_t)(colon - optarg) >= sizeof(copy_guest) ||
+			    strlen(colon + 1) >= sizeof(copy_host)) {
+				log_error("--copy-out wants GUEST_PATH:HOST_DIR with an absolute GUEST_PATH, not '%s'",
+					  optarg);
+				return -EINVAL;
+			}
+			snprintf(copy_guest, sizeof(copy_guest), "%.*s", (int)(colon - optarg), optarg);
+			snprintf(copy_host, sizeof(copy_host), "%s", colon + 1);
+			arg_copy_out = optarg;
+			break;
+		}
 		default:
 			if ((c = cli_option(c, help)) <= 0)
 				return c;
 		}
 	}
-	if (arg_interactive && (arg_run || arg_log)) {
-		log_error("--interactive cannot be combined with %s", arg_run ? "--run" : "--log");
+	if (arg_interactive && (arg_run || arg_log || arg_copy_out)) {
+		log_error("--interactive cannot be combined with %s",
+			  arg_run ? "--run" : arg_log ? "--log" : "--copy-out");
+		return -EINVAL;
+	}
+	if (arg_copy_out && arg_machine != MACHINE_VIRT) {
+		log_error("--copy-out needs the virt machine (raspi4b has no second disk)");
 		return -EINVAL;
 	}
 	if (cli_operand(argc, argv, "no image given", &arg_image) < 0)
