@@ -195,7 +195,7 @@ npm" ]
 # of essential packages (always installed). Target scripts, which run in
 # the image with the image's own packages, are not in it.
 programs=(
-	apt-ftparchive apt-get awk bats bmaptool bzip2 cc cpio curl debugfs dpkg-deb dumpe2fs e2fsck fsck.fat
+	apt-ftparchive apt-get awk bats bmaptool bzip2 cc chromium cpio curl debugfs dpkg-deb dumpe2fs e2fsck fsck.fat
 	fsck.vfat fuse2fs fusefat getcap git gpg gpgconf gpgv gzip lighttpd losetup lz4 make mcopy mdel mdeltree mdir minfo mke2fs
 	mkfs.ext4 mkfs.vfat mmdebstrap mount mtype node openssl parallel patchelf pgrep pkg-config ps python3
 	qemu-system-aarch64 resize2fs rsync scdoc scp setcap setfacl sfdisk shellcheck ssh ssh-keygen sysctl systemctl

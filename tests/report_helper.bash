@@ -10,6 +10,8 @@
 #                                 figures; EMULATED (true/false): the title
 #                                 says whether the numbers are an emulator's
 #   fake_latency_tools DIR        stand-ins of cyclictest and stress-ng in DIR
+#   report_drawn DIR PNG          report.html as Chromium draws it: the
+#                                 pixels of the bars and of the maximum
 
 report_valid() {
 	xmllint --noout "$1/latency.svg"
@@ -79,4 +81,47 @@ fake_latency_tools() {
 		exec sleep 300
 	EOF
 	chmod +x "$1/stress-ng"
+}
+
+# report_drawn DIR PNG: report.html rendered by headless Chromium into PNG;
+# prints the number of pixels of the bars' blue (#3572b0) and of the
+# maximum's red (#c00), read with a PNG decoder of a few lines (zlib).
+report_drawn() {
+	chromium --headless --no-sandbox --disable-gpu --hide-scrollbars --window-size=1000,1500 \
+		--screenshot="$2" "file://$1/report.html" >/dev/null 2>&1
+	python3 - "$2" <<'PY'
+import struct, sys, zlib
+data = open(sys.argv[1], "rb").read()
+assert data[:8] == b"\x89PNG\r\n\x1a\n", "not a PNG"
+pos, idat = 8, b""
+while pos < len(data):
+    n, kind = struct.unpack(">I4s", data[pos:pos + 8])
+    body = data[pos + 8:pos + 8 + n]
+    if kind == b"IHDR":
+        w, h, depth, ctype = struct.unpack(">IIBB", body[:10])
+    elif kind == b"IDAT":
+        idat += body
+    pos += 12 + n
+assert depth == 8 and ctype in (2, 6), (depth, ctype)
+bpp = 3 if ctype == 2 else 4
+raw, stride, prev, blue, red = zlib.decompress(idat), w * bpp, bytearray(w * bpp), 0, 0
+for y in range(h):
+    f, row = raw[y * (stride + 1)], bytearray(raw[y * (stride + 1) + 1:(y + 1) * (stride + 1)])
+    for i in range(stride):
+        a = row[i - bpp] if i >= bpp else 0
+        b, c = prev[i], prev[i - bpp] if i >= bpp else 0
+        if f == 1: row[i] = (row[i] + a) & 255
+        elif f == 2: row[i] = (row[i] + b) & 255
+        elif f == 3: row[i] = (row[i] + (a + b) // 2) & 255
+        elif f == 4:
+            p = a + b - c
+            pa, pb, pc = abs(p - a), abs(p - b), abs(p - c)
+            row[i] = (row[i] + (a if pa <= pb and pa <= pc else b if pb <= pc else c)) & 255
+    for x in range(0, stride, bpp):
+        px = tuple(row[x:x + 3])
+        blue += px == (0x35, 0x72, 0xb0)
+        red += px == (0xcc, 0x00, 0x00)
+    prev = row
+print(blue, red)
+PY
 }

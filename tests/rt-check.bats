@@ -259,7 +259,7 @@ assert d["latency"] == {"duration_s": 3, "max_latency_us": 1, "cpus": [
 	[ "$(line latency)" = "latency: FAIL (cyclictest failed: unable to change scheduling policy!)" ]
 }
 
-@test "in the trixie image, with img-nspawn-run on this host's kernel: kernel fails, named; --json parsed" {
+@test "in the trixie image, with img-nspawn-run on this host's kernel: kernel fails, named; --json parsed; a latency report under load with the image's own tools" {
 	require_root
 	uname -v | grep -qv PREEMPT_RT || skip "this host runs PREEMPT_RT"
 	local img
@@ -284,6 +284,16 @@ assert c["units"]["result"] == "skip", c["units"]
 '
 	run img-nspawn-run -q --root "$T/root" -- /usr/local/sbin/rt-check --duration 0
 	[[ $(line kernel) == "kernel: FAIL (not PREEMPT_RT: "* ]]
+	# The latency report with the image's own cyclictest and stress-ng
+	# (under qemu-user, on this host's kernel): nothing to install.
+	run --separate-stderr img-nspawn-run -q --root "$T/root" -- \
+		/usr/local/sbin/rt-check --only latency --duration 3 --load --report /root/report
+	echo "$output $stderr" >&2
+	[ "$status" -eq 0 ]
+	[[ $output == "latency: ok (max "*" us: min/avg/max us over 3 s under load (cpu); CPU 0 "* ]]
+	report_valid "$T/root/root/report"
+	python3 -c 'import json, sys; j = json.load(open(sys.argv[1])); assert j["load"]["command"].startswith("stress-ng --cpu 0"), j; assert j["image"]["RT_IMAGE_NAME"] == "trixie-rt-pi4"' "$T/root/root/report/latency.json"
+	! pgrep -x stress-ng >/dev/null || return 1
 }
 
 @test "rt-cpu-frequency: PINNED_CPU_FREQUENCY on any model, else the model's own from the device tree, else the maximum; a bad value is one line" {
@@ -360,6 +370,10 @@ PY
 	[[ $stderr == *"rt-check: report: $T/report/report.html"* ]]
 	report_check "$T/report"
 	[ "$(ls -A "$T/report" | sort | tr '\n' ' ')" = "latency.json latency.svg report.html " ]
+	# Drawn: report.html in headless Chromium has the bars and the maxima.
+	local blue red
+	read -r blue red < <(report_drawn "$T/report" "$T/shot.png")
+	[ "$blue" -gt 2000 ] && [ "$red" -gt 100 ] || { echo "blue $blue, red $red" >&2; return 1; }
 	python3 -c 'import json, sys; j = json.load(open(sys.argv[1])); assert j["cut_short"] is False and j["load"] is None and j["settings"]["duration_s"] == 2' "$T/report/latency.json"
 }
 
