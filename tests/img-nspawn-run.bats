@@ -191,6 +191,11 @@ fake_root() {
 	run --separate-stderr img-nspawn-run --root "$T" --setenv 1A true
 	[ "$status" -eq 125 ]
 	[ "$stderr" = "img-nspawn-run: --setenv wants NAME=VALUE or NAME, NAME of letters, digits and '_', not '1A'" ]
+	for bad in cap_ipc_lock CAP_ CAP_IPC_LOCK, ,CAP_SYS_NICE 'CAP_X;true'; do
+		run --separate-stderr img-nspawn-run --capability="$bad" --root / true
+		[ "$status" -eq 125 ]
+		[ "$stderr" = "img-nspawn-run: --capability wants CAP_NAME[,CAP_NAME]..., not '$bad'" ]
+	done
 	run --separate-stderr img-nspawn-run --root "$T" --apt-downloads "$T/dl" true
 	[ "$status" -eq 125 ]
 	[ "$stderr" = "img-nspawn-run: --apt-downloads goes with --apt-cache" ]

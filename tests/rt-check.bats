@@ -286,7 +286,8 @@ assert c["units"]["result"] == "skip", c["units"]
 	[[ $(line kernel) == "kernel: FAIL (not PREEMPT_RT: "* ]]
 	# The latency report with the image's own cyclictest and stress-ng
 	# (under qemu-user, on this host's kernel): nothing to install.
-	run --separate-stderr img-nspawn-run -q --root "$T/root" -- \
+	# cyclictest -m locks qemu-user's memory too: CAP_IPC_LOCK.
+	run --separate-stderr img-nspawn-run -q --capability=CAP_IPC_LOCK --root "$T/root" -- \
 		/usr/local/sbin/rt-check --only latency --duration 3 --load --report /root/report
 	echo "$output $stderr" >&2
 	[ "$status" -eq 0 ]

@@ -401,9 +401,10 @@ static int qemu_argv(const struct boot *b, const char *cmdline, char *argv[stati
 		argv[n++] = "-drive", argv[n++] = bufs[2];
 		if (arg_copy_out) {
 			if (vm_drive_arg(bufs[3], sizeof(bufs[3]), b->copy_path,
-					 "format=raw,if=virtio,cache=unsafe,serial=rtik-copy-out") < 0)
+					 "format=raw,if=none,id=rtikcopy,cache=unsafe") < 0)
 				return -ENAMETOOLONG;
 			argv[n++] = "-drive", argv[n++] = bufs[3];
+			argv[n++] = "-device", argv[n++] = "virtio-blk-pci,drive=rtikcopy,serial=rtik-copy-out";
 		}
 		argv[n++] = "-netdev", argv[n++] = "user,id=net0";
 		argv[n++] = "-device", argv[n++] = "virtio-net-pci,netdev=net0,romfile=";

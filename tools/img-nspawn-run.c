@@ -65,6 +65,7 @@ static const char *arg_root;
 static struct bind arg_binds[BINDS_MAX];
 static unsigned arg_n_binds;
 static const char *arg_setenv[SETENV_MAX];
+static const char *arg_capability; /* CAP_A,CAP_B: beyond nspawn's default set */
 static unsigned arg_n_setenv;
 static const char *arg_workdir = "/";
 static const char *arg_apt_cache;
@@ -427,6 +428,8 @@ static int nspawn_argv(const struct plan *p, bool registered, struct strv *a)
 	 * it starts: the caller's choice goes into the container with them. */
 	if (p->foreign && getenv("QEMU_CPU") && *getenv("QEMU_CPU") && !setenv_given("QEMU_CPU"))
 		r |= strv_add(a, "--setenv=QEMU_CPU=%s", getenv("QEMU_CPU"));
+	if (arg_capability)
+		r |= strv_add(a, "--capability=%s", arg_capability);
 	r |= strv_add(a, "--chdir=%s", arg_workdir);
 	r |= strv_add(a, "--");
 	if (arg_shell)
@@ -848,6 +851,8 @@ static void help(void)
 	       "                          the new ones its apt lists vouch for go into DIR\n"
 	       "      --apt-downloads=DIR where apt's downloads go meanwhile (emptied)\n"
 	       "  -w, --workdir=PATH      run CMD in PATH (default: /)\n"
+	       "      --capability=CAP[,CAP]...  capabilities beyond systemd-nspawn's default\n"
+	       "                          set (CAP_IPC_LOCK for cyclictest -m)\n"
 	       "      --log=FILE          also append the output to FILE, with timestamps\n"
 	       "      --shell             an interactive shell in the image instead\n"
 	       "  -q, --quiet             only errors\n"
@@ -861,7 +866,7 @@ static void help(void)
 
 static int parse_argv(int argc, char **argv)
 {
-	enum { ARG_BIND_RO = 0x100, ARG_LOG, ARG_SHELL, ARG_APT_CACHE, ARG_APT_DOWNLOADS };
+	enum { ARG_BIND_RO = 0x100, ARG_LOG, ARG_SHELL, ARG_APT_CACHE, ARG_APT_DOWNLOADS, ARG_CAPABILITY };
 	static const struct option options[] = {
 		{ "root", required_argument, NULL, 'r' },
 		{ "bind", required_argument, NULL, 'b' },
@@ -872,6 +877,7 @@ static int parse_argv(int argc, char **argv)
 		{ "shell", no_argument, NULL, ARG_SHELL },
 		{ "apt-cache", required_argument, NULL, ARG_APT_CACHE },
 		{ "apt-downloads", required_argument, NULL, ARG_APT_DOWNLOADS },
+		{ "capability", required_argument, NULL, ARG_CAPABILITY },
 		CLI_COMMON_OPTIONS,
 		{}
 	};
@@ -911,6 +917,20 @@ static int parse_argv(int argc, char **argv)
 			break;
 		case ARG_LOG:
 			arg_log = optarg;
+			break;
+		case ARG_CAPABILITY:
+			/* CAP_NAME[,CAP_NAME]...: nspawn's own form. */
+			for (const char *t = optarg; ; t++) {
+				size_t n = strspn(t, "ABCDEFGHIJKLMNOPQRSTUVWXYZ_");
+				if (strncmp(t, "CAP_", 4) != 0 || n <= 4 || (t[n] && t[n] != ',')) {
+					log_error("--capability wants CAP_NAME[,CAP_NAME]..., not '%s'", optarg);
+					return -EINVAL;
+				}
+				t += n;
+				if (!*t)
+					break;
+			}
+			arg_capability = optarg;
 			break;
 		case ARG_SHELL:
 			arg_shell = true;
