@@ -208,7 +208,7 @@ programs=(
 not_programs=(
 	adduser apt apt-cache as column chpasswd dirmngr fakeroot fdisk file free gcc init kill less man mtools opt passwd pc
 	journalctl policy-rc.d poweroff qemu-system-arm reboot size strings strip systemd systemd-analyze systemd-run
-	time top update-ca-certificates uptime view w write
+	open red time top update-ca-certificates uptime view w write
 )
 
 # The sources, one path a line, relative to TOP; not scripts/deps (package
