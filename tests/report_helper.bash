@@ -87,7 +87,7 @@ fake_latency_tools() {
 # prints the number of pixels of the bars' blue (#3572b0) and of the
 # maximum's red (#c00), read with a PNG decoder of a few lines (zlib).
 report_drawn() {
-	chromium --headless --no-sandbox --disable-gpu --hide-scrollbars --window-size=1000,1500 \
+	timeout 120 chromium --headless --no-sandbox --disable-gpu --hide-scrollbars --window-size=1000,1500 \
 		--screenshot="$2" "file://$1/report.html" >/dev/null 2>&1
 	python3 - "$2" <<'PY'
 import struct, sys, zlib
