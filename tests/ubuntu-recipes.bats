@@ -1,11 +1,12 @@
 #!/usr/bin/env bats
 # shellcheck disable=SC2030,SC2031,SC2154,SC2016 # bats: @test bodies run in subshells; run sets stderr_lines; code for in_boot_ns is single-quoted
-# The Ubuntu recipes (focal-rt-ros2, jammy-rt-humble, noble-rt-jazzy): one
-# set of phase scripts (images/shared/ubuntu) under three Makefiles of
-# variables; phase1-host against a local RT kernel zip of stub packages,
-# verified through the recipe's sources.lock (recorded, then checked,
-# LOCKED=1, a tampered zip); and the boot partition checks of boot.sh on
-# Ubuntu 20.04's U-Boot layout, in a mount namespace whose /boot is a tmpfs.
+# The Ubuntu recipes (focal-rt-ros2, jammy-rt-humble, noble-rt-jazzy,
+# resolute-rt-lyrical): one set of phase scripts (images/shared/ubuntu)
+# under four Makefiles of variables; phase1-host against a local RT kernel
+# zip of stub packages, verified through the recipe's sources.lock
+# (recorded, then checked, LOCKED=1, a tampered zip); and the boot partition
+# checks of boot.sh on Ubuntu 20.04's U-Boot layout and on the A/B layout of
+# 25.10 and later, in a mount namespace whose /boot is a tmpfs.
 
 bats_require_minimum_version 1.5.0
 load test_helper
@@ -43,7 +44,7 @@ setup() {
 	unset LOCKED RT_KERNEL_SHA256 RT_KERNEL_SOURCE
 }
 
-@test "the three recipes are Makefiles of variables over the shared phase scripts" {
+@test "the Ubuntu recipes are Makefiles of variables over the shared phase scripts" {
 	local r v
 	for r in focal-rt-ros2 jammy-rt-humble noble-rt-jazzy resolute-rt-lyrical; do
 		[ ! -e "$TOP/images/$r/setup" ]
