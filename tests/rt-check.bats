@@ -534,3 +534,26 @@ rtik-latency-report: $b/latency-rt-pi4.local/report.html" ]
 	[[ ${stderr_lines[-1]} == *" (rt-check status 1)" ]]
 	[ ! -e "$T/z" ] && [ ! -e "$T/z.new" ]
 }
+
+@test "--report: the board's throttling (vcgencmd get_throttled) at start and end; under-voltage during the run spoils the measurement, and the report says so" {
+	# 0x0 at the start; at the end under-voltage now (bit 0), throttled
+	# since boot (bit 18), soft temperature limit since boot but already
+	# before the run (bit 19 at the start too: not this run's).
+	printf '#!/bin/sh\nif [ -e "${0%%/*}/vc-once" ]; then echo throttled=0xc0001; else : >"${0%%/*}/vc-once"; echo throttled=0x80000; fi\n' >"$T/bin/vcgencmd"
+	chmod +x "$T/bin/vcgencmd"
+	mkdir -p "$S/proc/device-tree" "$S/sys/class/thermal/thermal_zone0" "$S/sys/devices/system/cpu/cpufreq/policy0"
+	printf 'Raspberry Pi 4 Model B Rev 1.4\0' >"$S/proc/device-tree/model"
+	echo 48312 >"$S/sys/class/thermal/thermal_zone0/temp"
+	echo 1500000 >"$S/sys/devices/system/cpu/cpufreq/policy0/scaling_cur_freq"
+	PATH=$T/bin:$PATH run --separate-stderr "$RT_CHECK" --duration 1 --only latency --report "$T/r"
+	[ "$status" -eq 0 ]
+	report_valid "$T/r"
+	python3 -c '
+import json, sys
+j = json.load(open(sys.argv[1]))
+assert j["throttled"] == {"start": "0x80000", "end": "0xc0001", "flags": "under-voltage,throttled", "spoiled": True}, j["throttled"]
+assert j["temperature_c"] == {"start": 48.3, "end": 48.3} and j["cpu_frequency_khz"] == {"start": 1500000, "end": 1500000}
+assert j["board"] == "Raspberry Pi 4 Model B Rev 1.4" and j["title"] == "Scheduling latency of trixie-rt-pi4 on Raspberry Pi 4 Model B Rev 1.4" or j["emulated"]
+' "$T/r/latency.json"
+	grep -q 'class="warn">The board was throttled during the run (under-voltage,throttled): this measurement is spoiled.' "$T/r/report.html"
+}
