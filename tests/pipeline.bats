@@ -419,7 +419,10 @@ where_recipe() {
 	run --separate-stderr mk
 	[ "$status" -eq 0 ]
 	assert_nothing_left
-	output_check "$OUT" view 1
+	# A round may have stopped phase2-target after its work, before its
+	# stamp: the next make runs it again, as make does (phase scripts are
+	# written to run again on the same image).
+	output_check "$OUT" view 1+
 	output_open "$OUT" view
 	[ -z "$(find "$T/view" -xdev -name '.img-overlay.*')" ]
 	output_close view
