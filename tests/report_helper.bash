@@ -2,9 +2,10 @@
 # rt-check's latency report (rt-check --report DIR), checked whatever the
 # numbers: `load report_helper`, then
 #
-#   report_valid DIR [EMULATED]   latency.svg well-formed (xmllint), a bar per
-#                                 bucket of latency.json's histograms with its
-#                                 count, each CPU's maximum marked where the
+#   report_valid DIR [EMULATED]   latency.svg well-formed (xmllint), a bar (of
+#                                 some height) per bucket of latency.json's
+#                                 histograms with its count, each CPU's
+#                                 maximum marked where the
 #                                 JSON says; the samples add up; report.html
 #                                 holds the SVG, the title and the published
 #                                 figures; EMULATED (true/false): the title
@@ -36,6 +37,7 @@ got = {}
 for g in svg.findall("s:g", ns):
     cpu = int(g.get("data-cpu"))
     got[cpu] = {int(r.get("data-us")): int(r.get("data-count")) for r in g.findall("s:rect[@class='bar']", ns)}
+    assert all(float(r.get("height")) > 0 for r in g.findall("s:rect[@class='bar']", ns))
     assert int(g.find("s:line[@class='max']", ns).get("data-us")) == j["cpus"][cpu]["max_us"]
 assert got == {c["cpu"]: dict(c["histogram"]) for c in j["cpus"]}, "the SVG's bars are not the JSON's histogram"
 html = open(os.path.join(d, "report.html")).read()

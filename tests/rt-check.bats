@@ -325,14 +325,13 @@ assert c["units"]["result"] == "skip", c["units"]
 
 # ---- the latency report (--report, --load) ----
 
-# report_check DIR: latency.json against the fake cyclictest's histogram,
-# the SVG well-formed (xmllint) with a bar per bucket that has samples, of
-# the JSON's count, the maximum marked; report.html holds both.
+# report_check DIR: a valid report (report_valid: the SVG's bars and
+# maxima are the JSON's) whose JSON holds the fake cyclictest's histogram,
+# the settings, the image and the published figures.
 report_check() {
 	report_valid "$1" true
 	python3 - "$1" <<'PY'
 import json, os, sys
-import xml.etree.ElementTree as ET
 d = sys.argv[1]
 j = json.load(open(os.path.join(d, "latency.json")))
 want = {0: {3: 500, 4: 400, 5: 99, 21: 1}, 1: {4: 300, 5: 600, 6: 99, 35: 1}}
@@ -347,15 +346,7 @@ assert j["image"]["RT_IMAGE_NAME"] == "trixie-rt-pi4"
 assert j["kernel"] == os.popen("uname -a").read().strip()
 assert j["emulated"] is True and "emulated" in j["title"], j["title"]
 assert [f["max_us"] for f in j["published"]["figures"]] == [148, 60, 58, 82, 34]
-ns = {"s": "http://www.w3.org/2000/svg"}
-svg = ET.parse(os.path.join(d, "latency.svg")).getroot()
-got = {}
-for g in svg.findall("s:g", ns):
-    cpu = int(g.get("data-cpu"))
-    got[cpu] = {int(r.get("data-us")): int(r.get("data-count")) for r in g.findall("s:rect[@class='bar']", ns)}
-    assert all(float(r.get("height")) > 0 for r in g.findall("s:rect[@class='bar']", ns))
-    assert int(g.find("s:line[@class='max']", ns).get("data-us")) == j["cpus"][cpu]["max_us"]
-assert got == want, got
+# The SVG's bars are the JSON's histogram: report_valid.
 html = open(os.path.join(d, "report.html")).read()
 assert "<svg" in html and j["title"] in html.replace("&amp;", "&"), html[:300]
 assert "ros-realtime" in html and "this run" in html
@@ -553,7 +544,9 @@ import json, sys
 j = json.load(open(sys.argv[1]))
 assert j["throttled"] == {"start": "0x80000", "end": "0xc0001", "flags": "under-voltage,throttled", "spoiled": True}, j["throttled"]
 assert j["temperature_c"] == {"start": 48.3, "end": 48.3} and j["cpu_frequency_khz"] == {"start": 1500000, "end": 1500000}
-assert j["board"] == "Raspberry Pi 4 Model B Rev 1.4" and j["title"] == "Scheduling latency of trixie-rt-pi4 on Raspberry Pi 4 Model B Rev 1.4" or j["emulated"]
+assert j["board"] == "Raspberry Pi 4 Model B Rev 1.4", j["board"]
+# A Pi, so no note in the title, unless this host is a virtual machine itself.
+assert j["title"] == "Scheduling latency of trixie-rt-pi4 on Raspberry Pi 4 Model B Rev 1.4" or j["emulated"], j["title"]
 ' "$T/r/latency.json"
 	grep -q 'class="warn">The board was throttled during the run (under-voltage,throttled): this measurement is spoiled.' "$T/r/report.html"
 }
