@@ -550,3 +550,22 @@ assert j["title"] == "Scheduling latency of trixie-rt-pi4 on Raspberry Pi 4 Mode
 ' "$T/r/latency.json"
 	grep -q 'class="warn">The board was throttled during the run (under-voltage,throttled): this measurement is spoiled.' "$T/r/report.html"
 }
+
+@test "rt-latency-report: --summary of a histogram; what it cannot read is one line and status 1" {
+	fake_latency_tools "$T/bin"
+	"$T/bin/cyclictest" --histfile="$T/hist" >/dev/null
+	run --separate-stderr "$RT_LATENCY_REPORT" --summary "$T/hist"
+	[ "$status" -eq 0 ]
+	[ "$output" = "0 3 4 21
+1 4 6 35" ]
+	run --separate-stderr "$RT_LATENCY_REPORT" --summary "$T/none"
+	[ "$status" -eq 1 ]
+	[ "$stderr" = "rt-latency-report: usage: rt-latency-report --summary HISTOGRAM (readable)" ]
+	run --separate-stderr "$RT_LATENCY_REPORT" --histogram "$T/none" --meta "$T/hist" "$T/r"
+	[ "$status" -eq 1 ]
+	[ "$stderr" = "rt-latency-report: no histogram '$T/none'" ]
+	run --separate-stderr "$RT_LATENCY_REPORT" --bogus x "$T/r"
+	[ "$status" -eq 1 ]
+	[ "$stderr" = "rt-latency-report: unknown argument '--bogus'" ]
+	[ ! -e "$T/r" ]
+}
