@@ -177,6 +177,15 @@ mkimg() {
 	assert_clean
 }
 
+@test "--copy-out into a directory that cannot be made: 125, one line, before QEMU starts" {
+	mkimg "$T/img" vmlinuz-test initrd.img-test
+	: >"$T/file"
+	run --separate-stderr img-boot --copy-out "/run/x:$T/file/sub" "$T/img"
+	[ "$status" -eq 125 ]
+	[ "$stderr" = "img-boot: cannot boot '$T/img' with --copy-out: cannot make the directory '$T/file/sub'" ]
+	assert_clean
+}
+
 @test "a command too long for the kernel command line: 125, nothing left" {
 	mkimg "$T/img" vmlinuz-test initrd.img-test
 	run --separate-stderr img-boot --run "$(printf 'x%.0s' {1..1600})" "$T/img"
@@ -329,10 +338,10 @@ ab_layout() {
 		--copy-out "/nonexistent:$T/never" \
 		--run 'echo "SLOT $(tr " " "\n" </proc/cmdline | grep "^rtik.slot=")"; rt-check --duration 0 --only board,boot' "$T/ab.img"
 	# The command passed; what --copy-out names is not in the guest: one
-	# line, 125, nothing made here.
+	# line, 125, nothing in the directory (made before the boot).
 	[ "$status" -eq 125 ]
 	[ "${stderr_lines[-1]}" = "img-boot: $T/ab.img: --copy-out: '/nonexistent' does not exist in the guest" ]
-	[ ! -e "$T/never" ]
+	[ -z "$(ls -A "$T/never")" ]
 	grep -q '^SLOT rtik.slot=current' "$T/console"
 	# rt-check reads the A/B state from the booted system's boot partition.
 	grep -q '^boot: ok (A/B: current/ good, new/ unknown (tried at the next boot))' "$T/console"

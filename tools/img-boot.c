@@ -528,10 +528,9 @@ static int outcome(const struct vm *vm, const struct watch *w)
 }
 
 /* --copy-out: what the guest put on its disk, unpacked into the host's
- * directory (made if need be), owned by whoever runs img-boot. */
+ * directory (made before the boot), owned by whoever runs img-boot. */
 static int copy_out(const struct boot *b, const struct watch *w)
 {
-	char *mk[] = { "mkdir", "-p", "--", copy_host, NULL };
 	char *tar[] = { "tar", "-xf", (char *)b->copy_path, "--no-same-owner", "-C", copy_host, NULL };
 
 	if (strcmp(w->copy, "missing") == 0) {
@@ -543,7 +542,7 @@ static int copy_out(const struct boot *b, const struct watch *w)
 			  w->copy[0] ? " (tar failed)" : " (it said nothing of it)");
 		return -EIO;
 	}
-	if (command_run(mk, 0) != 0 || command_run(tar, 0) != 0) {
+	if (command_run(tar, 0) != 0) {
 		log_error("%s: --copy-out: cannot unpack '%s' into '%s'", arg_image, copy_guest, copy_host);
 		return -EIO;
 	}
@@ -615,6 +614,14 @@ static int run(void)
 	}
 	if (arg_copy_out) {
 		_cleanup_(closep) int cfd = -1;
+		char *mk[] = { "mkdir", "-p", "--", copy_host, NULL };
+		/* Before the boot, not after it: a directory that cannot be made
+		 * costs no boot. */
+		if (command_run(mk, COMMAND_SILENT) != 0) {
+			log_error("cannot boot '%s' with --copy-out: cannot make the directory '%s'", arg_image,
+				  copy_host);
+			return EXIT_NOBOOT;
+		}
 		snprintf(b.copy_path, sizeof(b.copy_path), "%s/copy-out.img", b.tmpdir);
 		cfd = open(b.copy_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 		if (cfd < 0 || ftruncate(cfd, COPY_DISK_SIZE) < 0) {
