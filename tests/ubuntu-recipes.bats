@@ -217,7 +217,7 @@ in_ab_ns() {
 	[ "$status" -eq 0 ]
 }
 
-@test "boot.sh, A/B boot: another kernel in new/, a pending new/, no Pi 5 device tree, a current/ not good: one line each" {
+@test "boot.sh, A/B boot: another kernel in new/, a pending new/, no Pi 5 device tree, a current/ not good or missing: one line each" {
 	run --separate-stderr in_ab_ns 'echo "other kernel" >"$BOOT_DIR/new/vmlinuz"; kernel_to_firmware 5.15.98-rt62-raspi'
 	[ "$status" -eq 1 ]
 	[ "$stderr" = "in-boot-ns: $T/firmware/new holds no vmlinuz of 5.15.98-rt62-raspi: flash-kernel last wrote another kernel's assets there" ]
@@ -233,6 +233,9 @@ in_ab_ns() {
 	run --separate-stderr in_ab_ns 'kernel_to_firmware 5.15.98-rt62-raspi; BOOT_MODELS=pi6 kernel_check_boot 5.15.98-rt62-raspi'
 	[ "$status" -eq 1 ]
 	[ "$stderr" = "in-boot-ns: BOOT_MODELS: unknown model 'pi6' (pi4, pi5)" ]
+	run --separate-stderr in_ab_ns 'rm -rf "$BOOT_DIR/new" "$BOOT_DIR/current"; kernel_to_firmware 5.15.98-rt62-raspi'
+	[ "$status" -eq 1 ]
+	[ "$stderr" = "in-boot-ns: $T/firmware/current is missing: config.txt's os_prefix names a folder the boot partition does not have" ]
 }
 
 @test "phase1-target: APT_POCKETS added beside the release, in the file's own form (deb822 stanza, sources.list line), once; no source of the release is one line" {

@@ -42,8 +42,10 @@ kernel_to_firmware() {
 	ln -sfn "vmlinuz-$rel" /boot/vmlinuz
 	ln -sfn "initrd.img-$rel" /boot/initrd.img
 	rm -f /boot/vmlinuz.old /boot/initrd.img.old
-	if [ -n "$(bootcfg_get os_prefix)" ]; then
-		ab_promote "$rel"
+	local prefix
+	prefix=$(bootcfg_get os_prefix)
+	if [ -n "$prefix" ]; then
+		ab_promote "$rel" "$BOOT_DIR/${prefix%/}"
 		return
 	fi
 	say "copying $vmlinuz and $initrd to $BOOT_DIR/vmlinuz and $BOOT_DIR/initrd.img"
@@ -70,10 +72,8 @@ kernel_to_firmware() {
 # current/ held beyond it (the stock kernel's device trees and overlays)
 # goes, and so do new/ and old/. Without a new/ (no flash-kernel run since
 # the last time), current/ must hold REL already: kernel_check_boot says.
-ab_promote() {
-	local rel=$1 cur new=$BOOT_DIR/new f
-	cur=$BOOT_DIR/$(bootcfg_get os_prefix)
-	cur=${cur%/}
+ab_promote() { # REL CURRENT-DIR
+	local rel=$1 cur=$2 new=$BOOT_DIR/new f
 	if [ -d "$new" ]; then
 		cmp -s "$new/vmlinuz" "/boot/vmlinuz-$rel" ||
 			die "$new holds no vmlinuz of $rel: flash-kernel last wrote another kernel's assets there"
