@@ -45,7 +45,7 @@ line() {
 }
 
 @test "rt-check is shellcheck-clean, has --help and --version; usage errors exit 2" {
-	shellcheck "$RT_CHECK"
+	shellcheck -x "$RT_CHECK"
 	run "$RT_CHECK" --help
 	[ "$status" -eq 0 ]
 	[[ $output == "Usage: rt-check [--duration TIME] [--interval USEC] [--priority N] [--load[=LIST]]"* ]]
