@@ -75,6 +75,15 @@
 #                              systemd...): how Imager may customise the image
 #   DIST_DEVICES               the Imager entry's devices, comma-separated
 #                              (default: pi4-64bit)
+#   REPRODUCIBLE               yes (default): the same inputs give the same
+#                              image, byte for byte: SOURCE_DATE_EPOCH is
+#                              handed to mmdebstrap and the phase scripts, and
+#                              finish writes the image anew from its trees
+#                              (img-new --like), times clamped; no: the image
+#                              is the one the build wrote in (fstrim)
+#   SOURCE_DATE_EPOCH          the build's time, in seconds: by default the
+#                              commit time of the recipe's checkout (git), else
+#                              the newest mtime of the recipe's files
 #   V                          1: every stage's full output on the terminal
 #                              too; by default a line per stage, warnings,
 #                              and on failure the end of the stage's log
@@ -150,6 +159,7 @@ IMAGE_SECRETS ?=
 SOURCES_LOCK ?= sources.lock
 LOCKED ?=
 V ?= 0
+REPRODUCIBLE ?= yes
 
 # Paths are absolute where that gives no blank, else relative to the recipe's
 # directory, where make runs (mk/paths.mk); mk/rtik-stage gives the stage
@@ -177,6 +187,18 @@ STATE := $(BUILD_DIR)/loop.state
 ROOT := $(BUILD_DIR)/root
 SCRATCH := $(BUILD_DIR)/scratch
 
+# The build's time: the recipe's commit (a checkout of a tag rebuilds the
+# same image), else its newest file. A value from the environment wins.
+ifeq ($(REPRODUCIBLE)$(origin SOURCE_DATE_EPOCH),yesundefined)
+SOURCE_DATE_EPOCH := $(shell git -C $(call rtik_q,$(RECIPE_DIR)) log -1 --format=%ct 2>/dev/null || \
+	find $(call rtik_q,$(RECIPE_DIR)) -type f -printf '%T@\n' | sort -n | tail -n 1 | cut -d. -f1)
+endif
+ifeq ($(REPRODUCIBLE),yes)
+export SOURCE_DATE_EPOCH
+endif
+rtik_bad_sde := $(if $(SOURCE_DATE_EPOCH),$(shell printf '%s' $(call rtik_q,$(SOURCE_DATE_EPOCH)) | grep -qx '[0-9]\{1,10\}' || echo bad))
+$(if $(rtik_bad_sde),$(error image.mk: SOURCE_DATE_EPOCH='$(SOURCE_DATE_EPOCH)' is not a number of seconds))
+
 export IMAGE_NAME IMAGE_URL IMAGE_MIRRORS IMAGE_PICK IMAGE_SHA256 IMAGE_SHA256SUMS IMAGE_SHA256SUMS_SIG IMAGE_KEYRING IMAGE_SIZE \
 	IMAGE_LAYOUT IMAGE_SUITE IMAGE_ARCH IMAGE_MIRROR IMAGE_COMPONENTS IMAGE_PACKAGES IMAGE_VARIANT \
 	IMAGE_EXTRA_SUITES IMAGE_SECURITY_MIRROR IMAGE_SECURITY_SUITE \
@@ -185,7 +207,7 @@ export IMAGE_NAME IMAGE_URL IMAGE_MIRRORS IMAGE_PICK IMAGE_SHA256 IMAGE_SHA256SU
 	IMG_FETCH IMG_EXTRACT IMG_GROW IMG_LOOP IMG_MOUNT IMG_UMOUNT IMG_OVERLAY IMG_NSPAWN_RUN \
 	IMG_NEW IMG_BINFMT IMG_BOOT IMG_PACK IMG_SHRINK IMG_MANIFEST RTIK_VERSION \
 	BOOT_TEST_DURATION BOOT_TEST_ARGS SHRINK SHRINK_HEADROOM DIST_FORMAT DIST_DIR DIST_INIT_FORMAT DIST_DEVICES \
-	SOURCES_LOCK LOCKED V NATIVE_TOOLS
+	SOURCES_LOCK LOCKED V NATIVE_TOOLS REPRODUCIBLE
 ifneq ($(strip $(QEMU_CPU)),)
 export QEMU_CPU
 endif
@@ -308,7 +330,9 @@ $(call rtik_track,phase1-target,PHASE1_TARGET IMAGE_ENV IMAGE_SECRETS $(rtik_env
 $(call rtik_track,phase2-host,PHASE2_HOST IMAGE_ENV IMAGE_SECRETS $(rtik_env_public))
 $(call rtik_track,phase2-target,PHASE2_TARGET IMAGE_ENV IMAGE_SECRETS $(rtik_env_public))
 $(rtik_secrets_write)
-$(call rtik_track,finish,OUTPUT)
+# A new SOURCE_DATE_EPOCH (a commit) writes the image anew, but does not
+# redo the stages before: reproducibility is claimed for whole builds.
+$(call rtik_track,finish,OUTPUT REPRODUCIBLE $(if $(filter yes,$(REPRODUCIBLE)),SOURCE_DATE_EPOCH))
 $(call rtik_track,boot-test,BOOT_TEST_DURATION BOOT_TEST_ARGS)
 $(call rtik_track,dist,SHRINK SHRINK_HEADROOM DIST_FORMAT DIST_DIR DIST_INIT_FORMAT DIST_DEVICES)
 $(rtik_track_commit)
@@ -385,6 +409,12 @@ $(1):
 endef
 $(foreach s,$(RTIK_STAGES),$(eval $(call rtik_stage_target,$(s))))
 
+# `make verify-reproducible`: the recipe built again from nothing into
+# BUILD_DIR/verify, through dist, and compared with this build, byte for
+# byte; diffoscope shows what differs.
+verify-reproducible: $(S)dist
+	@$(STAGE) verify
+
 phase1: phase1-host
 	@$(MAKE) --no-print-directory phase1-target
 phase2: phase2-host
@@ -427,4 +457,4 @@ clean: clean-mounts
 distclean: clean
 	rm -rf $(call rtik_q,$(CACHE_DIR))
 
-.PHONY: all $(RTIK_STAGES) phase1 phase2 update-lock latency-report shell clean-mounts clean distclean rtik-force
+.PHONY: all $(RTIK_STAGES) phase1 phase2 update-lock verify-reproducible latency-report shell clean-mounts clean distclean rtik-force

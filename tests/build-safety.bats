@@ -169,7 +169,7 @@ secret_recipe() {
 	sed -i 's|^set -eu$|&\nprintf %s "$FIXTURE_SECRET" \| sha256sum >/etc/secret-target|' "$R/setup/20-phase1-target.sh"
 	printf '#!/bin/sh\nprintf "%%s\\n" "$*" >>"%s"\nexec "%s" "$@"\n' "$T/nspawn-argv" "$(command -v img-nspawn-run)" >"$T/nspawn-wrapper"
 	chmod +x "$T/nspawn-wrapper"
-	VARS+=("IMG_NSPAWN_RUN=$T/nspawn-wrapper" "IMG_MANIFEST=none")
+	VARS+=("IMG_NSPAWN_RUN=$T/nspawn-wrapper")
 }
 
 @test "a secret reaches the phase scripts, but no file of the build, no log, no command line; changing it reruns the phases" {
@@ -185,6 +185,9 @@ secret_recipe() {
 	grep -q -- "--setenv FIXTURE_SECRET " "$T/nspawn-argv"
 	run --separate-stderr mk dist FIXTURE_SECRET="$secret"
 	[ "$status" -eq 0 ]
+	# The manifest and the SBOM name the secret's variable nowhere.
+	[ -s "$T/out/fixture.cdx.json" ] && [ -s "$T/out/fixture.manifest" ]
+	! grep -q FIXTURE_SECRET "$T/out/fixture.cdx.json" "$T/out/fixture.manifest.json"
 	# A failure prints the command that continues: the secret's value left out.
 	run --separate-stderr mk FIXTURE_SECRET="$secret" FAIL_PHASE1=1
 	[ "$status" -eq 2 ]
@@ -201,6 +204,47 @@ secret_recipe() {
 	[ "$(stages)" = "" ]
 	run --separate-stderr mk FIXTURE_SECRET="another-$secret"
 	[ "$(stages)" = "phase1-host phase1-target phase2-host phase2-target finish" ]
+	assert_nothing_left
+}
+
+@test "make dist on an image without a package database: the manifest and a valid SBOM say so and list the rest" {
+	mk >/dev/null
+	run --separate-stderr mk dist
+	echo "$stderr"
+	[ "$status" -eq 0 ]
+	grep -q "warning: .* has no /var/lib/dpkg/status" "$T/build/logs/13-dist.log"
+	grep -qx 'packages: none: no package database (/var/lib/dpkg/status) in the image' "$T/out/fixture.manifest"
+	run node "$TOP/tests/cdx-validate.js" "$T/out/fixture.cdx.json"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	# The overlay's files, with their hashes; the vendor image's download.
+	python3 - "$T/out/fixture.cdx.json" "$TOP/tests/recipes/fixture/overlay" "$SUM" <<'PY'
+import hashlib, json, os, sys
+d = json.load(open(sys.argv[1]))
+files = {c["name"]: c["hashes"][0]["content"] for c in d["components"] if c["bom-ref"].startswith("file:")}
+want = {}
+for root, _, names in os.walk(sys.argv[2]):
+    for n in names:
+        p = os.path.join(root, n)
+        want["/" + os.path.relpath(p, sys.argv[2])] = hashlib.sha256(open(p, "rb").read()).hexdigest()
+assert files == want, (files, want)
+dl = [c for c in d["components"] if c["bom-ref"].startswith("download:")]
+assert [c["hashes"][0]["content"] for c in dl] == [sys.argv[3]], dl
+assert not [c for c in d["components"] if c["type"] == "library"]
+PY
+	assert_nothing_left
+}
+
+@test "make dist: a step that fails leaves none of dist's files" {
+	mk >/dev/null
+	printf '#!/bin/sh\necho "img-manifest: broken on purpose" >&2\nexit 1\n' >"$T/broken-manifest"
+	chmod +x "$T/broken-manifest"
+	run --separate-stderr mk dist IMG_MANIFEST="$T/broken-manifest"
+	[ "$status" -ne 0 ]
+	[[ $stderr == *"img-manifest: broken on purpose"* ]]
+	# img-pack had written its files: all gone again.
+	[ -z "$(ls -A "$T/out" | grep -v '^fixture.img$')" ]
+	[ ! -e "$T/build/dist.files" ]
 	assert_nothing_left
 }
 

@@ -79,6 +79,18 @@ j() {
 	python3 -c "import json, sys; d = json.load(open(sys.argv[1])); print($1)" "$T/x.manifest.json"
 }
 
+# sb EXPR: EXPR of the SBOM (d)
+sb() {
+	python3 -c "import json, sys; d = json.load(open(sys.argv[1])); print($1)" "$T/x.cdx.json"
+}
+
+# cdx_valid FILE: FILE is CycloneDX 1.6, says CycloneDX's own library.
+cdx_valid() {
+	run node "$TOP/tests/cdx-validate.js" "$1"
+	echo "$output"
+	[ "$status" -eq 0 ]
+}
+
 no_outputs() {
 	run ls -A "$T"
 	[[ $output != *manifest* ]]
@@ -126,7 +138,7 @@ no_outputs() {
 	cp "$T/out/rel-1.manifest" "$T/first"
 	SOURCE_DATE_EPOCH=1700000000 img-manifest -q --name rel-1 --out-dir "$T/out" "$IMG"
 	cmp "$T/first" "$T/out/rel-1.manifest"
-	[ "$(ls "$T/out")" = "$(printf 'rel-1.manifest\nrel-1.manifest.json')" ]
+	[ "$(ls "$T/out")" = "$(printf 'rel-1.cdx.json\nrel-1.manifest\nrel-1.manifest.json')" ]
 }
 
 @test "img-manifest: without SOURCE_DATE_EPOCH the date is now" {
@@ -204,7 +216,7 @@ no_outputs() {
 	[ "$(j "list(d['variables'].items())")" = \
 		"[('EMPTY', ''), ('IMAGE_SIZE', '4G'), ('QUOTED', 'say \"hi\" \\\\ tab\\tend ü'), ('ZED', 'last')]" ]
 	[ "$(j "d['downloads']")" = \
-		"[{'url': 'https://example.org/a.deb', 'sha256': '$A'}, {'url': 'https://example.org/z.img.xz', 'sha256': '$b'}]" ]
+		"[{'sha256': '$A', 'url': 'https://example.org/a.deb'}, {'sha256': '$b', 'url': 'https://example.org/z.img.xz'}]" ]
 	run sed -n '/^variables:/,/^packages:/p' "$T/x.manifest"
 	[ "${lines[0]}" = "variables: 4" ]
 	[ "${lines[1]}" = "  EMPTY=" ]
@@ -242,7 +254,7 @@ no_outputs() {
 		[ "$stderr" = "img-manifest: $T/info:3: $2" ]
 		no_outputs
 	}
-	check "foo bar" "want 'var NAME=VALUE', 'download SHA256 URL' or 'suite NAME ARCH VERSION SUITE', not 'foo bar'"
+	check "foo bar" "want 'var NAME=VALUE', 'build NAME=VALUE', 'download SHA256 URL', 'suite NAME ARCH VERSION SUITE', 'archive SUITE URL' or 'file SHA256 OVERLAY PATH', not 'foo bar'"
 	check "suite adduser all 3.152" "want 'suite NAME ARCH VERSION SUITE'"
 	check "suite adduser all 3.152 trixie extra" "want 'suite NAME ARCH VERSION SUITE'"
 	check "var NOEQUALS" "want 'var NAME=VALUE'"
@@ -262,11 +274,18 @@ no_outputs() {
 	no_outputs
 }
 
-@test "img-manifest: an image that is not Debian-like" {
-	run --separate-stderr img-manifest "$IMG"
-	[ "$status" -eq 1 ]
-	[ "$stderr" = "img-manifest: cannot list the packages of '$IMG': its root filesystem (partition 2) has no /var/lib/dpkg/status (not a Debian-like system)" ]
-	no_outputs
+@test "img-manifest: an image without a package database (Buildroot, Alpine, busybox): listed as far as it can be" {
+	printf 'file %s rootfs /bin/busybox\n' "$(printf x | sha256sum | cut -c1-64)" >"$T/info"
+	run --separate-stderr img-manifest --info "$T/info" "$IMG"
+	echo "$stderr"
+	[ "$status" -eq 0 ]
+	[ "${stderr_lines[0]}" = "img-manifest: warning: '$IMG' has no /var/lib/dpkg/status in its root filesystem (partition 2): no package database, no packages listed" ]
+	grep -qx 'packages: none: no package database (/var/lib/dpkg/status) in the image' "$T/x.manifest"
+	[ "$(j "d['package_database'], d['packages'], d['files'][0]['path']")" = "None [] /bin/busybox" ]
+	cdx_valid "$T/x.cdx.json"
+	[ "$(sb "[p['value'] for p in d['metadata']['properties'] if p['name'] == 'rt-image-kit:package-database']")" = \
+		"['none: the image has no /var/lib/dpkg/status']" ]
+	[ "$(sb "[c['name'] for c in d['components']]")" = "['/bin/busybox']" ]
 }
 
 @test "img-manifest: missing image, no partition table, no ext root" {
@@ -376,5 +395,75 @@ no_outputs() {
 	[ "$status" -eq 1 ]
 	[ "$stderr" = "img-manifest: cannot read '$T/what?.img': debugfs cannot open a path with '?' in it" ]
 	rm "$T/what?.img"
+	no_outputs
+}
+
+@test "img-manifest: the SBOM: CycloneDX 1.6 as its library validates it, the manifest's packages, sources, URLs, licenses, origins" {
+	debian_root
+	printf '%s' "$STATUS" | sed 's/^Package: zlib1g$/Package: zlib1g\nSource: zlib (1:1.3.dfsg-3)/' >"$T/status"
+	printf 'Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/\nUpstream-Name: adduser\n\nFiles: *\nCopyright: 1997 Guy Maor\nLicense: GPL-2+\n This program is free software.\n\nFiles: x.c\nLicense: MIT\n\nLicense: GPL-2+\n On Debian systems...\n' >"$T/copyright"
+	printf 'This package was debianized by someone.\nLicense: not machine-readable\n' >"$T/copyright2"
+	printf 'PRETTY_NAME="Debian GNU/Linux 13 (trixie)"\nID=debian\nVERSION_CODENAME=trixie\n' >"$T/os-release"
+	root_do "write $T/status /var/lib/dpkg/status.new" "rm /var/lib/dpkg/status" \
+		"ln /var/lib/dpkg/status.new /var/lib/dpkg/status" "unlink /var/lib/dpkg/status.new" \
+		"mkdir /usr" "mkdir /usr/lib" "mkdir /usr/share" "mkdir /usr/share/doc" "mkdir /usr/share/doc/adduser" \
+		"mkdir /usr/share/doc/zlib1g" "write $T/copyright /usr/share/doc/adduser/copyright" \
+		"write $T/copyright2 /usr/share/doc/zlib1g/copyright" \
+		"write $T/os-release /usr/lib/os-release" "mkdir /etc" "symlink /etc/os-release ../usr/lib/os-release"
+	local h=0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef
+	cat >"$T/info" <<EOF
+var IMAGE_URL=http://vendor.example/images/pi.img.xz
+download $h http://vendor.example/images/pi.img.xz
+suite adduser all 3.152 trixie
+archive trixie http://deb.debian.org/debian
+file $h rt-tuning /etc/rt image.conf
+build recipe_commit=4d3c2b1a
+EOF
+	SOURCE_DATE_EPOCH=1700000000 run --separate-stderr img-manifest --info "$T/info" "$IMG"
+	echo "$stderr"
+	[ "$status" -eq 0 ]
+	cdx_valid "$T/x.cdx.json"
+	# The same packages as the manifest, by the same reading.
+	[ "$(sb "sorted(c['name'] for c in d['components'] if c['type'] == 'library')")" = \
+		"$(j "sorted(p['name'] for p in d['packages'])")" ]
+	[ "$(sb "d['specVersion'], d['metadata']['timestamp'], d['metadata']['component']['hashes'][0]['content'] == '$(j "d['image']['sha256']")'")" = \
+		"1.6 2023-11-14T22:13:20Z True" ]
+	[[ $(sb "d['serialNumber']") =~ ^urn:uuid:[0-9a-f]{8}-[0-9a-f]{4}-5[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$ ]]
+	# Package URL (epoch and + encoded), source, licenses.
+	[ "$(sb "[(c['purl'], [(p['name'], p['value']) for p in c['properties']]) for c in d['components'] if c['name'] == 'zlib1g']")" = \
+		"[('pkg:deb/debian/zlib1g@1%3A1.3.dfsg-3%2Bb1?arch=arm64&distro=trixie', [('debian:source', 'zlib'), ('debian:source-version', '1:1.3.dfsg-3'), ('debian:architecture', 'arm64')])]" ]
+	[ "$(j "[(p['source'], p['source_version']) for p in d['packages'] if p['name'] == 'held-pkg']")" = "[('held-pkg', '0.9~rc1-2')]" ]
+	[ "$(sb "[[l['license']['name'] for l in c.get('licenses', [])] for c in d['components'] if c['name'] in ('adduser', 'zlib1g')]")" = \
+		"[['GPL-2+', 'MIT'], []]" ]
+	# Where each came from: adduser from its suite, the others from the
+	# vendor image; the image holds them and the overlay's file.
+	[ "$(sb "{x['ref'].split('@')[0]: x['dependsOn'] for x in d['dependencies'] if x['ref'] != 'image'}")" = \
+		"{'pkg:deb/debian/adduser': ['archive:trixie'], 'pkg:deb/debian/held-pkg': ['download:http://vendor.example/images/pi.img.xz'], 'pkg:deb/debian/zlib1g': ['download:http://vendor.example/images/pi.img.xz']}" ]
+	[ "$(sb "[x['dependsOn'][-1] for x in d['dependencies'] if x['ref'] == 'image']")" = "['file:/etc/rt image.conf']" ]
+	[ "$(sb "[(p['name'], p['value']) for p in d['metadata']['properties'] if 'build' in p['name']]")" = \
+		"[('rt-image-kit:build:recipe_commit', '4d3c2b1a'), ('rt-image-kit:build-date-source', 'SOURCE_DATE_EPOCH')]" ]
+	[ "$(j "d['files']")" = "[{'overlay': 'rt-tuning', 'path': '/etc/rt image.conf', 'sha256': '$h'}]" ]
+	# The same facts, the same bytes.
+	cp "$T/x.cdx.json" "$T/first.cdx.json"
+	SOURCE_DATE_EPOCH=1700000000 img-manifest -q --info "$T/info" "$IMG"
+	cmp "$T/first.cdx.json" "$T/x.cdx.json"
+}
+
+@test "img-manifest: bad archive, file and build lines" {
+	debian_root
+	for l in 'archive trixie' 'archive trixie http://a extra' 'file 0123 rt-tuning /etc/x' 'file' 'build recipe_commit'; do
+		printf '%s\n' "$l" >"$T/info"
+		run --separate-stderr img-manifest --info "$T/info" "$IMG"
+		echo "$l: $stderr"
+		[ "$status" -eq 1 ]
+		[ "${#stderr_lines[@]}" -eq 1 ]
+		[[ $stderr == "img-manifest: $T/info:1: "* ]]
+	done
+	printf 'file %s rt-tuning\n' "$(printf x | sha256sum | cut -c1-64)" >"$T/info"
+	run --separate-stderr img-manifest --info "$T/info" "$IMG"
+	[ "$stderr" = "img-manifest: $T/info:1: want 'file SHA256 OVERLAY PATH'" ]
+	printf 'build a=1\nbuild a=2\n' >"$T/info"
+	run --separate-stderr img-manifest --info "$T/info" "$IMG"
+	[ "$stderr" = "img-manifest: $T/info:2: build fact a is set twice" ]
 	no_outputs
 }

@@ -406,3 +406,125 @@ PY
 	[ "$stderr" = "img-new: mkfs.ext4 made partition 1 with features e2fsprogs 1.47.0 or Linux 6.1 cannot use (incompat 0x0, ro_compat 0x1000); see mke2fs.conf" ]
 	[ -z "$(ls -A "$T/out")" ]
 }
+
+# tree DIR: a small root and boot tree under DIR (root/, boot/): files of
+# several ages, a symlink, a hard link, a device-less special file, an
+# empty directory and a subdirectory on the FAT side.
+tree() {
+	mkdir -p "$1/root/etc/sub" "$1/root/usr/bin" "$1/root/empty" "$1/boot/overlays"
+	echo host >"$1/root/etc/hostname"
+	for i in $(seq 40); do echo "$i" >"$1/root/etc/sub/f$i"; done
+	ln -s ../etc/hostname "$1/root/usr/bin/link"
+	ln "$1/root/etc/hostname" "$1/root/etc/hard"
+	mkfifo "$1/root/etc/fifo"
+	echo cfg >"$1/boot/config.txt"
+	echo dtbo >"$1/boot/overlays/x.dtbo"
+	touch -h -d @1500000000 "$1/root/etc/sub/f1" "$1/boot/overlays/x.dtbo"
+}
+
+FILL=(--size 64M --part vfat:32M:BOOT --part ext4:rest:ROOT)
+
+# ext4_stat IMG PATH: debugfs's stat of PATH in partition 2 of IMG.
+ext4_stat() {
+	debugfs -R "stat $2" "$1?offset=$(($(field "$1" 2 start) * 512))" 2>/dev/null
+}
+
+@test "--fill: the trees' files in the new filesystems, as made" {
+	tree "$T/t"
+	run --separate-stderr img-new -q "${FILL[@]}" --fill "1=$T/t/boot" --fill "2=$T/t/root" "$T/out.img"
+	echo "$stderr"
+	[ "$status" -eq 0 ]
+	[ "${#lines[@]}" -eq 2 ]
+	part_extract "$T/out.img" 1
+	fsck.vfat -n "$T/part.img"
+	MTOOLS_SKIP_CHECK=1 mtype -i "$T/part.img" ::/config.txt | grep -qx cfg
+	MTOOLS_SKIP_CHECK=1 mtype -i "$T/part.img" ::/overlays/x.dtbo | grep -qx dtbo
+	part_extract "$T/out.img" 2
+	e2fsck -fn "$T/part.img"
+	[ "$(debugfs -R 'cat /etc/sub/f40' "$T/part.img" 2>/dev/null)" = 40 ]
+	debugfs -R 'stat /usr/bin/link' "$T/part.img" 2>/dev/null | grep -q 'Fast link dest: "../etc/hostname"'
+	debugfs -R 'stat /etc/hard' "$T/part.img" 2>/dev/null | grep -q 'Links: 2'
+	debugfs -R 'stat /etc/fifo' "$T/part.img" 2>/dev/null | grep -q 'Type: FIFO'
+	debugfs -R 'ls /empty' "$T/part.img" 2>/dev/null | grep -q '\.\.'
+}
+
+@test "--fill with SOURCE_DATE_EPOCH: the same files in another history give the same bytes" {
+	tree "$T/a"
+	sleep 1.1
+	tree "$T/b"
+	# Another history for the same content: removed and made again,
+	# other inode numbers, ctimes and directory order.
+	rm "$T/b/root/etc/sub/f7"
+	echo 7 >"$T/b/root/etc/sub/f7"
+	touch -d @1800000000 "$T/b/root/etc/sub/f8"
+	cat "$T/b/root/etc/sub/f9" >/dev/null
+	for d in a b; do
+		SOURCE_DATE_EPOCH=1700000000 img-new -q "${FILL[@]}" --fill "1=$T/$d/boot" --fill "2=$T/$d/root" \
+			"$T/$d/out.img" >/dev/null
+	done
+	cmp "$T/a/out.img" "$T/b/out.img"
+	# Times: an older mtime kept, a newer one clamped; atime, ctime and
+	# crtime the epoch; on FAT, the epoch.
+	ext4_stat "$T/a/out.img" /etc/sub/f1 | grep -q '^ mtime: 0x59682f00:00000000'
+	ext4_stat "$T/a/out.img" /etc/sub/f2 | grep -q '^ mtime: 0x6553f100:00000000'
+	for t in ctime atime crtime; do
+		ext4_stat "$T/a/out.img" /etc/sub/f1 | grep -q "^ *$t: 0x6553f100:00000000"
+	done
+	part_extract "$T/a/out.img" 1
+	MTOOLS_SKIP_CHECK=1 mdir -i "$T/part.img" ::/overlays | grep -q ' 2023-11-14 .* x\.dtbo$'
+	MTOOLS_SKIP_CHECK=1 mdir -i "$T/part.img" ::/ | grep -q '^config *txt *4 2023-11-14 '
+}
+
+@test "--like: the old table and identifiers, the filled partition new, the other copied" {
+	tree "$T/t"
+	SOURCE_DATE_EPOCH=1700000000 img-new -q "${FILL[@]}" --fill "1=$T/t/boot" --fill "2=$T/t/root" "$T/old.img" >/dev/null
+	echo changed >"$T/t/root/etc/hostname"
+	run --separate-stderr env SOURCE_DATE_EPOCH=1700000000 img-new --like "$T/old.img" --fill "2=$T/t/root" "$T/new.img"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ "${lines[0]}" = "1 copied BOOT UUID=$(probe "$T/old.img" 1 UUID)" ]
+	[ "${lines[1]}" = "2 ext4 ROOT UUID=$(probe "$T/old.img" 2 UUID)" ]
+	[ "$(stat -c %s "$T/new.img")" = "$(stat -c %s "$T/old.img")" ]
+	# The table and the boot partition: the same bytes.
+	cmp -n $(($(field "$T/old.img" 2 start) * 512)) "$T/old.img" "$T/new.img"
+	part_extract "$T/new.img" 2
+	e2fsck -fn "$T/part.img"
+	[ "$(debugfs -R 'cat /etc/hostname' "$T/part.img" 2>/dev/null)" = changed ]
+	[ "$(dumpe2fs -h "$T/part.img" 2>/dev/null | sed -n 's/^Directory Hash Seed: *//p')" = \
+		"$(part_extract "$T/old.img" 2 && dumpe2fs -h "$T/part.img" 2>/dev/null | sed -n 's/^Directory Hash Seed: *//p')" ]
+	# A vfat partition made new keeps its volume id, label and FAT32.
+	rm "$T/new.img"
+	SOURCE_DATE_EPOCH=1700000000 img-new -q --like "$T/old.img" --fill "1=$T/t/boot" "$T/new.img" >/dev/null
+	for tag in UUID LABEL VERSION; do
+		[ "$(probe "$T/new.img" 1 "$tag")" = "$(probe "$T/old.img" 1 "$tag")" ]
+	done
+}
+
+@test "--like and --fill: bad usage and what cannot be done exit with one line and leave nothing" {
+	tree "$T/t"
+	img-new -q "${FILL[@]}" "$T/old.img" >/dev/null
+	rejects 2 "invalid fill '2': want N=DIR" "${FILL[@]}" --fill 2
+	rejects 2 "invalid fill '2=': want N=DIR" "${FILL[@]}" --fill 2=
+	rejects 2 "--like takes the size, table and partitions from '$T/old.img': --size does not go with it" \
+		--like "$T/old.img" --size 1G
+	rejects 2 "--like takes the size, table and partitions from '$T/old.img': --part does not go with it" \
+		--like "$T/old.img" --part ext4:rest
+	rejects 1 "invalid fill '3=$T/t/root': there is no partition 3" "${FILL[@]}" --fill "3=$T/t/root"
+	rejects 1 "invalid fill '2=$T/t/root': partition 2 is filled twice" "${FILL[@]}" --fill "2=$T/t/root" --fill "2=$T/t/root"
+	rejects 1 "cannot fill partition 2 from '$T/nothing': No such file or directory" "${FILL[@]}" --fill "2=$T/nothing"
+	rejects 1 "cannot fill partition 2 from '$T/t/root/etc/hostname': not a directory" "${FILL[@]}" --fill "2=$T/t/root/etc/hostname"
+	rejects 1 "cannot take the layout of '$T/t/root/etc/hostname': not a disk image file" --like "$T/t/root/etc/hostname"
+	truncate -s 1M "$T/blank.img"
+	rejects 1 "cannot take the layout of '$T/blank.img': it has no partition table" --like "$T/blank.img"
+	# What FAT cannot hold.
+	rejects 1 "cannot put '$T/t/root/usr/bin/link' into the vfat filesystem of partition 1: FAT holds only files and directories" \
+		-q "${FILL[@]}" --fill "1=$T/t/root/usr/bin"
+	# A tree too big for its partition.
+	head -c 40M /dev/urandom >"$T/t/root/big"
+	mkdir -p "$T/new"
+	run --separate-stderr img-new -q "${FILL[@]}" --fill "2=$T/t/root" "$T/new/out.img"
+	[ "$status" -eq 1 ]
+	[ "${#stderr_lines[@]}" -eq 1 ]
+	[[ $stderr == "img-new: cannot write '$T/t/root' into partition 2 (ext4 of 31.0 MiB): mkfs.ext4 exited with status 1 (too small? -v shows its output)" ]]
+	[ -z "$(ls -A "$T/new")" ]
+}

@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * img-manifest: write what went into a finished image, NAME.manifest (text)
- * and NAME.manifest.json: its packages and their versions, the kernel that
- * will boot, the recipe's variables and downloads, the build date and the
- * version of rt-image-kit.
+ * img-manifest: write what went into a finished image, NAME.manifest (text),
+ * NAME.manifest.json and its software bill of materials NAME.cdx.json
+ * (CycloneDX, lib/sbom.c), all three from one reading of the image: its
+ * packages with their versions, sources, suites and licenses, the kernel
+ * that will boot, the recipe's variables, downloads and overlays' files,
+ * the build date and the version of rt-image-kit.
  *
  * The image is only read, in place, and never by the target's own programs:
  * the dpkg database and /boot of the root filesystem come out through
@@ -33,10 +35,12 @@
 #include "dpkg.h"
 #include "fat.h"
 #include "hash.h"
+#include "jsonout.h"
 #include "log.h"
 #include "outfile.h"
 #include "parttable.h"
 #include "rpiconfig.h"
+#include "sbom.h"
 #include "text.h"
 
 static const char *arg_info;
@@ -54,6 +58,13 @@ struct var {
 struct download {
 	char sha256[SHA256_HEX_LEN + 1];
 	char *url;
+};
+
+/* "file SHA256 OVERLAY PATH", "archive SUITE URL": the words point into
+ * line. */
+struct entry {
+	char *line;
+	const char *a, *b, *c;
 };
 
 /* "suite NAME ARCH VERSION SUITE": the suite (or suites, comma-separated)
@@ -85,6 +96,16 @@ struct manifest {
 	size_t n_dls;
 	struct origin *origins;
 	size_t n_origins;
+	struct entry *files; /* sha256 overlay path */
+	size_t n_files;
+	struct entry *archives; /* suite url */
+	size_t n_archives;
+	struct var *build; /* build facts: the recipe's commit, host tools */
+	size_t n_build;
+
+	bool no_pkgdb; /* no /var/lib/dpkg/status */
+	char **licenses; /* per package, or NULL */
+	char distro[32], codename[32]; /* /etc/os-release ID, VERSION_CODENAME */
 
 	char kernel[256];    /* the release; "" if none was found */
 	const char *kernel_rule;
@@ -104,6 +125,20 @@ static void manifest_free(struct manifest *m)
 	for (size_t i = 0; i < m->n_origins; i++)
 		free(m->origins[i].line);
 	free(m->origins);
+	for (size_t i = 0; i < m->n_files; i++)
+		free(m->files[i].line);
+	free(m->files);
+	for (size_t i = 0; i < m->n_archives; i++)
+		free(m->archives[i].line);
+	free(m->archives);
+	for (size_t i = 0; i < m->n_build; i++) {
+		free(m->build[i].name);
+		free(m->build[i].value);
+	}
+	free(m->build);
+	for (size_t i = 0; m->licenses && i < m->n_pkgs; i++)
+		free(m->licenses[i]);
+	free(m->licenses);
 	free(m->vars);
 	free(m->dls);
 	free(m->pkgs);
@@ -131,12 +166,69 @@ static bool var_name_valid(const char *s)
 	return true;
 }
 
+/* KEYWORD followed by a blank. */
+static bool info_is(const char *l, const char *keyword)
+{
+	size_t n = strlen(keyword);
+	return strncmp(l, keyword, n) == 0 && (l[n] == ' ' || l[n] == '\t');
+}
+
+/* "KEYWORD W1 W2 REST": 2 words and (with rest) the rest of the line. */
+static int info_entry(struct manifest *m, const char *l, unsigned nr, const char *want, bool rest,
+		      struct entry **list, size_t *n)
+{
+	char *copy = strdup(l), *save = NULL, *w[3] = { 0 };
+	struct entry *e;
+
+	if (!copy)
+		return log_errno(ENOMEM, "cannot read '%s'", arg_info);
+	w[0] = strtok_r(copy, " \t", &save);
+	w[1] = strtok_r(NULL, " \t", &save);
+	if (rest) {
+		w[2] = save ? save + strspn(save, " \t") : NULL;
+		if (w[2] && !*w[2])
+			w[2] = NULL;
+	} else if (strtok_r(NULL, " \t", &save))
+		w[1] = NULL;
+	if (!w[0] || !w[1] || (rest && !w[2])) {
+		free(copy);
+		log_error("%s:%u: want '%s'", arg_info, nr, want);
+		return -EINVAL;
+	}
+	e = array_grow(*list, *n, sizeof(*e));
+	if (!e) {
+		free(copy);
+		return log_errno(ENOMEM, "cannot read '%s'", arg_info);
+	}
+	*list = e;
+	e[(*n)++] = (struct entry){ copy, w[0], w[1], w[2] };
+	(void)m;
+	return 0;
+}
+
 static int info_line(struct manifest *m, char *l, unsigned nr)
 {
-	if (strncmp(l, "var", 3) == 0 && (l[3] == ' ' || l[3] == '\t')) {
-		char *name = l + 3 + strspn(l + 3, " \t"), *eq = strchr(name, '=');
+	if (info_is(l, "file")) {
+		int r = info_entry(m, l + 4, nr, "file SHA256 OVERLAY PATH", true, &m->files, &m->n_files);
+		if (r == 0 && !sha256_hex_valid(m->files[m->n_files - 1].a)) {
+			log_error("%s:%u: '%s' is not a SHA-256 (64 hex digits)", arg_info, nr,
+				  m->files[m->n_files - 1].a);
+			return -EINVAL;
+		}
+		return r;
+	}
+	if (info_is(l, "archive"))
+		return info_entry(m, l + 7, nr, "archive SUITE URL", false, &m->archives, &m->n_archives);
+	if (info_is(l, "var") || info_is(l, "build")) {
+		bool build = l[0] == 'b';
+		char *name = l + (build ? 5 : 3), *eq;
+		struct var **vars = build ? &m->build : &m->vars;
+		size_t *n_vars = build ? &m->n_build : &m->n_vars;
+
+		name += strspn(name, " \t");
+		eq = strchr(name, '=');
 		if (!eq) {
-			log_error("%s:%u: want 'var NAME=VALUE'", arg_info, nr);
+			log_error("%s:%u: want '%s NAME=VALUE'", arg_info, nr, build ? "build" : "var");
 			return -EINVAL;
 		}
 		*eq = 0;
@@ -144,22 +236,23 @@ static int info_line(struct manifest *m, char *l, unsigned nr)
 			log_error("%s:%u: '%s' is not a variable name", arg_info, nr, name);
 			return -EINVAL;
 		}
-		for (size_t i = 0; i < m->n_vars; i++)
-			if (strcmp(m->vars[i].name, name) == 0) {
-				log_error("%s:%u: variable %s is set twice", arg_info, nr, name);
+		for (size_t i = 0; i < *n_vars; i++)
+			if (strcmp((*vars)[i].name, name) == 0) {
+				log_error("%s:%u: %s %s is set twice", arg_info, nr,
+					  build ? "build fact" : "variable", name);
 				return -EINVAL;
 			}
-		struct var *v = array_grow(m->vars, m->n_vars, sizeof(*v));
+		struct var *v = array_grow(*vars, *n_vars, sizeof(*v));
 		if (!v)
 			return log_errno(ENOMEM, "cannot read '%s'", arg_info);
-		m->vars = v;
-		v[m->n_vars] = (struct var){ strdup(name), strdup(eq + 1) };
-		if (!v[m->n_vars].name || !v[m->n_vars].value) {
-			free(v[m->n_vars].name);
-			free(v[m->n_vars].value);
+		*vars = v;
+		v[*n_vars] = (struct var){ strdup(name), strdup(eq + 1) };
+		if (!v[*n_vars].name || !v[*n_vars].value) {
+			free(v[*n_vars].name);
+			free(v[*n_vars].value);
 			return log_errno(ENOMEM, "cannot read '%s'", arg_info);
 		}
-		m->n_vars++;
+		(*n_vars)++;
 		return 0;
 	}
 	if (strncmp(l, "download", 8) == 0 && (l[8] == ' ' || l[8] == '\t')) {
@@ -216,8 +309,9 @@ static int info_line(struct manifest *m, char *l, unsigned nr)
 		m->n_origins++;
 		return 0;
 	}
-	log_error("%s:%u: want 'var NAME=VALUE', 'download SHA256 URL' or 'suite NAME ARCH VERSION SUITE', "
-		  "not '%s'", arg_info, nr, l);
+	log_error("%s:%u: want 'var NAME=VALUE', 'build NAME=VALUE', 'download SHA256 URL', 'suite NAME "
+		  "ARCH VERSION SUITE', 'archive SUITE URL' or 'file SHA256 OVERLAY PATH', not '%s'",
+		  arg_info, nr, l);
 	return -EINVAL;
 }
 
@@ -283,9 +377,11 @@ static int packages_read(struct manifest *m)
 	if (r < 0)
 		return r;
 	if (strcmp(type, "regular") != 0) {
-		log_error("cannot list the packages of '%s': its root filesystem (partition %d) has no "
-			  "%s (not a Debian-like system)", arg_image, m->root_nr, path);
-		return -ENOENT;
+		/* A Buildroot, Alpine or busybox root: what can be listed is. */
+		log_warning("'%s' has no %s in its root filesystem (partition %d): no package database, "
+			    "no packages listed", arg_image, path, m->root_nr);
+		m->no_pkgdb = true;
+		return 0;
 	}
 	r = debugfs_cat(&m->root, path, &m->status, STATUS_MAX);
 	if (r < 0)
@@ -293,6 +389,69 @@ static int packages_read(struct manifest *m)
 	r = dpkg_status_parse(m->status, &m->pkgs, &m->n_pkgs);
 	if (r < 0)
 		return log_errno(r, "cannot list the packages of '%s'", arg_image);
+	return 0;
+}
+
+/* /etc/os-release, else /usr/lib/os-release (Debian's /etc one is a
+ * symlink to it): ID and VERSION_CODENAME, for the packages' URLs. */
+static int os_release_read(struct manifest *m)
+{
+	static const char *const paths[] = { "/etc/os-release", "/usr/lib/os-release" };
+	char type[32], link[PATH_MAX];
+	int r;
+
+	for (size_t i = 0; i < sizeof(paths) / sizeof(*paths); i++) {
+		_cleanup_(freep) char *text = NULL;
+
+		r = root_stat(m, paths[i], type, link);
+		if (r < 0)
+			return r;
+		if (strcmp(type, "regular") != 0)
+			continue;
+		r = debugfs_cat(&m->root, paths[i], &text, 1 << 16);
+		if (r < 0)
+			return root_error(m, r, paths[i]);
+		for (char *save = NULL, *l = strtok_r(text, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
+			char *dst = NULL, *v;
+			size_t size = 0;
+
+			if (strncmp(l, "ID=", 3) == 0)
+				dst = m->distro, size = sizeof(m->distro), v = l + 3;
+			else if (strncmp(l, "VERSION_CODENAME=", 17) == 0)
+				dst = m->codename, size = sizeof(m->codename), v = l + 17;
+			else
+				continue;
+			v += strspn(v, "\"'");
+			v[strcspn(v, "\"' \t")] = 0;
+			snprintf(dst, size, "%s", v);
+		}
+		return 0;
+	}
+	return 0;
+}
+
+/* The licenses each package's machine-readable copyright file names. */
+static int licenses_read(struct manifest *m)
+{
+	char path[PATH_MAX];
+	int r;
+
+	if (!m->n_pkgs)
+		return 0;
+	m->licenses = calloc(m->n_pkgs, sizeof(*m->licenses));
+	if (!m->licenses)
+		return log_errno(ENOMEM, "cannot list the licenses");
+	for (size_t i = 0; i < m->n_pkgs; i++) {
+		_cleanup_(freep) char *text = NULL;
+
+		snprintf(path, sizeof(path), "/usr/share/doc/%s/copyright", m->pkgs[i].name);
+		/* Nothing on stdout where there is no such file. */
+		r = debugfs_cat(&m->root, path, &text, 4 << 20);
+		if (r < 0 && r != -EFBIG)
+			return root_error(m, r, path);
+		if (r == 0 && dpkg_copyright_licenses(text, &m->licenses[i]) < 0)
+			return log_errno(ENOMEM, "cannot list the licenses");
+	}
 	return 0;
 }
 
@@ -551,7 +710,15 @@ static void text_write(const struct manifest *m, const char *image_base, struct 
 	text_add(t, "\ndownloads: %zu\n", m->n_dls);
 	for (size_t i = 0; i < m->n_dls; i++)
 		text_add(t, "  %s  %s\n", m->dls[i].sha256, m->dls[i].url);
-	text_add(t, "\npackages: %zu\n", m->n_pkgs);
+	if (m->n_files) {
+		text_add(t, "\nfiles: %zu\n", m->n_files);
+		for (size_t i = 0; i < m->n_files; i++)
+			text_add(t, "  %s  %s  (%s)\n", m->files[i].a, m->files[i].c, m->files[i].b);
+	}
+	if (m->no_pkgdb)
+		text_add(t, "\npackages: none: no package database (/var/lib/dpkg/status) in the image\n");
+	else
+		text_add(t, "\npackages: %zu\n", m->n_pkgs);
 	for (size_t i = 0; i < m->n_pkgs; i++) {
 		const char *suite = pkg_suite(m, &m->pkgs[i]);
 		if (suite)
@@ -563,90 +730,149 @@ static void text_write(const struct manifest *m, const char *image_base, struct 
 	}
 }
 
-static void json_write(const struct manifest *m, const char *image_base, struct text *t)
+static int json_write(const struct manifest *m, const char *image_base, struct text *t)
 {
-	text_add(t, "{\n  \"name\": ");
-	text_add_json(t, m->name);
-	text_add(t, ",\n  \"image\": { \"file\": ");
-	text_add_json(t, image_base);
-	text_add(t, ", \"size\": %" PRIu64 ", \"sha256\": \"%s\" },\n", m->size, m->sha256);
-	text_add(t, "  \"build_date\": \"%s\",\n  \"build_date_source\": \"%s\",\n", m->date,
-		 m->date_source);
-	text_add(t, "  \"rt_image_kit_version\": ");
-	text_add_json(t, VERSION);
-	text_add(t, ",\n  \"kernel\": { \"release\": ");
-	if (m->kernel[0])
-		text_add_json(t, m->kernel);
-	else
-		text_add(t, "null");
-	text_add(t, ", \"rule\": \"%s\" },\n  \"variables\": {", m->kernel_rule ? m->kernel_rule : "none");
-	for (size_t i = 0; i < m->n_vars; i++) {
-		text_add(t, "%s\n    ", i ? "," : "");
-		text_add_json(t, m->vars[i].name);
-		text_add(t, ": ");
-		text_add_json(t, m->vars[i].value);
+	json_auto_t *root = NULL;
+	json_t *vars = json_object(), *dls = json_array(), *pkgs = json_array(), *files = json_array();
+
+	for (size_t i = 0; vars && i < m->n_vars; i++)
+		json_object_set_new(vars, m->vars[i].name, json_str(m->vars[i].value));
+	for (size_t i = 0; dls && i < m->n_dls; i++)
+		json_array_append_new(dls, json_pack("{s:o, s:s}", "url", json_str(m->dls[i].url),
+						     "sha256", m->dls[i].sha256));
+	for (size_t i = 0; pkgs && i < m->n_pkgs; i++) {
+		const struct dpkg_pkg *p = &m->pkgs[i];
+		const char *suite = pkg_suite(m, p);
+		json_t *o = json_pack("{s:o, s:o, s:o, s:o, s:o}", "name", json_str(p->name), "version",
+				      json_str(p->version), "architecture", json_str(p->arch), "source",
+				      json_str(p->source), "source_version", json_str(p->source_version));
+		if (o && suite)
+			json_object_set_new(o, "suite", json_str(suite));
+		json_array_append_new(pkgs, o);
 	}
-	text_add(t, "%s},\n  \"downloads\": [", m->n_vars ? "\n  " : "");
-	for (size_t i = 0; i < m->n_dls; i++) {
-		text_add(t, "%s\n    { \"url\": ", i ? "," : "");
-		text_add_json(t, m->dls[i].url);
-		text_add(t, ", \"sha256\": \"%s\" }", m->dls[i].sha256);
-	}
-	text_add(t, "%s],\n  \"packages\": [", m->n_dls ? "\n  " : "");
-	for (size_t i = 0; i < m->n_pkgs; i++) {
-		text_add(t, "%s\n    { \"name\": ", i ? "," : "");
-		text_add_json(t, m->pkgs[i].name);
-		text_add(t, ", \"version\": ");
-		text_add_json(t, m->pkgs[i].version);
-		text_add(t, ", \"architecture\": ");
-		text_add_json(t, m->pkgs[i].arch);
-		const char *suite = pkg_suite(m, &m->pkgs[i]);
-		if (suite) {
-			text_add(t, ", \"suite\": ");
-			text_add_json(t, suite);
-		}
-		text_add(t, " }");
-	}
-	text_add(t, "%s]\n}\n", m->n_pkgs ? "\n  " : "");
+	for (size_t i = 0; files && i < m->n_files; i++)
+		json_array_append_new(files, json_pack("{s:o, s:s, s:o}", "path", json_str(m->files[i].c),
+						       "sha256", m->files[i].a, "overlay",
+						       json_str(m->files[i].b)));
+	root = json_pack("{s:o, s:{s:o, s:I, s:s}, s:s, s:s, s:s, s:{s:o, s:s}, s:o, s:o, s:o, s:o, s:o}",
+			 "name", json_str(m->name), "image", "file", json_str(image_base), "size",
+			 (json_int_t)m->size, "sha256", m->sha256, "build_date", m->date,
+			 "build_date_source", m->date_source, "rt_image_kit_version", VERSION, "kernel",
+			 "release", m->kernel[0] ? json_str(m->kernel) : json_null(), "rule",
+			 m->kernel_rule ? m->kernel_rule : "none", "variables", vars, "downloads", dls,
+			 "package_database", m->no_pkgdb ? json_null() : json_string("/var/lib/dpkg/status"),
+			 "packages", pkgs, "files", files);
+	return root ? json_text(root, t) : -ENOMEM;
 }
 
-static int outputs_write(struct manifest *m, struct outfile *txt, struct outfile *json)
+/* The SBOM, from the same reading as the manifests. */
+static int sbom_write(const struct manifest *m, struct text *t)
 {
-	_cleanup_(text_free) struct text t1 = TEXT_INIT, t2 = TEXT_INIT;
+	size_t n_props = m->n_vars + m->n_build + 1;
+	_cleanup_(freep) struct sbom_pkg *pkgs = calloc(m->n_pkgs + 1, sizeof(*pkgs));
+	_cleanup_(freep) struct sbom_download *dls = calloc(m->n_dls + 1, sizeof(*dls));
+	_cleanup_(freep) struct sbom_archive *archives = calloc(m->n_archives + 1, sizeof(*archives));
+	_cleanup_(freep) struct sbom_file *files = calloc(m->n_files + 1, sizeof(*files));
+	_cleanup_(freep) struct sbom_prop *props = calloc(n_props, sizeof(*props));
+	_cleanup_(freep) char *names = calloc(n_props, 128);
+	const char *image_url = NULL;
+	size_t np = 0;
+
+	if (!pkgs || !dls || !archives || !files || !props || !names)
+		return -ENOMEM;
+	for (size_t i = 0; i < m->n_pkgs; i++) {
+		const struct dpkg_pkg *p = &m->pkgs[i];
+		pkgs[i] = (struct sbom_pkg){ p->name, p->version, p->arch, p->source, p->source_version,
+					     pkg_suite(m, p), m->licenses ? m->licenses[i] : NULL };
+	}
+	for (size_t i = 0; i < m->n_vars; i++)
+		if (strcmp(m->vars[i].name, "IMAGE_URL") == 0)
+			image_url = m->vars[i].value;
+	for (size_t i = 0; i < m->n_dls; i++)
+		dls[i] = (struct sbom_download){ m->dls[i].url, m->dls[i].sha256,
+						 image_url && strcmp(image_url, m->dls[i].url) == 0 };
+	for (size_t i = 0; i < m->n_archives; i++)
+		archives[i] = (struct sbom_archive){ m->archives[i].a, m->archives[i].b };
+	for (size_t i = 0; i < m->n_files; i++)
+		files[i] = (struct sbom_file){ m->files[i].c, m->files[i].a, m->files[i].b };
+	for (size_t i = 0; i < m->n_vars; i++, np++) {
+		snprintf(names + np * 128, 128, "rt-image-kit:var:%s", m->vars[i].name);
+		props[np] = (struct sbom_prop){ names + np * 128, m->vars[i].value };
+	}
+	for (size_t i = 0; i < m->n_build; i++, np++) {
+		snprintf(names + np * 128, 128, "rt-image-kit:build:%s", m->build[i].name);
+		props[np] = (struct sbom_prop){ names + np * 128, m->build[i].value };
+	}
+	props[np++] = (struct sbom_prop){ "rt-image-kit:build-date-source", m->date_source };
+	struct sbom s = {
+		.name = m->name, .image_sha256 = m->sha256, .date = m->date, .tool_version = VERSION,
+		.kernel = m->kernel[0] ? m->kernel : NULL, .image_size = m->size,
+		.distro = m->distro[0] ? m->distro : NULL, .codename = m->codename[0] ? m->codename : NULL,
+		.no_package_db = m->no_pkgdb, .pkgs = pkgs, .n_pkgs = m->n_pkgs, .dls = dls,
+		.n_dls = m->n_dls, .archives = archives, .n_archives = m->n_archives, .files = files,
+		.n_files = m->n_files, .props = props, .n_props = np,
+	};
+	return sbom_cyclonedx(&s, t);
+}
+
+static int entry_cmp(const void *a, const void *b)
+{
+	const struct entry *x = a, *y = b;
+	int c = strcmp(x->c ? x->c : x->a, y->c ? y->c : y->a);
+	return c ? c : strcmp(x->a, y->a);
+}
+
+/* NAME.manifest, NAME.manifest.json and NAME.cdx.json. */
+enum { OUT_TEXT, OUT_JSON, OUT_SBOM, OUT_N };
+
+static void texts_free(struct text (*t)[OUT_N])
+{
+	for (int k = 0; k < OUT_N; k++)
+		text_free(&(*t)[k]);
+}
+static const char *const out_suffix[OUT_N] = { ".manifest", ".manifest.json", ".cdx.json" };
+
+static int outputs_write(struct manifest *m, struct outfile out[static OUT_N])
+{
+	_cleanup_(texts_free) struct text t[OUT_N] = { TEXT_INIT, TEXT_INIT, TEXT_INIT };
 	_cleanup_(freep) char *copy = strdup(arg_image);
 	const char *base = copy ? basename(copy) : arg_image;
 	int r;
 
 	if (m->n_vars) /* qsort wants a base even for nothing */
 		qsort(m->vars, m->n_vars, sizeof(*m->vars), var_cmp);
+	if (m->n_build)
+		qsort(m->build, m->n_build, sizeof(*m->build), var_cmp);
 	if (m->n_dls)
 		qsort(m->dls, m->n_dls, sizeof(*m->dls), dl_cmp);
-	text_write(m, base, &t1);
-	json_write(m, base, &t2);
-	if (t1.err || t2.err)
-		return log_errno(t1.err ? t1.err : t2.err, "cannot write the manifest");
-	r = outfile_write(txt, t1.s, t1.len);
-	if (r < 0)
-		return log_errno(r, "cannot write '%s'", txt->part);
-	r = outfile_write(json, t2.s, t2.len);
-	if (r < 0)
-		return log_errno(r, "cannot write '%s'", json->part);
-	r = outfile_commit(json);
-	if (r < 0)
-		return log_errno(r, "cannot write '%s'", json->path);
-	r = outfile_commit(txt);
-	if (r < 0) {
-		/* Both or neither. */
-		unlink(json->path);
-		return log_errno(r, "cannot write '%s'", txt->path);
+	if (m->n_files)
+		qsort(m->files, m->n_files, sizeof(*m->files), entry_cmp);
+	if (m->n_archives)
+		qsort(m->archives, m->n_archives, sizeof(*m->archives), entry_cmp);
+	text_write(m, base, &t[OUT_TEXT]);
+	if ((r = t[OUT_TEXT].err) < 0 || (r = json_write(m, base, &t[OUT_JSON])) < 0 ||
+	    (r = sbom_write(m, &t[OUT_SBOM])) < 0)
+		return log_errno(r, "cannot write the manifest");
+	for (int k = 0; k < OUT_N; k++) {
+		r = outfile_write(&out[k], t[k].s, t[k].len);
+		if (r < 0)
+			return log_errno(r, "cannot write '%s'", out[k].part);
+	}
+	/* All three or none. */
+	for (int k = 0; k < OUT_N; k++) {
+		r = outfile_commit(&out[k]);
+		if (r < 0) {
+			for (int j = 0; j < k; j++)
+				unlink(out[j].path);
+			return log_errno(r, "cannot write '%s'", out[k].path);
+		}
 	}
 	return 0;
 }
 
-static int outputs_open(struct manifest *m, struct outfile *txt, struct outfile *json)
+static int outputs_open(struct manifest *m, struct outfile out[static OUT_N])
 {
 	_cleanup_(freep) char *copy = strdup(arg_image);
-	_cleanup_(freep) char *p1 = NULL, *p2 = NULL;
 	const char *dir = arg_out_dir ? arg_out_dir : copy ? dirname(copy) : ".";
 	int r;
 
@@ -660,25 +886,32 @@ static int outputs_open(struct manifest *m, struct outfile *txt, struct outfile 
 			len -= 4;
 		snprintf(m->name, sizeof(m->name), "%.*s", (int)len, b);
 	}
-	if (asprintf(&p1, "%s/%s.manifest", dir, m->name) < 0 ||
-	    asprintf(&p2, "%s/%s.manifest.json", dir, m->name) < 0) {
-		p1 = p2 = NULL;
-		return log_errno(ENOMEM, "cannot write the manifest");
+	for (int k = 0; k < OUT_N; k++) {
+		_cleanup_(freep) char *path = NULL;
+
+		if (asprintf(&path, "%s/%s%s", dir, m->name, out_suffix[k]) < 0) {
+			path = NULL;
+			return log_errno(ENOMEM, "cannot write the manifest");
+		}
+		if (k == OUT_TEXT)
+			snprintf(m->path, sizeof(m->path), "%s", path);
+		r = outfile_open(&out[k], path, true);
+		if (r < 0)
+			return log_errno(r, "cannot create '%s'", out[k].part ? out[k].part : path);
 	}
-	snprintf(m->path, sizeof(m->path), "%s", p1);
-	r = outfile_open(txt, p1, true);
-	if (r < 0)
-		return log_errno(r, "cannot create '%s'", txt->part ? txt->part : p1);
-	r = outfile_open(json, p2, true);
-	if (r < 0)
-		return log_errno(r, "cannot create '%s'", json->part ? json->part : p2);
 	return 0;
+}
+
+static void outputs_abort(struct outfile (*out)[OUT_N])
+{
+	for (int k = 0; k < OUT_N; k++)
+		outfile_abort(&(*out)[k]);
 }
 
 static int run(void)
 {
 	_cleanup_(manifest_free) struct manifest m = { .fd = -1 };
-	_cleanup_(outfile_abortp) struct outfile txt = OUTFILE_INIT, json = OUTFILE_INIT;
+	_cleanup_(outputs_abort) struct outfile out[OUT_N] = { OUTFILE_INIT, OUTFILE_INIT, OUTFILE_INIT };
 	_cleanup_(closep) int fd = -1;
 	off_t end;
 
@@ -700,11 +933,12 @@ static int run(void)
 		log_error("cannot read '%s': debugfs is not installed (e2fsprogs)", arg_image);
 		return EXIT_FAILED;
 	}
-	if (outputs_open(&m, &txt, &json) < 0)
+	if (outputs_open(&m, out) < 0)
 		return EXIT_FAILED;
 
-	if (image_inspect(&m) < 0 || packages_read(&m) < 0 || kernel_find(&m) < 0 ||
-	    image_hash(&m) < 0 || outputs_write(&m, &txt, &json) < 0)
+	if (image_inspect(&m) < 0 || packages_read(&m) < 0 || os_release_read(&m) < 0 ||
+	    licenses_read(&m) < 0 || kernel_find(&m) < 0 || image_hash(&m) < 0 ||
+	    outputs_write(&m, out) < 0)
 		return EXIT_FAILED;
 	log_notice("%s: %zu packages, kernel %s (%s)", m.path, m.n_pkgs,
 		   m.kernel[0] ? m.kernel : "unknown", m.kernel_rule ? m.kernel_rule : "not found");
@@ -714,12 +948,14 @@ static int run(void)
 static void help(void)
 {
 	printf("Usage: %s [OPTION]... IMAGE\n"
-	       "Write NAME.manifest and NAME.manifest.json: the packages installed in the disk\n"
-	       "image IMAGE, the kernel that boots, the recipe's variables and downloads, the\n"
-	       "build date and the version of rt-image-kit.\n\n"
+	       "Write NAME.manifest, NAME.manifest.json and the SBOM NAME.cdx.json (CycloneDX\n"
+	       "1.6): the packages installed in the disk image IMAGE with their sources,\n"
+	       "suites and licenses, the kernel that boots, the recipe's variables, downloads\n"
+	       "and overlays' files, the build date and the version of rt-image-kit.\n\n"
 	       "  -i, --info=FILE       recipe facts, one a line: 'var NAME=VALUE',\n"
-	       "                        'download SHA256 URL' or 'suite NAME ARCH VERSION\n"
-	       "                        SUITE'; '#' starts a comment\n"
+	       "                        'build NAME=VALUE', 'download SHA256 URL', 'suite\n"
+	       "                        NAME ARCH VERSION SUITE', 'archive SUITE URL' or\n"
+	       "                        'file SHA256 OVERLAY PATH'; '#' starts a comment\n"
 	       "  -p, --partition=N     the root filesystem is in partition N\n"
 	       "                        (default: the last ext2/3/4 partition)\n"
 	       "  -o, --out-dir=DIR     write the manifests into DIR (default: IMAGE's directory)\n"

@@ -12,8 +12,19 @@
  * OUT. Identifiers are chosen here, not by the tools, so that they can be
  * printed, and so that with SOURCE_DATE_EPOCH they are derived from the
  * image's name and that value: two builds give the same bytes.
+ *
+ * --fill N=DIR writes DIR's files into partition N's new filesystem
+ * (mke2fs -d; mtools' mcopy for vfat, a directory at a time in name order).
+ * --like OLD takes OLD's size, partition table and every byte outside its
+ * partitions, and gives each filled partition a new filesystem with the
+ * old one's type, label, UUID (and ext4 hash seed); the others are copied.
+ * Written from a tree in name order, with SOURCE_DATE_EPOCH every time in
+ * it clamped (extfs_clamp_times, mtools' own use of the variable), the
+ * same tree gives the same bytes whatever the history of the filesystem
+ * it was read from.
  */
 #include <blkid.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -32,11 +43,14 @@
 #include "common.h"
 #include "disklabel.h"
 #include "extfs.h"
+#include "extfs_times.h"
 #include "format.h"
 #include "log.h"
 #include "outfile.h"
+#include "parttable.h"
 #include "size.h"
 #include "sparse.h"
+#include "strv.h"
 
 #define SECTOR 512u
 #define GRAIN (1024u * 1024 / SECTOR) /* 1 MiB: libfdisk's default alignment */
@@ -70,6 +84,12 @@ struct part_spec {
 	bool rest;
 	char label[17]; /* "" for none */
 	const char *arg;
+	int nr;           /* its number in the table */
+	const char *fill; /* --fill: the tree to write into it, or NULL */
+	bool copy;        /* --like without --fill: OLD's bytes as they are */
+	int fat_bits;     /* --like: 32 or 16 as OLD's; 0: chosen by size */
+	bool old_seed;    /* --like: hash_seed is OLD's */
+	uint8_t hash_seed[16];
 
 	/* the layout, in sectors */
 	uint64_t start, sectors;
@@ -87,6 +107,13 @@ static size_t arg_nparts;
 static const char *arg_out;
 static bool arg_reproducible;
 static unsigned long long arg_epoch;
+static const char *arg_like;
+#define FILL_MAX GPT_MAX
+static struct {
+	unsigned nr;
+	const char *dir;
+} arg_fills[FILL_MAX];
+static size_t arg_nfills;
 
 struct image {
 	const char *path;
@@ -321,7 +348,9 @@ static int fs_make(struct image *img, size_t i)
 		/* Before -i: --invariant also sets a volume id. */
 		if (arg_reproducible)
 			argv[n++] = "--invariant";
-		if (p->sectors * SECTOR >= FAT32_MIN) {
+		if (p->fat_bits == 16) {
+			argv[n++] = "-F16";
+		} else if (p->fat_bits == 32 || (p->fat_bits == 0 && p->sectors * SECTOR >= FAT32_MIN)) {
 			argv[n++] = "-F32";
 			/* mkfs.vfat sizes clusters by the whole file, not by the
 			 * partition: 4 KiB clusters would leave a small partition
@@ -355,17 +384,26 @@ static int fs_make(struct image *img, size_t i)
 		argv[n++] = "-q";
 		argv[n++] = "-U";
 		argv[n++] = uuid;
-		if (arg_reproducible) {
+		/* The directory index's seed: OLD's, or derived like the UUID. */
+		snprintf(ext_opts, sizeof(ext_opts), "offset=%" PRIu64 ",nodiscard", p->start * SECTOR);
+		if (p->old_seed || arg_reproducible) {
 			char seed[UUID_STR];
-			uuid_unparse_lower(p->fs_uuid, seed);
-			snprintf(ext_opts, sizeof(ext_opts), "offset=%" PRIu64 ",hash_seed=%s",
-				 p->start * SECTOR, seed);
+			uuid_unparse_lower(p->old_seed ? p->hash_seed : p->fs_uuid, seed);
+			snprintf(ext_opts + strlen(ext_opts), sizeof(ext_opts) - strlen(ext_opts),
+				 ",hash_seed=%s", seed);
+		}
+		if (arg_reproducible) {
 			snprintf(epoch, sizeof(epoch), "%llu", arg_epoch);
 			setenv("E2FSPROGS_FAKE_TIME", epoch, 1);
-		} else
-			snprintf(ext_opts, sizeof(ext_opts), "offset=%" PRIu64, p->start * SECTOR);
+		}
 		argv[n++] = "-E";
 		argv[n++] = ext_opts;
+		/* Written from the tree in name order, its files' times kept
+		 * (clamped afterwards with SOURCE_DATE_EPOCH). */
+		if (p->fill) {
+			argv[n++] = "-d";
+			argv[n++] = (char *)p->fill;
+		}
 		if (p->label[0]) {
 			argv[n++] = "-L";
 			argv[n++] = p->label;
@@ -376,17 +414,142 @@ static int fs_make(struct image *img, size_t i)
 	}
 	argv[n] = NULL;
 
-	log_info("partition %zu: %s%s%s", i + 1, fs_info[p->type].name, p->label[0] ? " " : "",
-		 p->label);
+	log_info("partition %d: %s%s%s%s%s", p->nr, fs_info[p->type].name, p->label[0] ? " " : "",
+		 p->label, p->fill ? " from " : "", p->fill ? p->fill : "");
 	r = tool_run(argv);
 	if (r < 0)
 		return log_errno(r, "cannot run %s", mkfs);
 	if (r != 0) {
-		log_error("cannot make the %s filesystem of partition %zu: %s exited with status %d%s",
-			  fs_info[p->type].name, i + 1, mkfs, r,
-			  log_enabled(LOG_DEBUG) ? "" : " (-v shows its output)");
+		if (p->fill)
+			log_error("cannot write '%s' into partition %d (%s of %s): %s exited with status "
+				  "%d%s", p->fill, p->nr, fs_info[p->type].name,
+				  format_bytes((char[16]){ 0 }, p->sectors * SECTOR), mkfs, r,
+				  log_enabled(LOG_DEBUG) ? "" : " (too small? -v shows its output)");
+		else
+			log_error("cannot make the %s filesystem of partition %d: %s exited with status %d%s",
+				  fs_info[p->type].name, p->nr, mkfs, r,
+				  log_enabled(LOG_DEBUG) ? "" : " (-v shows its output)");
 		return -EIO;
 	}
+	return 0;
+}
+
+/* ---- the filesystems' content (--fill) ---- */
+
+static int skip_dots(const struct dirent *d)
+{
+	return strcmp(d->d_name, ".") != 0 && strcmp(d->d_name, "..") != 0;
+}
+
+/* Runs an mtools command on partition p of the image. */
+static int mtools_run(struct strv *argv, const struct part_spec *p)
+{
+	char cmd[256];
+	int r = tool_run(argv->v);
+
+	if (r == 0)
+		return 0;
+	if (r < 0)
+		return log_errno(r, "cannot run %s (mtools)", argv->v[0]);
+	log_error("cannot fill partition %d from '%s': %s failed with status %d%s", p->nr, p->fill,
+		  strv_join(argv->v, cmd, sizeof(cmd)), r,
+		  log_enabled(LOG_DEBUG) ? "" : " (-v shows its output)");
+	return -EIO;
+}
+
+/* The files of dir (the partition's rel, "" at its root) into the FAT of
+ * partition p, then its directories, each in name order. mtools stamps
+ * what it makes with SOURCE_DATE_EPOCH when that is set: every file and
+ * directory gets it (a FAT's times are nobody's business on a Pi, and a
+ * FUSE driver was seen to stamp files a month early, which clamping would
+ * keep); without it, mcopy -m keeps each file's own time. */
+static int fat_dir(const char *spec, const struct part_spec *p, const char *dir, const char *rel)
+{
+	struct dirent **ents = NULL;
+	int n = scandir(dir, &ents, skip_dots, alphasort), r = 0;
+
+	if (n < 0)
+		return log_errno(errno, "cannot read '%s'", dir);
+	/* Pass 0: the files; 1: the directories. */
+	for (int pass = 0; pass < 2 && r == 0; pass++) {
+		_cleanup_(strv_freep) struct strv argv = { 0 };
+		size_t files = 0;
+
+		r = strv_add(&argv, "mcopy") || strv_add(&argv, "-Q") ||
+				    (!arg_reproducible && strv_add(&argv, "-m")) || strv_add(&argv, "-i") ||
+				    strv_add(&argv, "%s", spec)
+			    ? -ENOMEM
+			    : 0;
+		for (int k = 0; k < n && r == 0; k++) {
+			char path[PATH_MAX], sub[PATH_MAX];
+			struct stat st;
+
+			if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, ents[k]->d_name) >= sizeof(path) ||
+			    (size_t)snprintf(sub, sizeof(sub), "%s/%s", rel, ents[k]->d_name) >= sizeof(sub)) {
+				r = log_errno(ENAMETOOLONG, "cannot copy '%s/%s'", dir, ents[k]->d_name);
+				break;
+			}
+			if (lstat(path, &st) < 0) {
+				r = log_errno(errno, "cannot read '%s'", path);
+				break;
+			}
+			if (!S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode)) {
+				log_error("cannot put '%s' into the vfat filesystem of partition %d: FAT holds "
+					  "only files and directories", path, p->nr);
+				r = -EINVAL;
+				break;
+			}
+			if (pass == 1 && S_ISDIR(st.st_mode)) {
+				_cleanup_(strv_freep) struct strv md = { 0 };
+
+				if (strv_add(&md, "mmd") || strv_add(&md, "-i") || strv_add(&md, "%s", spec) ||
+				    strv_add(&md, "::%s", sub))
+					r = -ENOMEM;
+				else
+					r = mtools_run(&md, p);
+				if (r == 0)
+					r = fat_dir(spec, p, path, sub);
+			} else if (pass == 0 && S_ISREG(st.st_mode)) {
+				r = strv_add(&argv, "%s", path);
+				files++;
+			}
+		}
+		if (r == 0 && files > 0) {
+			r = strv_add(&argv, "::%s/", rel);
+			if (r == 0)
+				r = mtools_run(&argv, p);
+		}
+	}
+	for (int k = 0; k < n; k++)
+		free(ents[k]);
+	free(ents);
+	return r;
+}
+
+static int fs_fill(struct image *img, size_t i)
+{
+	struct part_spec *p = &arg_parts[i];
+	char spec[PATH_MAX + 32];
+	long r;
+
+	if (!p->fill)
+		return 0;
+	if (p->type == FS_VFAT) {
+		snprintf(spec, sizeof(spec), "%s@@%" PRIu64, img->out.part, p->start * SECTOR);
+		/* mtools checks a disk's geometry, which an image has none of;
+		 * and writes FAT's local times in TZ's zone: UTC, as the
+		 * kernel's vfat and a Pi without a time zone read them. */
+		setenv("MTOOLS_SKIP_CHECK", "1", 1);
+		setenv("TZ", "UTC", 1);
+		return fat_dir(spec, p, p->fill, "");
+	}
+	if (!arg_reproducible)
+		return 0;
+	r = extfs_clamp_times(img->out.part, p->start * SECTOR, (uint32_t)arg_epoch);
+	if (r < 0)
+		return log_errno((int)r, "cannot set the times in partition %d of '%s'", p->nr,
+				 img->out.part);
+	log_debug("partition %d: %ld inodes' times set to SOURCE_DATE_EPOCH", p->nr, r);
 	return 0;
 }
 
@@ -402,7 +565,7 @@ static int fs_verify(struct image *img, size_t i)
 	int r;
 
 	if (!pr)
-		return log_errno(ENOMEM, "cannot probe partition %zu", i + 1);
+		return log_errno(ENOMEM, "cannot probe partition %d", p->nr);
 	r = blkid_probe_set_device(pr, img->out.fd, (blkid_loff_t)(p->start * SECTOR),
 				   (blkid_loff_t)(p->sectors * SECTOR));
 	if (r == 0) {
@@ -422,7 +585,7 @@ static int fs_verify(struct image *img, size_t i)
 		snprintf(msg, sizeof(msg), "no single filesystem found");
 	blkid_free_probe(pr);
 	if (msg[0]) {
-		log_error("partition %zu of '%s' is not the filesystem made: %s", i + 1,
+		log_error("partition %d of '%s' is not the filesystem made: %s", p->nr,
 			  img->out.part, msg);
 		return -EIO;
 	}
@@ -432,14 +595,163 @@ static int fs_verify(struct image *img, size_t i)
 
 		r = extfs_read(img->out.fd, p->start * SECTOR, &sb);
 		if (r < 0)
-			return log_errno(r, "cannot read the ext4 superblock of partition %zu", i + 1);
+			return log_errno(r, "cannot read the ext4 superblock of partition %d", p->nr);
 		if (extfs_features_unportable(&sb, &inc, &ro)) {
-			log_error("mkfs.ext4 made partition %zu with features e2fsprogs 1.47.0 or "
+			log_error("mkfs.ext4 made partition %d with features e2fsprogs 1.47.0 or "
 				  "Linux 6.1 cannot use (incompat 0x%" PRIx32 ", ro_compat 0x%" PRIx32
-				  "); see mke2fs.conf", i + 1, inc, ro);
+				  "); see mke2fs.conf", p->nr, inc, ro);
 			return -EOPNOTSUPP;
 		}
 	}
+	return 0;
+}
+
+/* ---- --like: another image's layout and identifiers ---- */
+
+/* "ABCD-1234" as blkid shows a FAT volume id. */
+static int vfat_id_parse(const char *s, uint32_t *id)
+{
+	unsigned hi, lo;
+	char end;
+
+	if (sscanf(s, "%4x-%4x%c", &hi, &lo, &end) != 2 || strlen(s) != 9)
+		return -EINVAL;
+	*id = (uint32_t)hi << 16 | lo;
+	return 0;
+}
+
+/* The layout of OLD: its size and partitions; for each with a vfat or ext4
+ * filesystem, its type, label, UUID and (ext4) hash seed. A partition with
+ * any other content is copied as it is, and so may not be filled. */
+static int like_read(void)
+{
+	struct part parts[PARTTABLE_MAX];
+	struct stat st;
+	int fd, n, r = 0;
+
+	fd = open(arg_like, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || fstat(fd, &st) < 0) {
+		r = log_errno(errno, "cannot read '%s'", arg_like);
+		goto out;
+	}
+	if (!S_ISREG(st.st_mode) || st.st_size <= 0 || st.st_size % SECTOR) {
+		log_error("cannot take the layout of '%s': not a disk image file", arg_like);
+		r = -EINVAL;
+		goto out;
+	}
+	n = parttable_read(arg_like, parts);
+	if (n <= 0) {
+		log_error("cannot take the layout of '%s': %s", arg_like,
+			  n == -ENOMEDIUM || n == 0 ? "it has no partition table" : strerror(-n));
+		r = -EINVAL;
+		goto out;
+	}
+	arg_size = (uint64_t)st.st_size;
+	arg_nparts = (size_t)n;
+	for (int i = 0; i < n; i++) {
+		struct part_spec *p = &arg_parts[i];
+		struct part_fs fs;
+		struct extfs sb;
+
+		*p = (struct part_spec){ .nr = parts[i].nr, .arg = arg_like, .copy = true,
+					 .start = parts[i].start / SECTOR,
+					 .sectors = parts[i].size / SECTOR };
+		if (parts[i].start % SECTOR || parts[i].size % SECTOR ||
+		    parts[i].start + parts[i].size > arg_size) {
+			log_error("cannot take the layout of '%s': partition %d lies outside it",
+				  arg_like, p->nr);
+			r = -EINVAL;
+			goto out;
+		}
+		if (part_probe(fd, &parts[i], &fs) < 0)
+			continue;
+		snprintf(p->label, sizeof(p->label), "%.16s", fs.label);
+		snprintf(p->fsuuid, sizeof(p->fsuuid), "%.36s", fs.uuid);
+		if (strlen(fs.label) >= sizeof(p->label) || strlen(fs.uuid) >= sizeof(p->fsuuid))
+			p->fat_bits = -1; /* not one this tool makes: only copied */
+		else if (strcmp(fs.type, "vfat") == 0 && vfat_id_parse(fs.uuid, &p->vfat_id) == 0 &&
+		    strlen(fs.label) <= fs_info[FS_VFAT].label_max) {
+			p->type = FS_VFAT;
+			p->fat_bits = strcmp(fs.version, "FAT32") == 0 ? 32 : 16;
+		} else if (strcmp(fs.type, "ext4") == 0 && uuid_parse(fs.uuid, p->fs_uuid) == 0 &&
+			   extfs_read(fd, parts[i].start, &sb) == 0) {
+			p->type = FS_EXT4;
+			memcpy(p->hash_seed, sb.hash_seed, sizeof(p->hash_seed));
+			p->old_seed = true;
+		} else
+			p->fat_bits = -1; /* neither: only copied */
+	}
+out:
+	if (fd >= 0)
+		close(fd);
+	return r;
+}
+
+/* --fill N=DIR onto the partitions: N must be one, DIR a directory; in
+ * --like mode a partition filled is made new, the others are copied. */
+static int fills_assign(void)
+{
+	for (size_t k = 0; k < arg_nfills; k++) {
+		struct part_spec *p = NULL;
+		struct stat st;
+
+		for (size_t i = 0; i < arg_nparts && !p; i++)
+			if ((unsigned)arg_parts[i].nr == arg_fills[k].nr)
+				p = &arg_parts[i];
+		if (!p) {
+			log_error("invalid fill '%u=%s': there is no partition %u", arg_fills[k].nr,
+				  arg_fills[k].dir, arg_fills[k].nr);
+			return -EINVAL;
+		}
+		if (p->fill) {
+			log_error("invalid fill '%u=%s': partition %u is filled twice", arg_fills[k].nr,
+				  arg_fills[k].dir, arg_fills[k].nr);
+			return -EINVAL;
+		}
+		if (p->fat_bits < 0) {
+			log_error("cannot fill partition %u of '%s': it holds no vfat or ext4 filesystem",
+				  arg_fills[k].nr, arg_like);
+			return -EINVAL;
+		}
+		if (stat(arg_fills[k].dir, &st) < 0) {
+			log_error("cannot fill partition %u from '%s': %s", arg_fills[k].nr, arg_fills[k].dir,
+				  strerror(errno));
+			return -EINVAL;
+		}
+		if (!S_ISDIR(st.st_mode)) {
+			log_error("cannot fill partition %u from '%s': not a directory", arg_fills[k].nr,
+				  arg_fills[k].dir);
+			return -EINVAL;
+		}
+		p->fill = arg_fills[k].dir;
+		p->copy = false;
+	}
+	return 0;
+}
+
+/* What OLD has outside the partitions made new (the partition table, a
+ * boot loader, the gaps, GPT's backup) and the partitions not filled. */
+static int like_copy(struct image *img)
+{
+	uint64_t from = 0;
+	int fd = open(arg_like, O_RDONLY | O_CLOEXEC), r = 0;
+
+	if (fd < 0)
+		return log_errno(errno, "cannot read '%s'", arg_like);
+	for (size_t i = 0; i <= arg_nparts && r == 0; i++) {
+		const struct part_spec *p = i < arg_nparts ? &arg_parts[i] : NULL;
+		uint64_t to = p ? p->start * SECTOR : arg_size;
+
+		if (p && p->copy)
+			continue;
+		if (to > from)
+			r = outfile_copy_range(&img->out, fd, from, to - from);
+		if (p && (p->start + p->sectors) * SECTOR > from)
+			from = (p->start + p->sectors) * SECTOR;
+	}
+	close(fd);
+	if (r < 0)
+		return log_errno(r, "cannot copy '%s' into '%s'", arg_like, img->out.part);
 	return 0;
 }
 
@@ -453,7 +765,9 @@ static int run(void)
 	int r;
 
 	/* ---- checks: nothing is created until all of them passed ---- */
-	if (layout_plan() < 0)
+	if (arg_like ? like_read() < 0 : layout_plan() < 0)
+		return EXIT_FAILED;
+	if (fills_assign() < 0)
 		return EXIT_FAILED;
 	if (lstat(arg_out, &st) == 0) {
 		log_error("cannot create '%s': it exists", arg_out);
@@ -461,13 +775,22 @@ static int run(void)
 	}
 	for (size_t i = 0; i < arg_nparts; i++) {
 		const struct fs_info *fi = &fs_info[arg_parts[i].type];
+		if (arg_parts[i].copy)
+			continue;
 		if (!command_exists(fi->mkfs)) {
-			log_error("cannot make the %s filesystem of partition %zu: %s is not installed (%s)",
-				  fi->name, i + 1, fi->mkfs, fi->package);
+			log_error("cannot make the %s filesystem of partition %d: %s is not installed (%s)",
+				  fi->name, arg_parts[i].nr, fi->mkfs, fi->package);
+			return EXIT_FAILED;
+		}
+		if (arg_parts[i].fill && arg_parts[i].type == FS_VFAT &&
+		    (!command_exists("mcopy") || !command_exists("mmd"))) {
+			log_error("cannot fill the vfat filesystem of partition %d: mcopy is not "
+				  "installed (mtools)", arg_parts[i].nr);
 			return EXIT_FAILED;
 		}
 	}
-	ids_assign(&img);
+	if (!arg_like)
+		ids_assign(&img);
 
 	/* ---- writes, into OUT.part, removed again on any failure ---- */
 	r = outfile_open(&img.out, arg_out, false);
@@ -480,10 +803,11 @@ static int run(void)
 		return EXIT_FAILED;
 	}
 	img.out.size = arg_size;
-	if (table_write(&img) < 0)
+	if (arg_like ? like_copy(&img) < 0 : table_write(&img) < 0)
 		return EXIT_FAILED;
 	for (size_t i = 0; i < arg_nparts; i++)
-		if (fs_make(&img, i) < 0 || fs_verify(&img, i) < 0)
+		if (!arg_parts[i].copy &&
+		    (fs_make(&img, i) < 0 || fs_verify(&img, i) < 0 || fs_fill(&img, i) < 0))
 			return EXIT_FAILED;
 	r = sparse_punch_zeros(img.out.fd, 0, arg_size);
 	if (r < 0) {
@@ -502,15 +826,19 @@ static int run(void)
 
 	for (size_t i = 0; i < arg_nparts; i++) {
 		const struct part_spec *p = &arg_parts[i];
-		printf("%zu %s %s PARTUUID=%s UUID=%s\n", i + 1, fs_info[p->type].name,
-		       p->label[0] ? p->label : "-", p->partuuid, p->fsuuid);
+		if (arg_like)
+			printf("%d %s %s UUID=%s\n", p->nr, p->copy ? "copied" : fs_info[p->type].name,
+			       p->label[0] ? p->label : "-", p->fsuuid[0] ? p->fsuuid : "-");
+		else
+			printf("%d %s %s PARTUUID=%s UUID=%s\n", p->nr, fs_info[p->type].name,
+			       p->label[0] ? p->label : "-", p->partuuid, p->fsuuid);
 	}
 	if (fflush(stdout) != 0) {
 		log_errno(errno, "cannot write to stdout");
 		return EXIT_FAILED;
 	}
 	log_notice("%s: %s, %s, %zu partition%s, %s allocated", arg_out, format_bytes(b1, arg_size),
-		   arg_gpt ? "GPT" : "MBR", arg_nparts, arg_nparts == 1 ? "" : "s",
+		   arg_like ? "laid out as its model" : arg_gpt ? "GPT" : "MBR", arg_nparts, arg_nparts == 1 ? "" : "s",
 		   format_bytes(b2, (uint64_t)st.st_blocks * 512));
 	return EXIT_DONE;
 }
@@ -538,6 +866,7 @@ static int part_parse(const char *arg)
 	}
 	p = &arg_parts[arg_nparts];
 	p->arg = arg;
+	p->nr = (int)arg_nparts + 1;
 	colon = strchr(arg, ':');
 	if (!colon) {
 		log_error("invalid partition '%s': want TYPE:SIZE[:LABEL]", arg);
@@ -590,8 +919,10 @@ static int part_parse(const char *arg)
 static void help(void)
 {
 	printf("Usage: %s [OPTION]... --size SIZE --part TYPE:SIZE[:LABEL]... OUT\n"
-	       "Create the disk image OUT: a partition table and a new, empty filesystem in\n"
-	       "each partition, as a sparse file. Prints one line per partition:\n"
+	       "  or:  %s [OPTION]... --like OLD --fill N=DIR... OUT\n"
+	       "Create the disk image OUT: a partition table and a new filesystem in each\n"
+	       "partition, empty or filled from a directory, as a sparse file. Prints one\n"
+	       "line per partition:\n"
 	       "  N TYPE LABEL PARTUUID=... UUID=...\n\n"
 	       "  -t, --table=dos|gpt   the partition table (default: dos)\n"
 	       "  -s, --size=SIZE       the size of OUT: a number of bytes with an optional\n"
@@ -600,14 +931,20 @@ static void help(void)
 	       "                        add a partition, in order: TYPE vfat or ext4, SIZE\n"
 	       "                        as above or 'rest' (the last one only), LABEL up to\n"
 	       "                        11 (vfat) or 16 (ext4) characters\n"
+	       "  -f, --fill=N=DIR      write DIR's files into partition N's new filesystem\n"
+	       "  -l, --like=OLD        OLD's size, partition table and bytes outside its\n"
+	       "                        partitions; each filled partition made new with the\n"
+	       "                        old filesystem's type, label and UUID, the others\n"
+	       "                        copied. Prints N TYPE|copied LABEL UUID=...\n"
 	       "  -q, --quiet           only the summary and errors\n"
 	       "  -v, --verbose         say more, and show the mkfs tools' output\n"
 	       "  -h, --help            show this help\n"
 	       "  -V, --version         show the version\n\n"
 	       "Partitions start on 1 MiB boundaries. With SOURCE_DATE_EPOCH set, the image\n"
-	       "is reproducible: identifiers derive from OUT's name and that value.\n\n"
+	       "is reproducible: identifiers derive from OUT's name and that value, and the\n"
+	       "times of filled files are clamped to it.\n\n"
 	       "Exit status: 0 done, 1 failed, 2 bad usage.\n",
-	       log_program());
+	       log_program(), log_program());
 }
 
 static int parse_argv(int argc, char **argv)
@@ -616,16 +953,43 @@ static int parse_argv(int argc, char **argv)
 		{ "table", required_argument, NULL, 't' },
 		{ "size", required_argument, NULL, 's' },
 		{ "part", required_argument, NULL, 'p' },
+		{ "like", required_argument, NULL, 'l' },
+		{ "fill", required_argument, NULL, 'f' },
 		CLI_COMMON_OPTIONS,
 		{}
 	};
-	const char *size = NULL, *sde;
+	const char *size = NULL, *table = NULL, *sde;
 	char *end;
 	int c, r;
 
-	while ((c = getopt_long(argc, argv, "t:s:p:" CLI_COMMON_SHORT, options, NULL)) >= 0) {
+	while ((c = getopt_long(argc, argv, "t:s:p:l:f:" CLI_COMMON_SHORT, options, NULL)) >= 0) {
 		switch (c) {
+		case 'l':
+			arg_like = optarg;
+			break;
+		case 'f': {
+			const char *eq = strchr(optarg, '=');
+			char nr[8];
+			unsigned n;
+
+			snprintf(nr, sizeof(nr), "%.*s", eq ? (int)(eq - optarg) : 0, optarg);
+			if (!eq || !eq[1] || eq - optarg >= (ptrdiff_t)sizeof(nr) ||
+			    cli_partition(nr, &n) < 0) {
+				if (eq && eq[1])
+					return -EINVAL; /* cli_partition has said why */
+				log_error("invalid fill '%s': want N=DIR", optarg);
+				return -EINVAL;
+			}
+			if (arg_nfills == FILL_MAX) {
+				log_error("too many fills: at most %d", FILL_MAX);
+				return -EINVAL;
+			}
+			arg_fills[arg_nfills].nr = n;
+			arg_fills[arg_nfills++].dir = eq + 1;
+			break;
+		}
 		case 't':
+			table = optarg;
 			if (strcmp(optarg, "dos") == 0 || strcmp(optarg, "mbr") == 0)
 				arg_gpt = false;
 			else if (strcmp(optarg, "gpt") == 0)
@@ -646,6 +1010,14 @@ static int parse_argv(int argc, char **argv)
 			if ((c = cli_option(c, help)) <= 0)
 				return c;
 		}
+	}
+	if (arg_like) {
+		if (size || table || arg_nparts) {
+			log_error("--like takes the size, table and partitions from '%s': --%s does not "
+				  "go with it", arg_like, size ? "size" : table ? "table" : "part");
+			return -EINVAL;
+		}
+		goto operand;
 	}
 	if (!size) {
 		log_error("no size given: use --size SIZE");
@@ -679,6 +1051,7 @@ static int parse_argv(int argc, char **argv)
 			  DOS_MAX);
 		return -EINVAL;
 	}
+operand:
 	if (cli_operand(argc, argv, "no output file given", &arg_out) < 0)
 		return -EINVAL;
 	sde = getenv("SOURCE_DATE_EPOCH");

@@ -35,6 +35,7 @@
 #include "common.h"
 #include "format.h"
 #include "hash.h"
+#include "jsonout.h"
 #include "log.h"
 #include "outfile.h"
 #include "progress.h"
@@ -392,9 +393,12 @@ static int text_write(struct outfile *o, const struct text *t)
 	return t->err ? t->err : outfile_write(o, t->s, t->len);
 }
 
-static void json_entry(struct text *t, const char *name, const char *url, uint64_t size,
-		       const char *sha, uint64_t dl_size, const char *dl_sha)
+/* Raspberry Pi Imager's os_list entry, written with jansson (jsonout.h). */
+static int json_entry(struct text *t, const char *name, const char *url, uint64_t size,
+		      const char *sha, uint64_t dl_size, const char *dl_sha)
 {
+	_cleanup_(json_decrefp) json_t *root = NULL;
+	json_t *os, *devices;
 	char date[16];
 	const char *sde = getenv("SOURCE_DATE_EPOCH");
 	time_t when = sde && *sde ? (time_t)strtoll(sde, NULL, 10) : time(NULL);
@@ -402,32 +406,27 @@ static void json_entry(struct text *t, const char *name, const char *url, uint64
 
 	gmtime_r(&when, &tm);
 	strftime(date, sizeof(date), "%Y-%m-%d", &tm);
-	text_add(t, "{\n  \"os_list\": [\n    {\n      \"name\": ");
-	text_add_json(t, arg_os_name ? arg_os_name : name);
-	text_add(t, ",\n      \"description\": ");
-	text_add_json(t, arg_description ? arg_description : name);
-	text_add(t, ",\n      \"url\": ");
-	text_add_json(t, url);
-	text_add(t,
-		 ",\n      \"extract_size\": %" PRIu64 ",\n      \"extract_sha256\": \"%s\",\n"
-		 "      \"image_download_size\": %" PRIu64 ",\n      \"image_download_sha256\": \"%s\",\n"
-		 "      \"release_date\": \"%s\",\n      \"devices\": [",
-		 size, sha, dl_size, dl_sha, date);
-	for (const char *d = arg_devices; *d;) {
+	devices = json_array();
+	for (const char *d = arg_devices; devices && *d;) {
 		size_t n = strcspn(d, ",");
 		char dev[128];
 		snprintf(dev, sizeof(dev), "%.*s", (int)(n < sizeof(dev) ? n : sizeof(dev) - 1), d);
-		text_add(t, d == arg_devices ? "" : ", ");
-		text_add_json(t, dev);
+		json_array_append_new(devices, json_str(dev));
 		d += n + (d[n] == ',');
 	}
-	text_add(t, "]");
+	os = json_pack("{s:o, s:o, s:o, s:I, s:s, s:I, s:s, s:s, s:o}",
+		       "name", json_str(arg_os_name ? arg_os_name : name),
+		       "description", json_str(arg_description ? arg_description : name),
+		       "url", json_str(url), "extract_size", (json_int_t)size, "extract_sha256", sha,
+		       "image_download_size", (json_int_t)dl_size, "image_download_sha256", dl_sha,
+		       "release_date", date, "devices", devices);
 	/* What Imager's settings dialog writes for the image (user, Wi-Fi...). */
-	if (arg_init_format) {
-		text_add(t, ",\n      \"init_format\": ");
-		text_add_json(t, arg_init_format);
+	if (os && arg_init_format && json_object_set_new(os, "init_format", json_str(arg_init_format)) < 0) {
+		json_decref(os);
+		os = NULL;
 	}
-	text_add(t, "\n    }\n  ]\n}\n");
+	root = os ? json_pack("{s:[o]}", "os_list", os) : NULL;
+	return root ? json_text(root, t) : -ENOMEM;
 }
 
 /* ---- the image ---- */
@@ -646,7 +645,8 @@ static int run(void)
 	text_add(&sums, "%s  %s.img\n", img_hex, o.name);
 	if (arg_format != CODEC_NONE)
 		text_add(&sums, "%s  %s\n", out_hex, o.packed_base);
-	json_entry(&json, o.name, o.packed_base, p.size, img_hex, p.out_size, out_hex);
+	if (json_entry(&json, o.name, o.packed_base, p.size, img_hex, p.out_size, out_hex) < 0)
+		goto oom;
 	if ((r = text_write(&o.bmap_o, &bmap_text)) < 0 || (r = text_write(&o.sums_o, &sums)) < 0 ||
 	    (r = text_write(&o.json_o, &json)) < 0) {
 		log_errno(r, "cannot write files in '%s'", dir);

@@ -65,7 +65,7 @@ with_native_tools() {
 # first time ("commit sources.lock"), checked from then on. LOCKED=1
 # refuses a URL that is neither pinned nor locked.
 fetch_source() {
-	local url=$1 file=$2 sha=${3:-} args=()
+	local url=$1 file=$2 sha=${3:-} args=() sum
 	: "${IMG_FETCH:?}" "${SOURCES_LOCK:?}" "${CACHE_DIR:?}"
 	if [ -n "$sha" ]; then
 		[[ $sha =~ ^[0-9a-fA-F]{64}$ ]] || die "'$sha' (the SHA-256 of $url) is not 64 hex digits"
@@ -76,5 +76,12 @@ fetch_source() {
 	[ "${file#"$CACHE_DIR"/}" != "$file" ] || die "$file is not under CACHE_DIR ($CACHE_DIR)"
 	mkdir -p "$CACHE_DIR"
 	say "fetching $url"
-	"$IMG_FETCH" -C "$CACHE_DIR" -o "${file#"$CACHE_DIR"/}" "${args[@]}" "$url"
+	sum=$("$IMG_FETCH" --print-sha256 -C "$CACHE_DIR" -o "${file#"$CACHE_DIR"/}" "${args[@]}" "$url")
+	# For the manifest and the SBOM (make dist): what was downloaded, one
+	# line per URL.
+	if [ -n "${BUILD_DIR:-}" ] && [ -d "$BUILD_DIR" ]; then
+		{ awk -v u="$url" '$3 != u' "$BUILD_DIR/downloads" 2>/dev/null || true
+			echo "download ${sum%% *} $url"; } >"$BUILD_DIR/downloads.new"
+		mv -f "$BUILD_DIR/downloads.new" "$BUILD_DIR/downloads"
+	fi
 }

@@ -35,8 +35,13 @@ static int pkg_add(struct list *l, const struct dpkg_pkg *p)
 		l->p = q;
 		l->cap = cap;
 	}
-	l->p[l->n++] = (struct dpkg_pkg){ p->name, p->version ? p->version : "", p->arch ? p->arch : "",
-					  p->sha256 ? p->sha256 : "" };
+	l->p[l->n] = (struct dpkg_pkg){ p->name, p->version ? p->version : "", p->arch ? p->arch : "",
+					p->sha256 ? p->sha256 : "", p->source, p->source_version };
+	if (!l->p[l->n].source || !*l->p[l->n].source)
+		l->p[l->n].source = p->name;
+	if (!l->p[l->n].source_version || !*l->p[l->n].source_version)
+		l->p[l->n].source_version = l->p[l->n].version;
+	l->n++;
 	return 0;
 }
 
@@ -85,6 +90,20 @@ static int stanzas_parse(char *text, bool (*keep)(const struct dpkg_pkg *p, cons
 			cur.arch = v;
 		else if (strcasecmp(line, "SHA256") == 0)
 			cur.sha256 = v;
+		else if (strcasecmp(line, "Source") == 0) {
+			/* "NAME" or "NAME (VERSION)" */
+			char *paren = strchr(v, '(');
+			cur.source = v;
+			if (paren) {
+				char *close = strchr(paren, ')');
+				if (close)
+					*close = 0;
+				cur.source_version = paren + 1;
+				while (paren > v && (paren[-1] == ' ' || paren[-1] == '\t'))
+					paren--;
+				*paren = 0;
+			}
+		}
 		else if (strcasecmp(line, "Status") == 0)
 			st = v;
 	}
@@ -127,5 +146,52 @@ int dpkg_packages_parse(char *text, struct dpkg_pkg **pkgs, size_t *n)
 	}
 	*pkgs = l.p;
 	*n = l.n;
+	return 0;
+}
+
+int dpkg_copyright_licenses(const char *text, char **out)
+{
+	char *list = NULL;
+	size_t len = 0;
+
+	*out = NULL;
+	if (strncasecmp(text, "Format:", 7) != 0 ||
+	    !strstr(text, "copyright-format/1.0"))
+		return 0;
+	for (const char *l = text; l && *l; l = strchr(l, '\n'), l = l ? l + 1 : NULL) {
+		const char *v, *end;
+		size_t n;
+
+		if (strncasecmp(l, "License:", 8) != 0)
+			continue;
+		v = l + 8 + strspn(l + 8, " \t");
+		end = v + strcspn(v, "\r\n");
+		while (end > v && (end[-1] == ' ' || end[-1] == '\t'))
+			end--;
+		n = (size_t)(end - v);
+		if (!n)
+			continue;
+		/* Once each. */
+		bool seen = false;
+		for (const char *p = list; p && *p && !seen;) {
+			size_t m = strcspn(p, "\n");
+			seen = m == n && strncmp(p, v, n) == 0;
+			p += m + (p[m] == '\n');
+		}
+		if (seen)
+			continue;
+		char *grown = realloc(list, len + n + 2);
+		if (!grown) {
+			free(list);
+			return -ENOMEM;
+		}
+		list = grown;
+		if (len)
+			list[len++] = '\n';
+		memcpy(list + len, v, n);
+		len += n;
+		list[len] = 0;
+	}
+	*out = list;
 	return 0;
 }

@@ -63,6 +63,7 @@ int extfs_read(int fd, uint64_t offset, struct extfs *fs)
 	fs->compat = compat;
 	fs->incompat = incompat;
 	fs->ro_compat = ro_compat;
+	memcpy(fs->hash_seed, sb + 0xec, sizeof(fs->hash_seed));
 	fs->sparse_super = ro_compat & RO_COMPAT_SPARSE_SUPER;
 	fs->sparse_super2 = compat & COMPAT_SPARSE_SUPER2;
 	fs->backup_bgs[0] = le32(sb + 0x24c);

@@ -23,6 +23,7 @@ struct extfs {
 	uint32_t backup_bgs[2]; /* sparse_super2 */
 	bool sparse_super, sparse_super2, is_64bit;
 	uint32_t compat, incompat, ro_compat; /* feature bits */
+	uint8_t hash_seed[16]; /* s_hash_seed: the directory index's */
 };
 
 /* Reads the superblock of the filesystem that starts offset bytes into fd.

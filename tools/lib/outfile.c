@@ -105,6 +105,50 @@ int outfile_pwrite(struct outfile *o, const void *buf, size_t len, uint64_t off)
 	return 0;
 }
 
+int outfile_copy_range(struct outfile *o, int fd, uint64_t off, uint64_t len)
+{
+	const size_t chunk = 1u << 20;
+	unsigned char *buf = malloc(chunk);
+	uint64_t end = off + len;
+	int r = 0;
+
+	if (!buf)
+		return -ENOMEM;
+	while (off < end && r == 0) {
+		off_t data = lseek(fd, (off_t)off, SEEK_DATA), hole;
+
+		if (data < 0 && errno == ENXIO)
+			break; /* a hole to the end of the file */
+		if (data < 0) {
+			data = (off_t)off; /* no SEEK_DATA here: all of it is data */
+			hole = (off_t)end;
+		} else {
+			hole = lseek(fd, data, SEEK_HOLE);
+			if (hole < 0)
+				hole = (off_t)end;
+		}
+		if ((uint64_t)data >= end)
+			break;
+		if ((uint64_t)hole > end)
+			hole = (off_t)end;
+		for (off = (uint64_t)data; off < (uint64_t)hole && r == 0;) {
+			size_t want = (uint64_t)hole - off < chunk ? (size_t)((uint64_t)hole - off) : chunk;
+			ssize_t n = pread(fd, buf, want, (off_t)off);
+
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n <= 0)
+				r = n < 0 ? -errno : -EIO;
+			else {
+				r = outfile_pwrite(o, buf, (size_t)n, off);
+				off += (uint64_t)n;
+			}
+		}
+	}
+	free(buf);
+	return r;
+}
+
 /* fsync(fd), rename from to to (relative to at), fsync dirfd: the
  * directory that holds them. */
 static int sync_rename(int fd, int at, const char *from, const char *to, int dirfd)

@@ -34,6 +34,10 @@ static inline int outfile_write(struct outfile *o, const void *buf, size_t len)
 {
 	return outfile_pwrite(o, buf, len, o->size);
 }
+/* Copies [off, off + len) of the file open at fd to the same place in o:
+ * its holes are not read, and its zero blocks stay holes. -errno on a read
+ * or write error (-EIO: fd ends before off + len). */
+int outfile_copy_range(struct outfile *o, int fd, uint64_t off, uint64_t len);
 /* Adds len bytes of hole at the end. */
 static inline void outfile_skip(struct outfile *o, uint64_t len)
 {

@@ -56,13 +56,18 @@ int part_probe(int fd, const struct part *p, struct part_fs *fs)
 	r = blkid_probe_set_device(pr, fd, (blkid_loff_t)p->start, (blkid_loff_t)p->size);
 	if (r == 0) {
 		blkid_probe_enable_superblocks(pr, 1);
-		blkid_probe_set_superblocks_flags(pr, BLKID_SUBLKS_TYPE | BLKID_SUBLKS_LABEL);
+		blkid_probe_set_superblocks_flags(pr, BLKID_SUBLKS_TYPE | BLKID_SUBLKS_LABEL |
+							      BLKID_SUBLKS_UUID | BLKID_SUBLKS_VERSION);
 		r = blkid_do_safeprobe(pr);
 	}
 	if (r == 0 && blkid_probe_lookup_value(pr, "TYPE", &v, NULL) == 0)
 		snprintf(fs->type, sizeof(fs->type), "%s", v);
 	if (r == 0 && blkid_probe_lookup_value(pr, "LABEL", &v, NULL) == 0)
 		snprintf(fs->label, sizeof(fs->label), "%s", v);
+	if (r == 0 && blkid_probe_lookup_value(pr, "UUID", &v, NULL) == 0)
+		snprintf(fs->uuid, sizeof(fs->uuid), "%s", v);
+	if (r == 0 && blkid_probe_lookup_value(pr, "VERSION", &v, NULL) == 0)
+		snprintf(fs->version, sizeof(fs->version), "%s", v);
 	blkid_free_probe(pr);
 	if (r == -2)
 		return -ENOTUNIQ;

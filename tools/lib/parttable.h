@@ -20,6 +20,8 @@ int parttable_read(const char *path, struct part parts[static PARTTABLE_MAX]);
 struct part_fs {
 	char type[32];  /* "vfat", "ext4", ...; "" if none was found */
 	char label[64]; /* "" if it has none */
+	char uuid[64];  /* as blkid shows it; "" if it has none */
+	char version[16]; /* "FAT32", "FAT16", ...: blkid's VERSION */
 };
 
 /* Probes the filesystem in partition p of the image open at fd (libblkid).

@@ -40,6 +40,24 @@ HOSTS
 	say "host name: $IMAGE_HOSTNAME"
 }
 
+# password_set USER PASSWORD: its yescrypt hash in /etc/shadow. chpasswd
+# draws a random salt; with SOURCE_DATE_EPOCH the salt derives from the
+# image's name, the user and that time, so that the same build gives the
+# same /etc/shadow (the hash is crypt(3)'s, through perl-base, which every
+# Debian system has). The password goes through the environment only.
+password_set() {
+	local salt hash
+	if [ -n "${SOURCE_DATE_EPOCH:-}" ] && command -v perl >/dev/null; then
+		salt=$(printf '%s\n%s\n%s\n' "${IMAGE_NAME:-}" "$1" "$SOURCE_DATE_EPOCH" | sha256sum | cut -c1-16)
+		hash=$(RTIK_PW=$2 perl -e 'print crypt($ENV{RTIK_PW}, "\$y\$j9T\$$ARGV[0]\$") // ""' "$salt")
+		if [ "${hash#\$y\$j9T\$"$salt"\$}" != "$hash" ]; then
+			echo "$1:$hash" | chpasswd -e
+			return
+		fi
+	fi
+	echo "$1:$2" | chpasswd
+}
+
 # The user, in sudo and RT_GROUP. With keys, SSH takes keys only; a
 # password, given or the user's name, must be changed at the first login,
 # so that no known password stays valid.
@@ -63,7 +81,7 @@ user_setup() {
 		rm -f "$home/.ssh/authorized_keys" "$SSHD_SNIPPET"
 	fi
 	if [ -n "${IMAGE_PASSWORD:-}" ] || [ -z "$keys" ]; then
-		echo "$IMAGE_USER:${IMAGE_PASSWORD:-$IMAGE_USER}" | chpasswd
+		password_set "$IMAGE_USER" "${IMAGE_PASSWORD:-$IMAGE_USER}"
 		# Expired: the first login asks for a new one.
 		chage --lastday 0 "$IMAGE_USER"
 		say "$IMAGE_USER's password is ${IMAGE_PASSWORD:+IMAGE_PASSWORD}${IMAGE_PASSWORD:-its name}, to be changed at the first login"
