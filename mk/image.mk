@@ -84,6 +84,9 @@
 #   SOURCE_DATE_EPOCH          the build's time, in seconds: by default the
 #                              commit time of the recipe's checkout (git), else
 #                              the newest mtime of the recipe's files
+#   IMAGE_SEED                 what an image from nothing's identifiers (disk
+#                              id, UUIDs, hash seed) derive from with
+#                              SOURCE_DATE_EPOCH (default: IMAGE_NAME)
 #   V                          1: every stage's full output on the terminal
 #                              too; by default a line per stage, warnings,
 #                              and on failure the end of the stage's log
@@ -160,6 +163,7 @@ SOURCES_LOCK ?= sources.lock
 LOCKED ?=
 V ?= 0
 REPRODUCIBLE ?= yes
+IMAGE_SEED ?=
 
 # Paths are absolute where that gives no blank, else relative to the recipe's
 # directory, where make runs (mk/paths.mk); mk/rtik-stage gives the stage
@@ -207,7 +211,7 @@ export IMAGE_NAME IMAGE_URL IMAGE_MIRRORS IMAGE_PICK IMAGE_SHA256 IMAGE_SHA256SU
 	IMG_FETCH IMG_EXTRACT IMG_GROW IMG_LOOP IMG_MOUNT IMG_UMOUNT IMG_OVERLAY IMG_NSPAWN_RUN \
 	IMG_NEW IMG_BINFMT IMG_BOOT IMG_PACK IMG_SHRINK IMG_MANIFEST RTIK_VERSION \
 	BOOT_TEST_DURATION BOOT_TEST_ARGS SHRINK SHRINK_HEADROOM DIST_FORMAT DIST_DIR DIST_INIT_FORMAT DIST_DEVICES \
-	SOURCES_LOCK LOCKED V NATIVE_TOOLS REPRODUCIBLE
+	SOURCES_LOCK LOCKED V NATIVE_TOOLS REPRODUCIBLE IMAGE_SEED
 ifneq ($(strip $(QEMU_CPU)),)
 export QEMU_CPU
 endif
@@ -314,7 +318,7 @@ rtik_pick_error := $(shell BUILD_DIR=$(call rtik_q,$(BUILD_DIR)) IMAGE_URL=$(cal
 $(if $(rtik_pick_error),$(error $(rtik_pick_error)))
 endif
 ifneq ($(strip $(IMAGE_LAYOUT)),)
-$(call rtik_track,create,IMAGE_LAYOUT IMAGE_SIZE)
+$(call rtik_track,create,IMAGE_LAYOUT IMAGE_SIZE IMAGE_SEED)
 $(call rtik_track,bootstrap,IMAGE_SUITE IMAGE_ARCH IMAGE_MIRROR IMAGE_COMPONENTS IMAGE_PACKAGES \
 	IMAGE_VARIANT IMAGE_PARTITIONS IMAGE_EXTRA_SUITES IMAGE_SECURITY_MIRROR IMAGE_SECURITY_SUITE)
 else

@@ -195,8 +195,8 @@ npm" ]
 # of essential packages (always installed). Target scripts, which run in
 # the image with the image's own packages, are not in it.
 programs=(
-	apt-ftparchive apt-get awk bats bmaptool bzip2 cc chromium cpio curl debugfs dpkg-deb dumpe2fs e2fsck fsck.fat
-	fsck.vfat fuse2fs fusefat getcap git gpg gpgconf gpgv gzip lighttpd losetup lz4 make mcopy mdel mdeltree mdir minfo mke2fs
+	apt-ftparchive apt-get awk bats bmaptool bzip2 cc chromium cpio curl debugfs diffoscope dpkg-deb dumpe2fs e2fsck fsck.fat
+	fsck.vfat fuse2fs fusefat getcap git gpg gpgconf gpgv gzip lighttpd losetup lz4 make mcopy mdel mdeltree mdir minfo mke2fs mmd
 	mkfs.ext4 mkfs.vfat mmdebstrap mount mtype node openssl parallel patchelf pgrep pkg-config ps python3
 	qemu-system-aarch64 resize2fs rsync scdoc scp setcap setfacl sfdisk shellcheck ssh ssh-keygen sysctl systemctl
 	systemd-nspawn umount unzip xmllint xz zip zstd
@@ -206,7 +206,7 @@ programs=(
 # runs the new root's own; journalctl and systemd-analyze: the booted
 # image's, in a command img-boot runs there).
 not_programs=(
-	adduser apt apt-cache as column chpasswd dirmngr fakeroot fdisk file free gcc init kill less man mtools opt passwd pc
+	adduser apt apt-cache as column chpasswd debconf dirmngr fakeroot fdisk file free gcc init kill less man mtools opt passwd pc
 	journalctl policy-rc.d poweroff qemu-system-arm reboot size strings strip systemd systemd-analyze systemd-run
 	open red time top update-ca-certificates uptime view w write
 )

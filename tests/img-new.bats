@@ -255,6 +255,14 @@ PY
 	[ "$a" != "$b" ]
 	[ "$a" != "$c" ]
 	[ "$(echo "$a" | awk '{ print $4 }' | sort -u | wc -l)" -eq 2 ]
+	# --seed instead of the file name: the same in any file, other than
+	# the name's.
+	local d e
+	d=$(SOURCE_DATE_EPOCH=1700000000 img-new -q --seed trixie-rt-pi4 "${PI[@]}" "$T/d.img")
+	e=$(SOURCE_DATE_EPOCH=1700000000 img-new -q --seed trixie-rt-pi4 "${PI[@]}" "$T/e.img")
+	[ "$d" = "$e" ]
+	[ "$d" != "$a" ]
+	cmp "$T/d.img" "$T/e.img"
 }
 
 @test "without SOURCE_DATE_EPOCH, two images differ" {
@@ -296,6 +304,7 @@ PY
 	[ "${stderr_lines[0]}" = "img-new: too many arguments" ]
 	SOURCE_DATE_EPOCH=yesterday rejects 2 "SOURCE_DATE_EPOCH='yesterday' is not a number of seconds" \
 		--size 1G --part ext4:rest
+	rejects 2 "--seed wants a string, not nothing" --seed '' --size 1G --part ext4:rest
 }
 
 @test "bad partitions exit 2 with one line and create nothing" {

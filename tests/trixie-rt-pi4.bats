@@ -233,7 +233,7 @@ PY
 	[ "$status" -eq 0 ]
 	[ -f "$IMG" ]
 	for f in trixie-rt-pi4.img.zst trixie-rt-pi4.img.bmap trixie-rt-pi4.sha256 trixie-rt-pi4.rpi-imager.json \
-		trixie-rt-pi4.manifest trixie-rt-pi4.manifest.json; do
+		trixie-rt-pi4.manifest trixie-rt-pi4.manifest.json trixie-rt-pi4.cdx.json; do
 		[ -s "$d/$f" ] || { echo "missing: $f" >&2; return 1; }
 	done
 	# Flashed with bmaptool, the image is the one the sums name; smaller
@@ -268,7 +268,31 @@ assert set(",".join(suites.values()).split(",")) <= {"trixie", "trixie-updates",
 assert any("trixie-security" in s for s in suites.values()), suites
 e = json.load(open(os.path.join(d, "trixie-rt-pi4.rpi-imager.json")))["os_list"][0]
 assert e["init_format"] == "cloudinit", e
+# The SBOM: the manifest's packages, each with its purl, source and suite,
+# most with a license from their copyright file; the archive suites they
+# came from; the overlays' files; the recipe's commit.
+b = json.load(open(os.path.join(d, "trixie-rt-pi4.cdx.json")))
+pkgs = [c for c in b["components"] if c["type"] == "library"]
+assert sorted((c["name"], c["version"]) for c in pkgs) == sorted((p["name"], p["version"]) for p in m["packages"])
+assert all(c["purl"].startswith("pkg:deb/debian/") and c["purl"].endswith("&distro=trixie") for c in pkgs), pkgs[0]
+props = lambda c: {p["name"]: p["value"] for p in c["properties"]}
+k = [c for c in pkgs if c["name"] == "linux-image-rt-arm64"][0]
+assert props(k)["debian:source"].startswith("linux-signed-arm64"), props(k)
+assert sum(1 for c in pkgs if c.get("licenses")) > len(pkgs) // 2, sum(1 for c in pkgs if c.get("licenses"))
+archives = {c["bom-ref"] for c in b["components"] if c["type"] == "data"}
+assert archives == {"archive:trixie", "archive:trixie-updates", "archive:trixie-security"}, archives
+deps = {x["ref"]: x["dependsOn"] for x in b["dependencies"]}
+assert all(deps[c["bom-ref"]][0] in archives for c in pkgs)
+files = [c["name"] for c in b["components"] if c["bom-ref"].startswith("file:")]
+assert "/usr/local/sbin/rt-check" in files, files
+assert set(files) <= set(deps["image"]), "files"
+mp = {p["name"]: p["value"] for p in b["metadata"]["properties"]}
+assert "rt-image-kit:build:recipe_commit" in mp and "rt-image-kit:var:IMAGE_SUITE" in mp, mp
+print("sbom: %d bytes, %d components (%d packages)" % (os.path.getsize(os.path.join(d, "trixie-rt-pi4.cdx.json")), len(b["components"]), len(pkgs)), file=sys.stderr)
 PY
+	run node "$TOP/tests/cdx-validate.js" "$d/trixie-rt-pi4.cdx.json"
+	echo "$output"
+	[ "$status" -eq 0 ]
 	assert_nothing_left "$B"
 }
 

@@ -108,6 +108,7 @@ static const char *arg_out;
 static bool arg_reproducible;
 static unsigned long long arg_epoch;
 static const char *arg_like;
+static const char *arg_seed; /* what identifiers derive from; NULL: OUT's file name */
 #define FILL_MAX GPT_MAX
 static struct {
 	unsigned nr;
@@ -129,9 +130,10 @@ static void image_abort(struct image *img)
 
 /* ---- identifiers ---- */
 
-/* A name-based UUID (SHA-1) from OUT's file name, SOURCE_DATE_EPOCH and
- * what it names; a random one without SOURCE_DATE_EPOCH. The directory is
- * left out, so where the build runs does not change the image. */
+/* A name-based UUID (SHA-1) from --seed (else OUT's file name),
+ * SOURCE_DATE_EPOCH and what it names; a random one without
+ * SOURCE_DATE_EPOCH. The directory is left out, so where the build runs
+ * does not change the image. */
 static void id_make(uuid_t u, const char *what)
 {
 	char name[4096];
@@ -143,7 +145,7 @@ static void id_make(uuid_t u, const char *what)
 		return;
 	}
 	base = strrchr(arg_out, '/');
-	base = base ? base + 1 : arg_out;
+	base = arg_seed ? arg_seed : base ? base + 1 : arg_out;
 	n = snprintf(name, sizeof(name), "%s\n%llu\n%s", base, arg_epoch, what);
 	uuid_generate_sha1(u, uuid_ns, name, (size_t)n < sizeof(name) ? (size_t)n : sizeof(name) - 1);
 }
@@ -932,6 +934,8 @@ static void help(void)
 	       "                        as above or 'rest' (the last one only), LABEL up to\n"
 	       "                        11 (vfat) or 16 (ext4) characters\n"
 	       "  -f, --fill=N=DIR      write DIR's files into partition N's new filesystem\n"
+	       "  -S, --seed=STRING     with SOURCE_DATE_EPOCH, identifiers derive from STRING\n"
+	       "                        instead of OUT's file name\n"
 	       "  -l, --like=OLD        OLD's size, partition table and bytes outside its\n"
 	       "                        partitions; each filled partition made new with the\n"
 	       "                        old filesystem's type, label and UUID, the others\n"
@@ -955,6 +959,7 @@ static int parse_argv(int argc, char **argv)
 		{ "part", required_argument, NULL, 'p' },
 		{ "like", required_argument, NULL, 'l' },
 		{ "fill", required_argument, NULL, 'f' },
+		{ "seed", required_argument, NULL, 'S' },
 		CLI_COMMON_OPTIONS,
 		{}
 	};
@@ -966,6 +971,13 @@ static int parse_argv(int argc, char **argv)
 		switch (c) {
 		case 'l':
 			arg_like = optarg;
+			break;
+		case 'S':
+			if (!*optarg) {
+				log_error("--seed wants a string, not nothing");
+				return -EINVAL;
+			}
+			arg_seed = optarg;
 			break;
 		case 'f': {
 			const char *eq = strchr(optarg, '=');

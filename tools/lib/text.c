@@ -36,24 +36,6 @@ void text_add(struct text *t, const char *fmt, ...)
 	}
 }
 
-void text_add_json(struct text *t, const char *s)
-{
-	text_add(t, "\"");
-	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-		if (*p == '"' || *p == '\\')
-			text_add(t, "\\%c", *p);
-		else if (*p == '\n')
-			text_add(t, "\\n");
-		else if (*p == '\t')
-			text_add(t, "\\t");
-		else if (*p < 0x20)
-			text_add(t, "\\u%04x", *p);
-		else
-			text_add(t, "%c", *p);
-	}
-	text_add(t, "\"");
-}
-
 void text_free(struct text *t)
 {
 	free(t->s);

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* A growing string for files written in one piece (bmap, JSON, sums). */
+/* A growing string for files written in one piece (bmap, JSON, sums). JSON
+ * itself is jansson's (jsonout.h). */
 #pragma once
 
 #include <stddef.h>
@@ -13,6 +14,4 @@ struct text {
 #define TEXT_INIT { 0 }
 
 void text_add(struct text *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* s as a JSON string, quotes included. */
-void text_add_json(struct text *t, const char *s);
 void text_free(struct text *t);
