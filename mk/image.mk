@@ -81,9 +81,12 @@
 #                              finish writes the image anew from its trees
 #                              (img-new --like), times clamped; no: the image
 #                              is the one the build wrote in (fstrim)
-#   SOURCE_DATE_EPOCH          the build's time, in seconds: by default the
-#                              commit time of the recipe's checkout (git), else
-#                              the newest mtime of the recipe's files
+#   SOURCE_DATE_EPOCH          the build's time, in seconds: the one the build
+#                              directory started with (its first stage records
+#                              it), else the commit time of the recipe's
+#                              checkout (git), else the newest mtime of the
+#                              recipe's files; a value given that differs
+#                              from the recorded one rebuilds from the start
 #   IMAGE_SEED                 what an image from nothing's identifiers (disk
 #                              id, UUIDs, hash seed) derive from with
 #                              SOURCE_DATE_EPOCH (default: IMAGE_NAME)
@@ -191,15 +194,26 @@ STATE := $(BUILD_DIR)/loop.state
 ROOT := $(BUILD_DIR)/root
 SCRATCH := $(BUILD_DIR)/scratch
 
-# The build's time: the recipe's commit (a checkout of a tag rebuilds the
-# same image), else its newest file. A value from the environment wins.
+# The build's time, which every stage writes into the image (mmdebstrap's
+# and the phases' maintainer scripts, mkinitramfs, finish): the one this
+# build directory started with, recorded by its first stage, so that a
+# commit does not make a resumed build a mix of two times; for a new build
+# directory the recipe's commit (a checkout of a tag rebuilds the same
+# image), else its newest file. A value given on the command line or in the
+# environment wins; one that differs from the recorded one rebuilds from the
+# first stage (tracked below).
 ifeq ($(REPRODUCIBLE)$(origin SOURCE_DATE_EPOCH),yesundefined)
+SOURCE_DATE_EPOCH := $(strip $(file <$(BUILD_DIR)/.source-date-epoch))
+endif
+ifeq ($(REPRODUCIBLE)$(SOURCE_DATE_EPOCH),yes)
 SOURCE_DATE_EPOCH := $(shell git -C $(call rtik_q,$(RECIPE_DIR)) log -1 --format=%ct 2>/dev/null || \
 	find $(call rtik_q,$(RECIPE_DIR)) -type f -printf '%T@\n' | sort -n | tail -n 1 | cut -d. -f1)
 endif
 ifeq ($(REPRODUCIBLE),yes)
 export SOURCE_DATE_EPOCH
 endif
+# The first stage depends on it: another value starts the build again.
+rtik_sde_var := $(if $(filter yes,$(REPRODUCIBLE)),SOURCE_DATE_EPOCH)
 rtik_bad_sde := $(if $(SOURCE_DATE_EPOCH),$(shell printf '%s' $(call rtik_q,$(SOURCE_DATE_EPOCH)) | grep -qx '[0-9]\{1,10\}' || echo bad))
 $(if $(rtik_bad_sde),$(error image.mk: SOURCE_DATE_EPOCH='$(SOURCE_DATE_EPOCH)' is not a number of seconds))
 
@@ -318,12 +332,12 @@ rtik_pick_error := $(shell BUILD_DIR=$(call rtik_q,$(BUILD_DIR)) IMAGE_URL=$(cal
 $(if $(rtik_pick_error),$(error $(rtik_pick_error)))
 endif
 ifneq ($(strip $(IMAGE_LAYOUT)),)
-$(call rtik_track,create,IMAGE_LAYOUT IMAGE_SIZE IMAGE_SEED)
+$(call rtik_track,create,IMAGE_LAYOUT IMAGE_SIZE IMAGE_SEED $(rtik_sde_var))
 $(call rtik_track,bootstrap,IMAGE_SUITE IMAGE_ARCH IMAGE_MIRROR IMAGE_COMPONENTS IMAGE_PACKAGES \
 	IMAGE_VARIANT IMAGE_PARTITIONS IMAGE_EXTRA_SUITES IMAGE_SECURITY_MIRROR IMAGE_SECURITY_SUITE)
 else
 $(call rtik_track,fetch,IMAGE_URL IMAGE_MIRRORS IMAGE_PICK IMAGE_SHA256 IMAGE_SHA256SUMS IMAGE_SHA256SUMS_SIG IMAGE_KEYRING CACHE_DIR)
-$(call rtik_track,extract,DOWNLOAD)
+$(call rtik_track,extract,DOWNLOAD $(rtik_sde_var))
 $(call rtik_track,grow,IMAGE_SIZE)
 endif
 $(call rtik_track,overlay,OVERLAYS IMAGE_PARTITIONS)
@@ -334,9 +348,7 @@ $(call rtik_track,phase1-target,PHASE1_TARGET IMAGE_ENV IMAGE_SECRETS $(rtik_env
 $(call rtik_track,phase2-host,PHASE2_HOST IMAGE_ENV IMAGE_SECRETS $(rtik_env_public))
 $(call rtik_track,phase2-target,PHASE2_TARGET IMAGE_ENV IMAGE_SECRETS $(rtik_env_public))
 $(rtik_secrets_write)
-# A new SOURCE_DATE_EPOCH (a commit) writes the image anew, but does not
-# redo the stages before: reproducibility is claimed for whole builds.
-$(call rtik_track,finish,OUTPUT REPRODUCIBLE $(if $(filter yes,$(REPRODUCIBLE)),SOURCE_DATE_EPOCH))
+$(call rtik_track,finish,OUTPUT REPRODUCIBLE)
 $(call rtik_track,boot-test,BOOT_TEST_DURATION BOOT_TEST_ARGS)
 $(call rtik_track,dist,SHRINK SHRINK_HEADROOM DIST_FORMAT DIST_DIR DIST_INIT_FORMAT DIST_DEVICES)
 $(rtik_track_commit)
