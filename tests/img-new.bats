@@ -499,8 +499,13 @@ ext4_stat() {
 	part_extract "$T/new.img" 2
 	e2fsck -fn "$T/part.img"
 	[ "$(debugfs -R 'cat /etc/hostname' "$T/part.img" 2>/dev/null)" = changed ]
-	[ "$(dumpe2fs -h "$T/part.img" 2>/dev/null | sed -n 's/^Directory Hash Seed: *//p')" = \
-		"$(part_extract "$T/old.img" 2 && dumpe2fs -h "$T/part.img" 2>/dev/null | sed -n 's/^Directory Hash Seed: *//p')" ]
+	# The hash seed, block size, inode size and count: the old one's.
+	local keys='^(Directory Hash Seed|Block size|Inode size|Inode count):'
+	dumpe2fs -h "$T/part.img" 2>/dev/null | grep -E "$keys" >"$T/new.sb"
+	part_extract "$T/old.img" 2
+	dumpe2fs -h "$T/part.img" 2>/dev/null | grep -E "$keys" >"$T/old.sb"
+	[ "$(wc -l <"$T/old.sb")" -eq 4 ]
+	diff "$T/old.sb" "$T/new.sb"
 	# A vfat partition made new keeps its volume id, label and FAT32.
 	rm "$T/new.img"
 	SOURCE_DATE_EPOCH=1700000000 img-new -q --like "$T/old.img" --fill "1=$T/t/boot" "$T/new.img" >/dev/null

@@ -89,6 +89,10 @@ struct part_spec {
 	bool copy;        /* --like without --fill: OLD's bytes as they are */
 	int fat_bits;     /* --like: 32 or 16 as OLD's; 0: chosen by size */
 	bool old_seed;    /* --like: hash_seed is OLD's */
+	/* --like: OLD's ext4 block size, inode size and inode count, which the
+	 * new one keeps (a tree that fitted fits) */
+	uint32_t block_size, inode_size;
+	uint64_t inodes;
 	uint8_t hash_seed[16];
 
 	/* the layout, in sectors */
@@ -339,8 +343,9 @@ static int fs_make(struct image *img, size_t i)
 {
 	struct part_spec *p = &arg_parts[i];
 	const char *mkfs = fs_info[p->type].mkfs;
-	char *argv[24];
+	char *argv[32];
 	char label[24], volid[16], start[24], kib[32], ext_opts[128], uuid[UUID_STR], epoch[24], spc[8];
+	char bsize[16], isize[16], inodes[24];
 	size_t n = 0;
 	int r;
 
@@ -386,6 +391,17 @@ static int fs_make(struct image *img, size_t i)
 		argv[n++] = "-q";
 		argv[n++] = "-U";
 		argv[n++] = uuid;
+		if (p->block_size) {
+			snprintf(bsize, sizeof(bsize), "%" PRIu32, p->block_size);
+			snprintf(isize, sizeof(isize), "%" PRIu32, p->inode_size);
+			snprintf(inodes, sizeof(inodes), "%" PRIu64, p->inodes);
+			argv[n++] = "-b";
+			argv[n++] = bsize;
+			argv[n++] = "-I";
+			argv[n++] = isize;
+			argv[n++] = "-N";
+			argv[n++] = inodes;
+		}
 		/* The directory index's seed: OLD's, or derived like the UUID. */
 		snprintf(ext_opts, sizeof(ext_opts), "offset=%" PRIu64 ",nodiscard", p->start * SECTOR);
 		if (p->old_seed || arg_reproducible) {
@@ -680,6 +696,12 @@ static int like_read(void)
 			p->type = FS_EXT4;
 			memcpy(p->hash_seed, sb.hash_seed, sizeof(p->hash_seed));
 			p->old_seed = true;
+			p->block_size = sb.block_size;
+			p->inode_size = sb.inode_size;
+			if (sb.blocks_per_group)
+				p->inodes = (uint64_t)sb.inodes_per_group *
+					    ((sb.blocks - sb.first_data_block + sb.blocks_per_group - 1) /
+					     sb.blocks_per_group);
 		} else
 			p->fat_bits = -1; /* neither: only copied */
 	}
