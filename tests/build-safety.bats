@@ -207,6 +207,27 @@ secret_recipe() {
 	assert_nothing_left
 }
 
+@test "finish's clean-up of logs, seeds and caches follows no link of the image out of it" {
+	recipe_copy
+	mkdir -p "$T/host/log"
+	echo keep >"$T/host/log/host.log"
+	echo keep >"$T/host/random-seed"
+	# The image's code links its /var/log and random seed to host paths.
+	sed -i "s|^set -eu\$|&\nrm -rf /var/log \&\& ln -s $T/host/log /var/log\nmkdir -p /var/lib/systemd \&\& ln -sfn $T/host/random-seed /var/lib/systemd/random-seed|" \
+		"$R/setup/20-phase1-target.sh"
+	run --separate-stderr mk
+	echo "$stderr"
+	[ "$status" -eq 0 ]
+	grep -q '^scrubbed: ' "$T"/build/logs/*-finish.log
+	[ "$(cat "$T/host/log/host.log")" = keep ]
+	[ "$(cat "$T/host/random-seed")" = keep ]
+	# The links are in the image, as its code made them.
+	output_open "$OUT" v
+	[ "$(readlink "$T/v/var/log")" = "$T/host/log" ]
+	output_close v
+	assert_nothing_left
+}
+
 @test "make dist on an image without a package database: the manifest and a valid SBOM say so and list the rest" {
 	mk >/dev/null
 	run --separate-stderr mk dist
