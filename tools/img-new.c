@@ -24,7 +24,6 @@
  * it was read from.
  */
 #include <blkid.h>
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -44,13 +43,13 @@
 #include "disklabel.h"
 #include "extfs.h"
 #include "extfs_times.h"
+#include "fatfill.h"
 #include "format.h"
 #include "log.h"
 #include "outfile.h"
 #include "parttable.h"
 #include "size.h"
 #include "sparse.h"
-#include "strv.h"
 
 #define SECTOR 512u
 #define GRAIN (1024u * 1024 / SECTOR) /* 1 MiB: libfdisk's default alignment */
@@ -454,112 +453,18 @@ static int fs_make(struct image *img, size_t i)
 
 /* ---- the filesystems' content (--fill) ---- */
 
-static int skip_dots(const struct dirent *d)
-{
-	return strcmp(d->d_name, ".") != 0 && strcmp(d->d_name, "..") != 0;
-}
-
-/* Runs an mtools command on partition p of the image. */
-static int mtools_run(struct strv *argv, const struct part_spec *p)
-{
-	char cmd[256];
-	int r = tool_run(argv->v);
-
-	if (r == 0)
-		return 0;
-	if (r < 0)
-		return log_errno(r, "cannot run %s (mtools)", argv->v[0]);
-	log_error("cannot fill partition %d from '%s': %s failed with status %d%s", p->nr, p->fill,
-		  strv_join(argv->v, cmd, sizeof(cmd)), r,
-		  log_enabled(LOG_DEBUG) ? "" : " (-v shows its output)");
-	return -EIO;
-}
-
-/* The files of dir (the partition's rel, "" at its root) into the FAT of
- * partition p, then its directories, each in name order. mtools stamps
- * what it makes with SOURCE_DATE_EPOCH when that is set: every file and
- * directory gets it (a FAT's times are nobody's business on a Pi, and a
- * FUSE driver was seen to stamp files a month early, which clamping would
- * keep); without it, mcopy -m keeps each file's own time. */
-static int fat_dir(const char *spec, const struct part_spec *p, const char *dir, const char *rel)
-{
-	struct dirent **ents = NULL;
-	int n = scandir(dir, &ents, skip_dots, alphasort), r = 0;
-
-	if (n < 0)
-		return log_errno(errno, "cannot read '%s'", dir);
-	/* Pass 0: the files; 1: the directories. */
-	for (int pass = 0; pass < 2 && r == 0; pass++) {
-		_cleanup_(strv_freep) struct strv argv = { 0 };
-		size_t files = 0;
-
-		r = strv_add(&argv, "mcopy") || strv_add(&argv, "-Q") ||
-				    (!arg_reproducible && strv_add(&argv, "-m")) || strv_add(&argv, "-i") ||
-				    strv_add(&argv, "%s", spec)
-			    ? -ENOMEM
-			    : 0;
-		for (int k = 0; k < n && r == 0; k++) {
-			char path[PATH_MAX], sub[PATH_MAX];
-			struct stat st;
-
-			if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, ents[k]->d_name) >= sizeof(path) ||
-			    (size_t)snprintf(sub, sizeof(sub), "%s/%s", rel, ents[k]->d_name) >= sizeof(sub)) {
-				r = log_errno(ENAMETOOLONG, "cannot copy '%s/%s'", dir, ents[k]->d_name);
-				break;
-			}
-			if (lstat(path, &st) < 0) {
-				r = log_errno(errno, "cannot read '%s'", path);
-				break;
-			}
-			if (!S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode)) {
-				log_error("cannot put '%s' into the vfat filesystem of partition %d: FAT holds "
-					  "only files and directories", path, p->nr);
-				r = -EINVAL;
-				break;
-			}
-			if (pass == 1 && S_ISDIR(st.st_mode)) {
-				_cleanup_(strv_freep) struct strv md = { 0 };
-
-				if (strv_add(&md, "mmd") || strv_add(&md, "-i") || strv_add(&md, "%s", spec) ||
-				    strv_add(&md, "::%s", sub))
-					r = -ENOMEM;
-				else
-					r = mtools_run(&md, p);
-				if (r == 0)
-					r = fat_dir(spec, p, path, sub);
-			} else if (pass == 0 && S_ISREG(st.st_mode)) {
-				r = strv_add(&argv, "%s", path);
-				files++;
-			}
-		}
-		if (r == 0 && files > 0) {
-			r = strv_add(&argv, "::%s/", rel);
-			if (r == 0)
-				r = mtools_run(&argv, p);
-		}
-	}
-	for (int k = 0; k < n; k++)
-		free(ents[k]);
-	free(ents);
-	return r;
-}
-
 static int fs_fill(struct image *img, size_t i)
 {
 	struct part_spec *p = &arg_parts[i];
-	char spec[PATH_MAX + 32];
 	long r;
 
 	if (!p->fill)
 		return 0;
 	if (p->type == FS_VFAT) {
-		snprintf(spec, sizeof(spec), "%s@@%" PRIu64, img->out.part, p->start * SECTOR);
-		/* mtools checks a disk's geometry, which an image has none of;
-		 * and writes FAT's local times in TZ's zone: UTC, as the
-		 * kernel's vfat and a Pi without a time zone read them. */
-		setenv("MTOOLS_SKIP_CHECK", "1", 1);
-		setenv("TZ", "UTC", 1);
-		return fat_dir(spec, p, p->fill, "");
+		char what[64];
+
+		snprintf(what, sizeof(what), "the vfat filesystem of partition %d", p->nr);
+		return fat_fill(img->out.part, p->start * SECTOR, p->fill, !arg_reproducible, what);
 	}
 	if (!arg_reproducible)
 		return 0;
