@@ -415,8 +415,12 @@ no_outputs() {
 var IMAGE_URL=http://vendor.example/images/pi.img.xz
 download $h http://vendor.example/images/pi.img.xz
 suite adduser all 3.152 trixie
+suite zlib1g arm64 1:1.3.dfsg-3+b1 trixie-security,trixie
 archive trixie http://deb.debian.org/debian
+archive trixie-security http://deb.debian.org/debian-security
 file $h rt-tuning /etc/rt image.conf
+file $h base /etc/motd
+file ${h//0/f} debian-pi4 /etc/motd
 build recipe_commit=4d3c2b1a
 EOF
 	SOURCE_DATE_EPOCH=1700000000 run --separate-stderr img-manifest --info "$T/info" "$IMG"
@@ -431,18 +435,20 @@ EOF
 	[[ $(sb "d['serialNumber']") =~ ^urn:uuid:[0-9a-f]{8}-[0-9a-f]{4}-5[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$ ]]
 	# Package URL (epoch and + encoded), source, licenses.
 	[ "$(sb "[(c['purl'], [(p['name'], p['value']) for p in c['properties']]) for c in d['components'] if c['name'] == 'zlib1g']")" = \
-		"[('pkg:deb/debian/zlib1g@1%3A1.3.dfsg-3%2Bb1?arch=arm64&distro=trixie', [('debian:source', 'zlib'), ('debian:source-version', '1:1.3.dfsg-3'), ('debian:architecture', 'arm64')])]" ]
+		"[('pkg:deb/debian/zlib1g@1%3A1.3.dfsg-3%2Bb1?arch=arm64&distro=trixie', [('debian:source', 'zlib'), ('debian:source-version', '1:1.3.dfsg-3'), ('debian:architecture', 'arm64'), ('debian:suite', 'trixie-security,trixie')])]" ]
 	[ "$(j "[(p['source'], p['source_version']) for p in d['packages'] if p['name'] == 'held-pkg']")" = "[('held-pkg', '0.9~rc1-2')]" ]
 	[ "$(sb "[[l['license']['name'] for l in c.get('licenses', [])] for c in d['components'] if c['name'] in ('adduser', 'zlib1g')]")" = \
 		"[['GPL-2+', 'MIT'], []]" ]
-	# Where each came from: adduser from its suite, the others from the
-	# vendor image; the image holds them and the overlay's file.
+	# Where each came from: adduser and zlib1g from their suites (every one
+	# that had the version), held-pkg from the vendor image; the image
+	# holds them and the overlay's file.
 	[ "$(sb "{x['ref'].split('@')[0]: x['dependsOn'] for x in d['dependencies'] if x['ref'] != 'image'}")" = \
-		"{'pkg:deb/debian/adduser': ['archive:trixie'], 'pkg:deb/debian/held-pkg': ['download:http://vendor.example/images/pi.img.xz'], 'pkg:deb/debian/zlib1g': ['download:http://vendor.example/images/pi.img.xz']}" ]
-	[ "$(sb "[x['dependsOn'][-1] for x in d['dependencies'] if x['ref'] == 'image']")" = "['file:/etc/rt image.conf']" ]
+		"{'pkg:deb/debian/adduser': ['archive:trixie'], 'pkg:deb/debian/held-pkg': ['download:http://vendor.example/images/pi.img.xz'], 'pkg:deb/debian/zlib1g': ['archive:trixie-security', 'archive:trixie']}" ]
+	[ "$(sb "[x['dependsOn'][-2:] for x in d['dependencies'] if x['ref'] == 'image']")" = "[['file:/etc/motd', 'file:/etc/rt image.conf']]" ]
 	[ "$(sb "[(p['name'], p['value']) for p in d['metadata']['properties'] if 'build' in p['name']]")" = \
 		"[('rt-image-kit:build:recipe_commit', '4d3c2b1a'), ('rt-image-kit:build-date-source', 'SOURCE_DATE_EPOCH')]" ]
-	[ "$(j "d['files']")" = "[{'overlay': 'rt-tuning', 'path': '/etc/rt image.conf', 'sha256': '$h'}]" ]
+	# A later overlay's file at the same path is the one in the image.
+	[ "$(j "d['files']")" = "[{'overlay': 'debian-pi4', 'path': '/etc/motd', 'sha256': '${h//0/f}'}, {'overlay': 'rt-tuning', 'path': '/etc/rt image.conf', 'sha256': '$h'}]" ]
 	# The same facts, the same bytes.
 	cp "$T/x.cdx.json" "$T/first.cdx.json"
 	SOURCE_DATE_EPOCH=1700000000 img-manifest -q --info "$T/info" "$IMG"

@@ -282,10 +282,14 @@ assert sum(1 for c in pkgs if c.get("licenses")) > len(pkgs) // 2, sum(1 for c i
 archives = {c["bom-ref"] for c in b["components"] if c["type"] == "data"}
 assert archives == {"archive:trixie", "archive:trixie-updates", "archive:trixie-security"}, archives
 deps = {x["ref"]: x["dependsOn"] for x in b["dependencies"]}
-assert all(deps[c["bom-ref"]][0] in archives for c in pkgs)
+# Each from the archive suites the manifest names for it.
+suite_of = {(p["name"], p["version"]): p["suite"] for p in m["packages"]}
+for c in pkgs:
+    want = ["archive:" + x for x in suite_of[(c["name"], c["version"])].split(",")]
+    assert deps[c["bom-ref"]] == want, (c["bom-ref"], deps.get(c["bom-ref"]), want)
 files = [c["name"] for c in b["components"] if c["bom-ref"].startswith("file:")]
 assert "/usr/local/sbin/rt-check" in files, files
-assert set(files) <= set(deps["image"]), "files"
+assert len(files) == len(set(files)) and {"file:" + f for f in files} <= set(deps["image"]), files
 mp = {p["name"]: p["value"] for p in b["metadata"]["properties"]}
 assert "rt-image-kit:build:recipe_commit" in mp and "rt-image-kit:var:IMAGE_SUITE" in mp, mp
 print("sbom: %d bytes, %d components (%d packages)" % (os.path.getsize(os.path.join(d, "trixie-rt-pi4.cdx.json")), len(b["components"]), len(pkgs)), file=sys.stderr)

@@ -210,11 +210,20 @@ static int info_line(struct manifest *m, char *l, unsigned nr)
 {
 	if (info_is(l, "file")) {
 		int r = info_entry(m, l + 4, nr, "file SHA256 OVERLAY PATH", true, &m->files, &m->n_files);
-		if (r == 0 && !sha256_hex_valid(m->files[m->n_files - 1].a)) {
-			log_error("%s:%u: '%s' is not a SHA-256 (64 hex digits)", arg_info, nr,
-				  m->files[m->n_files - 1].a);
+		struct entry *e = r == 0 ? &m->files[m->n_files - 1] : NULL;
+		if (r == 0 && !sha256_hex_valid(e->a)) {
+			log_error("%s:%u: '%s' is not a SHA-256 (64 hex digits)", arg_info, nr, e->a);
 			return -EINVAL;
 		}
+		/* A later overlay's file at the same path is the one in the
+		 * image: it replaces the earlier line. */
+		for (size_t i = 0; r == 0 && i + 1 < m->n_files; i++)
+			if (strcmp(m->files[i].c, e->c) == 0) {
+				free(m->files[i].line);
+				m->files[i] = *e;
+				m->n_files--;
+				break;
+			}
 		return r;
 	}
 	if (info_is(l, "archive"))

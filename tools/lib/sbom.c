@@ -126,22 +126,34 @@ static int components(const struct sbom *s, json_t *comps, json_t *deps, json_t 
 	}
 	for (size_t i = 0; i < s->n_pkgs; i++) {
 		const struct sbom_pkg *p = &s->pkgs[i];
-		char from[1024] = "";
+		char from[1024];
 
 		purl(s, p, ref, sizeof(ref));
 		if (json_array_append_new(comps, package(p, ref)) < 0 ||
 		    json_array_append_new(image_deps, json_string(ref)) < 0)
 			return -ENOMEM;
-		/* Where it came from: its archive's suite, else the vendor
-		 * image the build started from. */
-		if (p->suite) {
+		/* Where it came from: the archive suites that had its version
+		 * ("trixie,trixie-updates"), else the vendor image the build
+		 * started from. */
+		json_t *on = json_array();
+		if (!on)
+			return -ENOMEM;
+		for (const char *w = p->suite; w && *w;) {
+			size_t n = strcspn(w, ",");
 			for (size_t k = 0; k < s->n_archives; k++)
-				if (strcmp(s->archives[k].suite, p->suite) == 0)
-					snprintf(from, sizeof(from), "archive:%s", p->suite);
-		} else if (image_dl)
+				if (strlen(s->archives[k].suite) == n && strncmp(s->archives[k].suite, w, n) == 0) {
+					snprintf(from, sizeof(from), "archive:%s", s->archives[k].suite);
+					json_array_append_new(on, json_string(from));
+				}
+			w += n + (w[n] == ',');
+		}
+		if (!json_array_size(on) && !p->suite && image_dl) {
 			snprintf(from, sizeof(from), "download:%s", image_dl);
-		if (from[0] && json_array_append_new(deps, json_pack("{s:s, s:[s]}", "ref", ref,
-								     "dependsOn", from)) < 0)
+			json_array_append_new(on, json_str(from));
+		}
+		if (!json_array_size(on))
+			json_decref(on);
+		else if (json_array_append_new(deps, json_pack("{s:s, s:o}", "ref", ref, "dependsOn", on)) < 0)
 			return -ENOMEM;
 	}
 	for (size_t i = 0; i < s->n_files; i++) {
