@@ -197,7 +197,7 @@ npm" ]
 programs=(
 	apt-ftparchive apt-get awk bats bmaptool bzip2 cc chromium cpio curl debugfs diffoscope dpkg-deb dumpe2fs e2fsck fsck.fat
 	fsck.vfat fuse2fs fusefat getcap git gpg gpgconf gpgv gzip lighttpd losetup lz4 make mcopy mdel mdeltree mdir minfo mke2fs mmd
-	mkfs.ext4 mkfs.vfat mmdebstrap mount mtype node openssl parallel patchelf pgrep pkg-config ps python3
+	mkfs.ext4 mkfs.vfat mmdebstrap mount mtype node openssl parallel partx patchelf pgrep pkg-config ps python3
 	qemu-system-aarch64 resize2fs rsync scdoc scp setcap setfacl sfdisk shellcheck ssh ssh-keygen sysctl systemctl
 	systemd-nspawn umount unzip xmllint xz zip zstd
 )
