@@ -259,7 +259,7 @@ PY
 	# the name's.
 	local d e
 	d=$(SOURCE_DATE_EPOCH=1700000000 img-new -q --seed trixie-rt-pi4 "${PI[@]}" "$T/d.img")
-	e=$(SOURCE_DATE_EPOCH=1700000000 img-new -q --seed trixie-rt-pi4 "${PI[@]}" "$T/e.img")
+	e=$(SOURCE_DATE_EPOCH=1700000000 img-new -q -S trixie-rt-pi4 "${PI[@]}" "$T/e.img")
 	[ "$d" = "$e" ]
 	[ "$d" != "$a" ]
 	cmp "$T/d.img" "$T/e.img"

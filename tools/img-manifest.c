@@ -174,8 +174,8 @@ static bool info_is(const char *l, const char *keyword)
 }
 
 /* "KEYWORD W1 W2 REST": 2 words and (with rest) the rest of the line. */
-static int info_entry(struct manifest *m, const char *l, unsigned nr, const char *want, bool rest,
-		      struct entry **list, size_t *n)
+static int info_entry(const char *l, unsigned nr, const char *want, bool rest, struct entry **list,
+		      size_t *n)
 {
 	char *copy = strdup(l), *save = NULL, *w[3] = { 0 };
 	struct entry *e;
@@ -202,14 +202,13 @@ static int info_entry(struct manifest *m, const char *l, unsigned nr, const char
 	}
 	*list = e;
 	e[(*n)++] = (struct entry){ copy, w[0], w[1], w[2] };
-	(void)m;
 	return 0;
 }
 
 static int info_line(struct manifest *m, char *l, unsigned nr)
 {
 	if (info_is(l, "file")) {
-		int r = info_entry(m, l + 4, nr, "file SHA256 OVERLAY PATH", true, &m->files, &m->n_files);
+		int r = info_entry(l + 4, nr, "file SHA256 OVERLAY PATH", true, &m->files, &m->n_files);
 		struct entry *e = r == 0 ? &m->files[m->n_files - 1] : NULL;
 		if (r == 0 && !sha256_hex_valid(e->a)) {
 			log_error("%s:%u: '%s' is not a SHA-256 (64 hex digits)", arg_info, nr, e->a);
@@ -227,7 +226,7 @@ static int info_line(struct manifest *m, char *l, unsigned nr)
 		return r;
 	}
 	if (info_is(l, "archive"))
-		return info_entry(m, l + 7, nr, "archive SUITE URL", false, &m->archives, &m->n_archives);
+		return info_entry(l + 7, nr, "archive SUITE URL", false, &m->archives, &m->n_archives);
 	if (info_is(l, "var") || info_is(l, "build")) {
 		bool build = l[0] == 'b';
 		char *name = l + (build ? 5 : 3), *eq;

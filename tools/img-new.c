@@ -894,7 +894,7 @@ static int parse_argv(int argc, char **argv)
 	char *end;
 	int c, r;
 
-	while ((c = getopt_long(argc, argv, "t:s:p:l:f:" CLI_COMMON_SHORT, options, NULL)) >= 0) {
+	while ((c = getopt_long(argc, argv, "t:s:p:l:f:S:" CLI_COMMON_SHORT, options, NULL)) >= 0) {
 		switch (c) {
 		case 'l':
 			arg_like = optarg;

@@ -61,11 +61,10 @@ static int fat_dir(const struct fill *f, const char *dir, const char *rel)
 		_cleanup_(strv_freep) struct strv argv = { 0 };
 		size_t files = 0;
 
-		r = strv_add(&argv, "mcopy") || strv_add(&argv, "-Q") ||
-				    (f->keep_times && strv_add(&argv, "-m")) || strv_add(&argv, "-i") ||
-				    strv_add(&argv, "%s", f->spec)
-			    ? -ENOMEM
-			    : 0;
+		if (strv_add(&argv, "mcopy") || strv_add(&argv, "-Q") ||
+		    (f->keep_times && strv_add(&argv, "-m")) || strv_add(&argv, "-i") ||
+		    strv_add(&argv, "%s", f->spec))
+			r = log_errno(ENOMEM, "cannot fill %s", f->what);
 		for (int k = 0; k < n && r == 0; k++) {
 			char path[PATH_MAX], sub[PATH_MAX];
 			struct stat st;
@@ -90,18 +89,20 @@ static int fat_dir(const struct fill *f, const char *dir, const char *rel)
 
 				if (strv_add(&md, "mmd") || strv_add(&md, "-i") || strv_add(&md, "%s", f->spec) ||
 				    strv_add(&md, "::%s", sub))
-					r = -ENOMEM;
+					r = log_errno(ENOMEM, "cannot fill %s", f->what);
 				else
 					r = mtools_run(f, &md);
 				if (r == 0)
 					r = fat_dir(f, path, sub);
 			} else if (pass == 0 && S_ISREG(st.st_mode)) {
-				r = strv_add(&argv, "%s", path);
+				if (strv_add(&argv, "%s", path) < 0)
+					r = log_errno(ENOMEM, "cannot fill %s", f->what);
 				files++;
 			}
 		}
 		if (r == 0 && files > 0) {
-			r = strv_add(&argv, "::%s/", rel);
+			if (strv_add(&argv, "::%s/", rel) < 0)
+				r = log_errno(ENOMEM, "cannot fill %s", f->what);
 			if (r == 0)
 				r = mtools_run(f, &argv);
 		}
