@@ -204,10 +204,11 @@ programs=(
 # Words in those sources that happen to be the names of programs on some
 # machine, but are not run on the host (update-ca-certificates: check-fresh
 # runs the new root's own; journalctl and systemd-analyze: the booted
-# image's, in a command img-boot runs there).
+# image's, in a command img-boot runs there; qemu-aarch64 and qemu-riscv64:
+# binfmt_misc entries' names, programs of QEMU 9 and later's qemu-user).
 not_programs=(
 	adduser apt apt-cache as column chpasswd debconf dirmngr fakeroot fdisk file free gcc init kill less man mtools opt passwd pc
-	journalctl policy-rc.d poweroff qemu-system-arm reboot size strings strip systemd systemd-analyze systemd-run
+	journalctl policy-rc.d poweroff qemu-aarch64 qemu-riscv64 qemu-system-arm reboot size strings strip systemd systemd-analyze systemd-run
 	open red time top update-ca-certificates uptime view w write
 )
 
@@ -324,4 +325,44 @@ base_package() {
 		[[ $words == *" $n "* ]] || { echo "$n: in programs but in no source: remove it"; bad=1; }
 	done
 	[ -z "$bad" ]
+}
+
+@test "scripts/deps install test: a package older than wanted comes from the release's backports; a failure there is one line, not an error" {
+	local codename
+	# shellcheck source=/dev/null # the host's
+	codename=$(. /etc/os-release 2>/dev/null && [ "${ID-}" = debian ] && echo "${VERSION_CODENAME-}") || true
+	[ -n "$codename" ] || skip "not a Debian host"
+	npm_tree qemu-system-arm
+	echo "qemu-system-arm installed 1:7.2+dfsg-7+deb12u18" >>"$T/status"
+	# A source names the backports already: nothing is added.
+	cat >"$T/bin/apt-cache" <<SH
+#!/bin/sh
+echo " 100 http://deb.debian.org/debian $codename-backports/main amd64 Packages"
+SH
+	cat >"$T/bin/apt-get" <<SH
+#!/bin/sh
+echo "\$*" >>"$T/apt.log"
+[ ! -e "$T/apt-fails" ]
+SH
+	chmod 0755 "$T/bin/apt-cache" "$T/bin/apt-get"
+	PATH=$T/bin:$PATH run --separate-stderr "$T/tree/scripts/deps" install test
+	[ "$status" -eq 0 ]
+	[ "$stderr" = "" ]
+	[[ $output == *">>> installing from $codename-backports: qemu-system-arm"* ]]
+	[ "$(cat "$T/apt.log")" = "-o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends -t $codename-backports qemu-system-arm" ]
+	# Not for the build and run sets; not once it is new enough.
+	rm "$T/apt.log"
+	PATH=$T/bin:$PATH run "$T/tree/scripts/deps" install build run
+	[ "$status" -eq 0 ]
+	[ ! -e "$T/apt.log" ]
+	sed -i 's/^qemu-system-arm installed .*/qemu-system-arm installed 1:10.0.2+ds-2~bpo12+1/' "$T/status"
+	PATH=$T/bin:$PATH run "$T/tree/scripts/deps" install test
+	[ "$status" -eq 0 ]
+	[ ! -e "$T/apt.log" ]
+	# The backports cannot be had: said, and the older one kept.
+	sed -i 's/^qemu-system-arm installed .*/qemu-system-arm installed 1:7.2+dfsg-7/' "$T/status"
+	touch "$T/apt-fails"
+	PATH=$T/bin:$PATH run --separate-stderr "$T/tree/scripts/deps" install test
+	[ "$status" -eq 0 ]
+	[ "$stderr" = "deps: installing qemu-system-arm from $codename-backports failed; the older ones are kept" ]
 }

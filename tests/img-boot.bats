@@ -214,14 +214,22 @@ mkimg() {
 	[ -z "$(ls -A "$U/tmp")" ]
 }
 
-@test "raspi4b: tried when QEMU has it, else one line" {
+@test "raspi4b: a QEMU without the machine (older than 9.0) is one line" {
 	mkimg "$T/img" vmlinuz-test initrd.img-test bcm2711-rpi-4-b.dtb
-	if qemu-system-aarch64 -machine help | grep -q '^raspi4b '; then
-		skip "this QEMU has raspi4b"
-	fi
-	run --separate-stderr img-boot --machine raspi4b "$T/img"
+	# Debian 12's QEMU, whatever this host has.
+	mkdir -p "$T/bin"
+	cat >"$T/bin/qemu-system-aarch64" <<'SH'
+#!/bin/sh
+case "$*" in
+"-machine help") printf 'Supported machines are:\nraspi3b              Raspberry Pi 3B (revision 1.2)\nvirt                 QEMU 7.2 ARM Virtual Machine (alias of virt-7.2)\n' ;;
+--version) echo "QEMU emulator version 7.2.22 (Debian 1:7.2+dfsg-7+deb12u18+b3)" ;;
+*) exit 1 ;;
+esac
+SH
+	chmod 0755 "$T/bin/qemu-system-aarch64"
+	PATH=$T/bin:$PATH run --separate-stderr img-boot --machine raspi4b "$T/img"
 	[ "$status" -eq 125 ]
-	[[ $stderr == "img-boot: cannot boot '$T/img' on raspi4b: qemu-system-aarch64 "*" has no raspi4b machine (QEMU 9.0 and newer have)" ]]
+	[ "$stderr" = "img-boot: cannot boot '$T/img' on raspi4b: qemu-system-aarch64 7.2.22 has no raspi4b machine (QEMU 9.0 and newer have)" ]
 	assert_clean
 }
 
