@@ -233,6 +233,35 @@ SH
 	assert_clean
 }
 
+@test "virt under TCG: kpti=0 on the kernel command line, unless the image's cmdline.txt or --append sets kpti=" {
+	[ "$(uname -m)" != aarch64 ] || [ ! -w /dev/kvm ] || skip "KVM here: no TCG"
+	mkimg "$T/img" vmlinuz-test initrd.img-test
+	# A QEMU that writes down its kernel command line and boots nothing.
+	mkdir -p "$T/bin"
+	cat >"$T/bin/qemu-system-aarch64" <<'SH'
+#!/bin/sh
+while [ $# -gt 0 ]; do
+	[ "$1" != -append ] || printf '%s\n' "$2" | tr ' ' '\n' | grep -E '^(kpti|panic|console)=' >>"${0%/*}/cmdline"
+	shift
+done
+SH
+	chmod 0755 "$T/bin/qemu-system-aarch64"
+	PATH=$T/bin:$PATH run --separate-stderr img-boot --timeout 30 "$T/img"
+	[ "$status" -eq 125 ]
+	[ "$(cat "$T/bin/cmdline")" = "$(printf 'console=ttyAMA0\npanic=-1\nkpti=0')" ]
+	rm "$T/bin/cmdline"
+	PATH=$T/bin:$PATH run --separate-stderr img-boot --timeout 30 --append "quiet kpti=1" "$T/img"
+	[ "$status" -eq 125 ]
+	[ "$(cat "$T/bin/cmdline")" = "$(printf 'console=ttyAMA0\npanic=-1\nkpti=1')" ]
+	rm "$T/bin/cmdline"
+	printf 'root=LABEL=RASPIROOT kpti=1 rw\n' >"$T/cmdline.txt"
+	MTOOLS_SKIP_CHECK=1 mcopy -o -i "$T/img@@1048576" "$T/cmdline.txt" ::
+	PATH=$T/bin:$PATH run --separate-stderr img-boot --timeout 30 "$T/img"
+	[ "$status" -eq 125 ]
+	[ "$(cat "$T/bin/cmdline")" = "$(printf 'kpti=1\nconsole=ttyAMA0\npanic=-1')" ]
+	assert_clean
+}
+
 # ---- real boots ----
 
 @test "boot: rt-check in the emulator, a failing unit named, --max-latency 1 fails, the status comes back" {

@@ -60,10 +60,10 @@ c() { sed -n "s/^$1 //p" "$T/console" | tr -d '\r'; }
 # the security update that the archive has not published yet. It keeps the
 # modules the image's initramfs names (its hook) and those the image loads
 # when booted in QEMU's virt machine, with what they depend on (the image's
-# modules.dep): about 60 of 4,300. The upgrade does all the whole package's
-# would (dpkg, depmod, the initramfs, the boot partition's hooks); each
-# module more is only time, which the emulated guest spends unpacking and
-# indexing it. Prints its path.
+# modules.dep): about 60 of 4,300, and the device trees of the Pi's
+# (broadcom/) only. The upgrade does all the whole package's would (dpkg,
+# depmod, the initramfs, the boot partition's hooks); each file more is only
+# time, which the emulated guest spends unpacking it. Prints its path.
 # What `lsmod` lists in this image booted by img-boot (6.12.118).
 QEMU_MODULES="autofs4 binfmt_misc cfg80211 configfs efi_pstore evdev ext4 fat
 	gpio_keys ip_tables net_failover nfnetlink nls_ascii nls_cp437 qemu_fw_cfg
@@ -91,14 +91,17 @@ k = open(f"{d}/{path}", "rb").read()
 k2, n = re.subn(rb"(PREEMPT_RT Debian " + re.escape(ver.encode()) + rb" \()\d{4}-\d{2}-\d{2}\)", rb"\g<1>2099-12-31)", k)
 assert n >= 1, "no uname -v in the kernel"
 open(f"{d}/{path}", "wb").write(k2)
-def name(p):
-    return re.sub(r"\.ko(\.[a-z]+)?$", "", os.path.basename(p)).replace("-", "_")
-deps, by_name = {}, {}
+KO = re.compile(r"\.ko(\.[a-z]+)?$")
+def module(word):  # "sdhci-iproc", "kernel/.../sdhci-iproc.ko.xz" -> "sdhci_iproc"
+    return KO.sub("", os.path.basename(word)).replace("-", "_")
+deps, by_module = {}, {}
 for line in open(dep_file):
     mod, _, rest = line.partition(":")
     deps[mod] = rest.split()
-    by_name[name(mod)] = mod
-want = [by_name[m.replace("-", "_")] for m in open(keep_file).read().split() if m.replace("-", "_") in by_name]
+    by_module[module(mod)] = mod
+listed = {module(w) for w in open(keep_file).read().split()}
+# Those not in modules.dep are built into the kernel (crc32c_generic).
+want = [by_module[m] for m in listed if m in by_module]
 assert len(want) > 20, "the modules to keep are not in the image's modules.dep"
 keep = set()
 while want:
@@ -106,24 +109,34 @@ while want:
     if m not in keep:
         keep.add(m)
         want.extend(deps.get(m, []))
+# The modules not kept, the device trees of other boards than the Pi's
+# (broadcom/), and the directories that leaves empty: fewer files for dpkg.
+dtbs = f"{d}/usr/lib/linux-image-{rel}"
 gone = set()
-for top in (f"{d}/lib/modules/{rel}", f"{d}/usr/lib/modules/{rel}"):
-    for root, _, files in os.walk(top):
+for top in (f"{d}/lib/modules/{rel}", f"{d}/usr/lib/modules/{rel}", dtbs):
+    for root, _, files in os.walk(top, topdown=False):
         for f in files:
-            rel_path = os.path.relpath(os.path.join(root, f), top)
-            if re.search(r"\.ko(\.[a-z]+)?$", f) and rel_path not in keep:
-                os.unlink(os.path.join(root, f))
-                gone.add(os.path.relpath(os.path.join(root, f), d))
+            p = os.path.join(root, f)
+            under = os.path.relpath(p, top)
+            if top == dtbs:
+                drop = not under.startswith("broadcom/")
+            else:
+                drop = KO.search(f) and under not in keep
+            if drop:
+                os.unlink(p)
+                gone.add(os.path.relpath(p, d))
+        if root != top and not os.listdir(root):
+            os.rmdir(root)
 md5 = []
 for line in open(f"{d}/DEBIAN/md5sums"):
-    name_ = line.rstrip("\n")[34:]
-    if name_ in gone:
+    file = line.rstrip("\n")[34:]
+    if file in gone:
         continue
-    if name_ == path:
+    if file == path:
         line = hashlib.md5(k2).hexdigest() + "  " + path + "\n"
     md5.append(line)
 open(f"{d}/DEBIAN/md5sums", "w").write("".join(md5))
-print(f"kernel_standin: {len(keep)} modules kept, {len(gone)} left out", file=sys.stderr)
+print(f"kernel_standin: {len(keep)} modules kept, {len(gone)} files left out", file=sys.stderr)
 PY
 	dpkg-deb -Zzstd -z1 -b "$d" "$T/linux-image-standin.deb" >/dev/null
 	rm -rf "$d"

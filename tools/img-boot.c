@@ -252,6 +252,23 @@ static int cmdline_add(char *buf, const char *prefix, const char *word)
 	return n < 0 || (size_t)n >= CMDLINE_MAX - len ? -E2BIG : 0;
 }
 
+/* KVM where the host is arm64 and may use it; else TCG as a Cortex-A72. */
+static bool kvm_usable(void)
+{
+	struct utsname u;
+
+	return uname(&u) == 0 && strcmp(u.machine, "aarch64") == 0 && access("/dev/kvm", R_OK | W_OK) == 0;
+}
+
+/* Whether the command line LINE has a word that starts with PREFIX. */
+static bool has_param(const char *line, const char *prefix)
+{
+	for (const char *p = line; *p; p += strcspn(p, " \t"), p += strspn(p, " \t"))
+		if (strncmp(p, prefix, strlen(prefix)) == 0)
+			return true;
+	return false;
+}
+
 static bool word_dropped(const char *w)
 {
 	static const char *const prefixes[] = { "console=", "panic=", "systemd.run", "img-boot." };
@@ -287,6 +304,14 @@ static int cmdline_build(const struct boot *b, const struct watch *w, char *out)
 	/* A panic ends QEMU at once (with -no-reboot). */
 	if (r == 0)
 		r = cmdline_add(out, "", "panic=-1");
+	/* Under TCG, no page-table isolation, unless the image or --append
+	 * says: with KASLR an arm64 kernel isolates its page tables on a core
+	 * without E0PD (the Cortex-A72), and each switch of tables flushes
+	 * QEMU's software TLB, at every system call, interrupt and task switch.
+	 * TCG does not speculate: there is no Meltdown to isolate from. */
+	if (r == 0 && (arg_machine != MACHINE_VIRT || !kvm_usable()) && !has_param(b->cmdline, "kpti=") &&
+	    !(arg_append && has_param(arg_append, "kpti=")))
+		r = cmdline_add(out, "", "kpti=0");
 	if (r == 0 && !arg_interactive) {
 		const char *cmd = arg_run ? arg_run : DEFAULT_CHECK;
 		/* --copy-out: the guest's file or directory, as a tar archive,
@@ -358,14 +383,6 @@ static bool qemu_has_machine(const char *name, char version[static 64])
 	if (command_capture(ver, COMMAND_SILENT, &vout, 4096) == 0 && strncmp(vout, "QEMU emulator version ", 22) == 0)
 		snprintf(version, 64, "%.*s", (int)strcspn(vout + 22, " \n"), vout + 22);
 	return found;
-}
-
-/* KVM where the host is arm64 and may use it; else TCG as a Cortex-A72. */
-static bool kvm_usable(void)
-{
-	struct utsname u;
-
-	return uname(&u) == 0 && strcmp(u.machine, "aarch64") == 0 && access("/dev/kvm", R_OK | W_OK) == 0;
 }
 
 /* The image as QEMU's disk: in snapshot mode unless --keep-writes. The
