@@ -187,13 +187,13 @@ secret_recipe() {
 	[ "$status" -eq 0 ]
 	# The manifest and the SBOM name the secret's variable nowhere.
 	[ -s "$T/out/fixture.cdx.json" ] && [ -s "$T/out/fixture.manifest" ]
-	! grep -q FIXTURE_SECRET "$T/out/fixture.cdx.json" "$T/out/fixture.manifest.json"
+	! grep -q FIXTURE_SECRET "$T/out/fixture.cdx.json" "$T/out/fixture.manifest.json" || false
 	# A failure prints the command that continues: the secret's value left out.
 	run --separate-stderr mk FIXTURE_SECRET="$secret" FAIL_PHASE1=1
 	[ "$status" -eq 2 ]
 	[[ ${stderr_lines[-2]} == *" FIXTURE_SECRET=... "* ]]
 	[[ $stderr != *"$secret"* ]]
-	! grep -rlaF "$secret" "$T/build" "$T/out" "$T/nspawn-argv"
+	! grep -rlaF "$secret" "$T/build" "$T/out" "$T/nspawn-argv" || false
 	[ "$(stat -c %a "$T/build/.secret-key")" = 600 ]
 	grep -qxE "FIXTURE_SECRET=[0-9a-f]{64}" "$T/build/.secrets"
 	# The same secret again: nothing to do; another one: the phases again.
@@ -355,7 +355,7 @@ b"
 	grep -qx '<$HOME & %s>' "$T/console"
 	grep -qx '<a  b>' "$T/console"
 	[ -z "$(ls -A "$T/tmp")" ]
-	! pgrep -f "^qemu-system-aarch64 .*$T/tmp" >/dev/null
+	! pgrep -f "^qemu-system-aarch64 .*$T/tmp" >/dev/null || false
 	[ "$(sha256sum <"$img")" = "$sum" ]
 	# The malformed user-data: found by the boot partition's label alone.
 	tr -d '\r' <"$T/console" >"$T/console.txt"

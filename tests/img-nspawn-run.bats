@@ -406,7 +406,7 @@ fake_root() {
 	done
 	[ -n "$found" ]
 	# Every process's command line, while the container runs.
-	! ps -eo args | grep -qF "$secret"
+	! ps -eo args | grep -qF "$secret" || false
 	wait "${BG_KILL[-1]}"
 	[ "$(cat "$T/out")" = "[$secret] [unset]" ]
 }

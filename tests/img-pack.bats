@@ -166,7 +166,7 @@ assert e["init_format"] == "cloudinit"
 PY
 	# Without it, the entry says nothing of it.
 	img-pack -q -f gz "$T/x.img"
-	! grep -q init_format "$T/x.rpi-imager.json"
+	! grep -q init_format "$T/x.rpi-imager.json" || false
 }
 
 @test "usage errors exit 2 with one line" {

@@ -83,7 +83,7 @@ slow_recipe() {
 	# at most; the time goes on.
 	[ "$(grep -ao $'\r\033\\[Kphase1-target: phase1-target: working (0:0[0-9])' "$T/typescript" | sort -u | wc -l)" -ge 2 ]
 	[ "$(grep -ao $'\r\033\\[Kphase1-target: phase1-target: working (0:0[0-9])' "$T/typescript" | sort | uniq -d | wc -l)" -eq 0 ]
-	! grep -q '^\.\.\. ' <<<"$q"
+	! grep -q '^\.\.\. ' <<<"$q" || false
 	# Gone before the next stage's line, which starts a line of its own.
 	[[ $(cat "$T/typescript") == *$'\033[K>>> fixture: phase2-host'* ]]
 	[ -f "$OUT" ]
@@ -111,7 +111,7 @@ slow_recipe() {
 	# The default: every 30 s, so none here.
 	run --separate-stderr mk phase1-target
 	[ "$status" -eq 0 ]
-	! grep -q '^\.\.\. ' <<<"$output"
+	! grep -q '^\.\.\. ' <<<"$output" || false
 	mk clean-mounts >/dev/null
 }
 
@@ -152,7 +152,7 @@ slow_recipe() {
 	[ "$status" -eq 0 ]
 	grep -Eq '^\.\.\. bootstrap: packages: 2 downloaded, 2/3 unpacked, 1/3 configured \(0:0[3-9]\)$' <<<"$output"
 	# What dpkg says of mmdebstrap's --force-depends on purpose stays in the log.
-	! grep -q "ignoring pre-dependency problem" <<<"$output"
+	! grep -q "ignoring pre-dependency problem" <<<"$output" || false
 	grep -q "ignoring pre-dependency problem" "$T/build/logs/02-bootstrap.log"
 	make --no-print-directory -C "$T/recipe" BUILD_DIR="$T/build" clean-mounts >/dev/null
 	assert_nothing_left
