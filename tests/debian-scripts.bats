@@ -179,16 +179,28 @@ units_but() {
 	echo "$out"
 }
 
-@test "setup.sh: the services enabled; one that is not in the image is refused, none enabled" {
+@test "setup.sh: the services enabled, e2scrub's off; one that is not in the image is refused, none enabled" {
 	command -v systemctl >/dev/null && [ -d /usr/lib/systemd/system ] || skip "no systemctl"
-	run --separate-stderr boot_ns "$T/firmware" debian/setup.sh "$(units_but) services_setup; ls /etc/systemd/system/multi-user.target.wants"
+	# e2fsprogs' units, enabled as its package leaves them.
+	local e2scrub='printf "[Service]\nExecStart=/bin/true\n[Install]\nWantedBy=default.target\n" >/usr/lib/systemd/system/e2scrub_reap.service
+		printf "[Service]\nExecStart=/bin/true\n" >/usr/lib/systemd/system/e2scrub_all.service
+		printf "[Timer]\nOnCalendar=weekly\n[Install]\nWantedBy=timers.target\n" >/usr/lib/systemd/system/e2scrub_all.timer
+		systemctl enable e2scrub_reap.service e2scrub_all.timer 2>/dev/null
+		find /etc/systemd/system -name "e2scrub*" | sort | sed "s/^/BEFORE /";'
+	run --separate-stderr boot_ns "$T/firmware" debian/setup.sh "$(units_but) $e2scrub services_setup
+		ls /etc/systemd/system/multi-user.target.wants; find /etc/systemd/system -name 'e2scrub*' | sed 's/^/AFTER /'"
 	[ "$status" -eq 0 ]
-	[ "$output" = "regenerate-ssh-host-keys.service
+	[ "$output" = "BEFORE /etc/systemd/system/default.target.wants/e2scrub_reap.service
+BEFORE /etc/systemd/system/timers.target.wants/e2scrub_all.timer
+regenerate-ssh-host-keys.service
 rt-grow-root.service
 ssh.service
 systemd-networkd.service
 systemd-resolved.service
 systemd-timesyncd.service" ]
+	# Without e2fsprogs' units (an image without them): no error either.
+	run --separate-stderr boot_ns "$T/firmware" debian/setup.sh "$(units_but) services_setup"
+	[ "$status" -eq 0 ]
 	# No openssh-server: stops before enabling anything.
 	run --separate-stderr boot_ns "$T/firmware" debian/setup.sh "$(units_but ssh.service)"'
 		status=0

@@ -80,7 +80,7 @@ PY
 	boot_fsck "$IMG"
 }
 
-@test "the root filesystem: fstab by label, the knobs file, the tuning files and units enabled" {
+@test "the root filesystem: fstab by label, the knobs file, the tuning files and units enabled; e2scrub off" {
 	root_cat "$IMG" /etc/fstab | grep -Eq '^LABEL=RASPIROOT[[:space:]]+/[[:space:]]+ext4'
 	root_cat "$IMG" /etc/fstab | grep -Eq '^LABEL=RASPIFIRM[[:space:]]+/boot/firmware[[:space:]]+vfat'
 	run root_cat "$IMG" /etc/rt-image.conf
@@ -100,6 +100,11 @@ PY
 		multi-user.target.wants/regenerate-ssh-host-keys.service multi-user.target.wants/rt-grow-root.service; do
 		root_stat "$IMG" "/etc/systemd/system/$u" | grep -q 'Type: symlink' || { echo "not enabled: $u" >&2; return 1; }
 	done
+	# e2scrub (ext4 on LVM, which the image has not) stays off.
+	for u in default.target.wants/e2scrub_reap.service timers.target.wants/e2scrub_all.timer; do
+		! root_stat "$IMG" "/etc/systemd/system/$u" | grep -q Inode || { echo "enabled: $u" >&2; return 1; }
+	done
+	root_stat "$IMG" /usr/lib/systemd/system/e2scrub_reap.service | grep -q Inode
 	root_cat "$IMG" /etc/hostname | grep -qx rt-pi4
 }
 
