@@ -5,7 +5,7 @@
 # summary (a stand-in that prints what the real one does) and
 # --max-latency; --json read by python3; and inside the trixie image with
 # img-nspawn-run, on this host's kernel, which is not PREEMPT_RT. The checks
-# in a booted image are in img-boot.bats.
+# in a booted image are in trixie-firstboot.bats (its second boot).
 
 bats_require_minimum_version 1.5.0
 load test_helper

@@ -7,7 +7,9 @@
 # init_format "cloudinit", booted in QEMU with its writes kept. The first
 # boot applies them (user, key, host name, time zone, keyboard, Wi-Fi),
 # grows the root, and a kernel upgrade is installed with apt inside it;
-# the second boot runs the new kernel and nothing of the first boot again.
+# the second boot runs the new kernel and nothing of the first boot again,
+# and rt-check there: the image's boot test of img-boot (its report under
+# load brought back, a failing unit, the command's status).
 # A malformed user-data gives a device that still boots: tested in
 # build-safety.bats, whose boot of the image it shares (a boot under
 # emulation costs a minute or more).
@@ -15,6 +17,7 @@
 bats_require_minimum_version 1.5.0
 load test_helper
 load trixie_helper
+load report_helper
 
 setup_file() {
 	trixie_setup_file
@@ -272,7 +275,7 @@ SH
 	c SAME | grep -q '^vmlinuz-'
 }
 
-@test "the second boot: the upgraded kernel, rt-check passes; cloud-init and the first-boot units do not run again" {
+@test "the second boot: the upgraded kernel; rt-check passes, its report under load comes back, a failing unit and --max-latency 1 fail, its status comes back; cloud-init and the first-boot units do not run again" {
 	[ -f "$BATS_FILE_TMPDIR/hostkey" ] || skip "needs the first boot's test before it"
 	cat >"$T/check2.sh" <<'SH'
 echo "UNAME $(uname -r) $(uname -v)"
@@ -284,13 +287,27 @@ echo "HOSTNAME $(hostname)"
 ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub | sed "s/^/HOSTKEY /"
 echo "MACHINEID $(cat /etc/machine-id)"
 echo "LOGIN $(ssh -n -i /root/pi.key -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o BatchMode=yes pi@localhost id -un)"
+# The latency report under load, for --copy-out; then a failing unit and a
+# bound no machine meets: rt-check fails, and its status is the command's.
+rt-check --only latency --duration 3 --load --report /run/rt-report >/dev/null 2>&1
+systemd-run --unit=rtik-broken false; sleep 2
+echo "RTJSON $(rt-check --duration 2 --max-latency 1 --json)"
+rt-check --duration 1 >/run/rtfail.txt; s=$?; sed "s/^/RTFAIL /" /run/rtfail.txt
+exit $s
 SH
-	guest_run "$CARD" "$T/check2.sh" --timeout 900
-	[ "$status" -eq 0 ]
+	# Two CPUs: a report and a JSON with a line for each.
+	guest_run "$CARD" "$T/check2.sh" --timeout 900 --cpus 2 --copy-out "/run/rt-report:$T/report"
+	# rt-check's status: it failed.
+	[ "$status" -eq 1 ]
+	[[ $output == *"the command exited with status 1 after "*" s, userspace after "*" s, the command started after "*" s"$'\n'* ]]
 	[[ $(c UNAME) == *"-rt-arm64 #1 SMP PREEMPT_RT Debian "*" (2099-12-31)" ]]
 	[ "$(c RTCHECK)" = 0 ]
 	c RT | grep -q '^kernel: ok (PREEMPT_RT'
-	c RT | grep -q '^units: ok' 
+	c RT | grep -q '^rt-throttling: ok'
+	c RT | grep -q '^cpufreq: skip ('
+	c RT | grep -q '^rt-limits: ok (rt (group realtime): rtprio 98, memlock unlimited)'
+	c RT | grep -q '^units: ok'
+	c RT | grep -q '^latency: ok (max '
 	[ "$(c CLOUDDISABLED)" = yes ]
 	[ "$(c CLOUDRAN)" = 0 ]
 	[ "$(c FIRSTBOOTDONE)" = no ]
@@ -298,4 +315,22 @@ SH
 	[ "$(c HOSTKEY)" = "$(cat "$BATS_FILE_TMPDIR/hostkey")" ]
 	[ "$(c MACHINEID)" = "$(cat "$BATS_FILE_TMPDIR/machine-id")" ]
 	[ "$(c LOGIN)" = pi ]
+	c RTFAIL | grep -q '^units: FAIL (failed: rtik-broken.service)'
+	c RTFAIL | grep -q '^latency: ok (max '
+	# The serial getty's prompt may share its line.
+	sed -n 's/.*RTJSON //p' "$T/console" | python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+c = {x["name"]: x for x in d["checks"]}
+assert d["ok"] is False
+assert c["kernel"]["result"] == "ok", c["kernel"]
+assert c["units"]["result"] == "fail" and "rtik-broken.service" in c["units"]["detail"]
+assert c["latency"]["result"] == "fail", c["latency"]
+assert len(d["latency"]["cpus"]) == 2 and d["latency"]["max_latency_us"] == 1
+'
+	# The latency report under load, brought back (--copy-out): an
+	# emulator's numbers, as its title says; stress-ng named in it.
+	[[ $output == *"img-boot: $CARD: copied the guest's '/run/rt-report' into '$T/report'"* ]]
+	report_valid "$T/report" true
+	python3 -c 'import json, sys; j = json.load(open(sys.argv[1])); assert j["load"]["command"].startswith("stress-ng --cpu 0"), j["load"]; assert len(j["cpus"]) == 2' "$T/report/latency.json"
 }
