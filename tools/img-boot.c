@@ -79,6 +79,7 @@ static bool arg_keep_writes;
 static bool arg_tryboot;
 static const char *arg_copy_out; /* GUEST_PATH:HOST_DIR */
 static char copy_guest[PATH_MAX], copy_host[PATH_MAX];
+static bool use_kvm; /* virt on an arm64 host with KVM: decided once, by parse_argv */
 
 /* What the boot partition says, and where its files were copied. */
 struct boot {
@@ -309,7 +310,7 @@ static int cmdline_build(const struct boot *b, const struct watch *w, char *out)
 	 * without E0PD (the Cortex-A72), and each switch of tables flushes
 	 * QEMU's software TLB, at every system call, interrupt and task switch.
 	 * TCG does not speculate: there is no Meltdown to isolate from. */
-	if (r == 0 && (arg_machine != MACHINE_VIRT || !kvm_usable()) && !has_param(b->cmdline, "kpti=") &&
+	if (r == 0 && !use_kvm && !has_param(b->cmdline, "kpti=") &&
 	    !(arg_append && has_param(arg_append, "kpti=")))
 		r = cmdline_add(out, "", "kpti=0");
 	if (r == 0 && !arg_interactive) {
@@ -404,10 +405,9 @@ static int qemu_argv(const struct boot *b, const char *cmdline, char *argv[stati
 
 	argv[n++] = QEMU;
 	if (arg_machine == MACHINE_VIRT) {
-		bool kvm = kvm_usable();
 		argv[n++] = "-M", argv[n++] = "virt";
-		argv[n++] = "-accel", argv[n++] = kvm ? "kvm" : "tcg";
-		argv[n++] = "-cpu", argv[n++] = kvm ? "host" : "cortex-a72";
+		argv[n++] = "-accel", argv[n++] = use_kvm ? "kvm" : "tcg";
+		argv[n++] = "-cpu", argv[n++] = use_kvm ? "host" : "cortex-a72";
 		snprintf(bufs[0], sizeof(bufs[0]), "%u", arg_cpus);
 		argv[n++] = "-smp", argv[n++] = bufs[0];
 		snprintf(bufs[1], sizeof(bufs[1]), "%" PRIu64 "M", arg_memory >> 20);
@@ -840,6 +840,7 @@ static int parse_argv(int argc, char **argv)
 		cpus = sysconf(_SC_NPROCESSORS_ONLN);
 		arg_cpus = cpus < 1 ? 1 : cpus > 4 ? 4 : (unsigned)cpus;
 	}
+	use_kvm = arg_machine == MACHINE_VIRT && kvm_usable();
 	return 1;
 }
 
