@@ -303,7 +303,7 @@ SH
 	[[ $(c UNAME) == *"-rt-arm64 #1 SMP PREEMPT_RT Debian "*" (2099-12-31)" ]]
 	# Emulated (TCG): img-boot turned page-table isolation off.
 	grep -aq 'kernel page table isolation forced OFF by kpti command line option' "$T/console" ||
-		[ -w /dev/kvm ]
+		{ [ "$(uname -m)" = aarch64 ] && [ -w /dev/kvm ]; }
 	[ "$(c RTCHECK)" = 0 ]
 	c RT | grep -q '^kernel: ok (PREEMPT_RT'
 	c RT | grep -q '^rt-throttling: ok'
