@@ -207,7 +207,7 @@ programs=(
 # image's, in a command img-boot runs there; qemu-aarch64 and qemu-riscv64:
 # binfmt_misc entries' names, programs of QEMU 9 and later's qemu-user).
 not_programs=(
-	adduser apt apt-cache as column chpasswd debconf dirmngr fakeroot fdisk file free gcc init kill less man mtools opt passwd pc
+	adduser apt apt-cache as column chpasswd debconf dirmngr e2scrub fakeroot fdisk file free gcc init kill less man mtools opt passwd pc
 	journalctl policy-rc.d poweroff qemu-aarch64 qemu-riscv64 qemu-system-arm reboot size strings strip systemd systemd-analyze systemd-run
 	open red time top update-ca-certificates uptime view w write
 )
