@@ -405,8 +405,11 @@ fake_root() {
 		sleep 0.05
 	done
 	[ -n "$found" ]
-	# Every process's command line, while the container runs.
-	! ps -eo args | grep -qF "$secret" || false
+	# Every process's command line, while the container runs (read first:
+	# a grep for the secret would find its own).
+	local procs
+	procs=$(ps -eo args)
+	[[ $procs != *"$secret"* ]]
 	wait "${BG_KILL[-1]}"
 	[ "$(cat "$T/out")" = "[$secret] [unset]" ]
 }
