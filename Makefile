@@ -97,7 +97,7 @@ deps:
 # afterwards.
 CHECK_SERIAL := tests/img-binfmt.bats tests/img-nspawn-run.bats
 CHECK_IMAGE_FIRST := tests/trixie-rt-pi4.bats
-CHECK_IMAGE_USERS := tests/trixie-firstboot.bats tests/img-boot.bats tests/img-manifest.bats tests/rt-check.bats tests/build-safety.bats tests/reproducible.bats
+CHECK_IMAGE_USERS := tests/trixie-firstboot.bats tests/img-boot.bats tests/img-manifest.bats tests/rt-check.bats tests/reproducible.bats
 CHECK_PARALLEL := $(CHECK_IMAGE_FIRST) \
 	$(filter-out $(CHECK_SERIAL) $(CHECK_IMAGE_FIRST) $(CHECK_IMAGE_USERS),$(wildcard tests/*.bats)) \
 	$(CHECK_IMAGE_USERS)

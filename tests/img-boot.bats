@@ -3,10 +3,11 @@
 # shellcheck disable=SC2016 # the commands in single quotes run in the booted image
 # img-boot: usage, images it refuses before QEMU starts (built here, small),
 # and real boots of the trixie image (few: each costs a minute or more): a
-# timeout, a signal, Ubuntu's A/B layout and a truncated initrd, and that
-# /tmp and the process table are left as they were. The command's status
-# and quoting and the image left unchanged: build-safety.bats; rt-check in
-# the emulator and --keep-writes: trixie-firstboot.bats.
+# timeout, a signal, Ubuntu's A/B layout (from a path with a blank, a quote
+# and commas, with a malformed user-data) and a truncated initrd; the
+# command's quoting, the image left unchanged, /tmp and the process table
+# left as they were. rt-check in the emulator, the command's status and
+# --keep-writes: trixie-firstboot.bats.
 
 bats_require_minimum_version 1.5.0
 load test_helper
@@ -265,12 +266,10 @@ SH
 # --copy-out, a failing unit named, --max-latency 1 failing, the status
 # coming back): in trixie-firstboot.bats, on the second boot of its card,
 # whose kernel is the upgraded one (a boot under emulation costs a minute and
-# more). That cloud-init with no files on the boot partition changes nothing
-# and turns itself off: the A/B boot below.
+# more).
 
-# The command's own status, its quotes and $ intact, the image unchanged, from
-# an image path with a blank, a quote and commas: in build-safety.bats, where
-# the whole tree sits at such a path (one boot for both).
+# The command's quotes and $ intact, the image unchanged, from an image path
+# with a blank, a quote and commas: the A/B boot below.
 
 @test "boot: --timeout 5 gives 124, QEMU gone, nothing left" {
 	local img start
@@ -333,26 +332,54 @@ ab_layout() {
 	rm -rf "$d"
 }
 
-@test "boot: Ubuntu's A/B layout: the kernel, initramfs and cmdline.txt under os_prefix (current/); rt-check reports the A/B state; --copy-out of a path the guest lacks; cloud-init without files turns itself off" {
-	ab_layout "$T/ab.img"
+@test "boot: an image at a path with a blank, a quote and commas, in Ubuntu's A/B layout, with a malformed user-data: the A/B state; the command's quotes intact; multi-user all the same, cloud-init's failure in the journal, then off; --copy-out of a path the guest lacks; the image unchanged" {
+	# QEMU splits -drive's options at commas: the image's name must reach
+	# it whole.
+	local d="$T/o'brien, a b" img sum
+	mkdir -p "$d"
+	img="$d/trixie,rt.img"
+	ab_layout "$img"
+	# A malformed user-data, written by hand without cmdline.txt's hint
+	# (cloud-init finds the partition by its label alone): the device must
+	# still boot, keep the build's user and host name, and turn cloud-init
+	# off all the same.
+	printf '#cloud-config\nhostname: broken\nusers:\n  - name: x\n   bad indent: [\n' >"$T/user-data"
+	printf 'instance-id: by-hand-1\n' >"$T/meta-data"
+	boot_put "$img" "$T/user-data" "$T/meta-data"
+	sum=$(sha256sum <"$img")
 	run --separate-stderr img-boot --timeout 600 --log "$T/console" \
 		--copy-out "/nonexistent:$T/never" \
-		--run 'echo "SLOT $(tr " " "\n" </proc/cmdline | grep "^rtik.slot=")"; rt-check --duration 0 --only board,boot
-			for i in $(seq 120); do [ -e /etc/cloud/cloud-init.disabled ] && break; sleep 1; done
-			echo "CLOUDOFF $(test -e /etc/cloud/cloud-init.disabled && echo yes) $(id -un rt) $(hostname)"' "$T/ab.img"
+		--run 'uname -m; printf "<%s>\n" "it'"'"'s" "\$HOME & %s" "a  b"
+			echo "SLOT $(tr " " "\n" </proc/cmdline | grep "^rtik.slot=")"; rt-check --duration 0 --only board,boot
+			echo "TARGET $(systemctl is-active multi-user.target)"
+			for i in $(seq 180); do [ -e /etc/cloud/cloud-init.disabled ] && break; sleep 1; done
+			journalctl -b -q -o cat -u rt-firstboot-done.service | sed -n "s/^rt-firstboot-done: cloud-init: /CLOUDINIT /p"
+			echo "CLOUDOFF $(test -e /etc/cloud/cloud-init.disabled && echo yes) $(id -un rt) $(hostname)"' "$img"
 	# The command passed; what --copy-out names is not in the guest: one
 	# line, 125, nothing in the directory (made before the boot).
 	[ "$status" -eq 125 ]
-	[ "${stderr_lines[-1]}" = "img-boot: $T/ab.img: --copy-out: '/nonexistent' does not exist in the guest" ]
+	[ "${stderr_lines[-1]}" = "img-boot: $img: --copy-out: '/nonexistent' does not exist in the guest" ]
 	[ -z "$(ls -A "$T/never")" ]
-	grep -q '^SLOT rtik.slot=current' "$T/console"
+	tr -d '\r' <"$T/console" >"$T/console.txt"
+	grep -qx aarch64 "$T/console.txt"
+	grep -qx "<it's>" "$T/console.txt"
+	grep -qx '<$HOME & %s>' "$T/console.txt"
+	grep -qx '<a  b>' "$T/console.txt"
+	grep -q '^SLOT rtik.slot=current' "$T/console.txt"
 	# rt-check reads the A/B state from the booted system's boot partition.
-	grep -q '^boot: ok (A/B: current/ good, new/ unknown (tried at the next boot))' "$T/console"
-	grep -q '^board: skip (not a Raspberry Pi 4 or 5: linux,dummy-virt)' "$T/console"
-	# No files on the boot partition: cloud-init found nothing, changed
-	# nothing (the build's user and host name stand) and was turned off.
-	grep -q '^CLOUDOFF yes rt rt-pi4' "$T/console"
+	grep -q '^boot: ok (A/B: current/ good, new/ unknown (tried at the next boot))' "$T/console.txt"
+	grep -q '^board: skip (not a Raspberry Pi 4 or 5: linux,dummy-virt)' "$T/console.txt"
+	# The malformed user-data: multi-user reached, cloud-init's complaint in
+	# the journal, nothing of it applied, cloud-init off.
+	grep -qx 'TARGET active' "$T/console.txt"
+	grep -q '^CLOUDINIT status: ' "$T/console.txt"
+	# (The image's disk is vdb here: --copy-out's disk, on PCI, comes first.)
+	grep -Eq '^CLOUDINIT detail: DataSourceNoCloud \[seed=/dev/vd[ab]1\]' "$T/console.txt"
+	grep -qi '^CLOUDINIT .*yaml' "$T/console.txt"
+	grep -q '^CLOUDOFF yes rt rt-pi4' "$T/console.txt"
+	# Nothing left in TMPDIR or running; the image as it was.
 	assert_clean
+	[ "$(sha256sum <"$img")" = "$sum" ]
 }
 
 @test "boot: --tryboot reads [tryboot]'s os_prefix (new/): its truncated initrd ends in 125 with one line, well within the timeout" {
